@@ -1,0 +1,62 @@
+"""阳光发改 · 不见面审批: application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+
+from .config import Settings
+from .extensions import db, migrate
+
+
+def _sqlite_pragmas(engine) -> None:
+    """SQLite: WAL, foreign keys, and BEGIN IMMEDIATE so a transaction holds the write lock from its
+    start (the instance lock of the engine; PostgreSQL uses SELECT … FOR UPDATE instead)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    settings = Settings()
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(settings.as_flask_config())
+    if test_config:
+        app.config.update(test_config)
+        if "DATABASE_URL" in test_config and "SQLALCHEMY_DATABASE_URI" not in test_config:
+            s = Settings(DATABASE_URL=test_config["DATABASE_URL"])
+            app.config["SQLALCHEMY_DATABASE_URI"] = s.as_flask_config()["SQLALCHEMY_DATABASE_URI"]
+    settings.validate()
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _sqlite_pragmas(db.engine)
+
+    from .engine.runtime import Engine
+    app.extensions["engine"] = Engine(app.config["SCRIPT_TIME_LIMIT_MS"], app.config["WORKFLOW_CACHE_SIZE"])
+
+    from . import models  # noqa: F401  (register tables)
+    from .web import init_web
+    init_web(app)
+    from .cli import init_cli
+    init_cli(app)
+
+    if app.config.get("DEPLOY_ON_START"):
+        from .services.bootstrap import deploy_on_start
+        deploy_on_start(app)
+    return app

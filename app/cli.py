@@ -1,0 +1,114 @@
+"""Command line: ``flask processes deploy|list``, ``flask demo seed``, ``flask users add``."""
+from __future__ import annotations
+
+import json
+import secrets
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from .domain.errors import InvalidModel
+from .domain.groups import GROUPS
+from .extensions import db
+
+
+def init_cli(app):
+    app.cli.add_command(processes)
+    app.cli.add_command(demo)
+    app.cli.add_command(users)
+
+
+@click.group(help="部署与查看事项流程 (deploy and list matters)")
+def processes():
+    pass
+
+
+@processes.command("deploy", help="Validate and deploy every file in processes/ (all or nothing).")
+def processes_deploy():
+    from .services.registry import deploy_directory
+    try:
+        results = deploy_directory(current_app.config["PROCESSES_DIR"], current_app.config["FORMS_DIR"])
+    except InvalidModel as exc:
+        click.echo(f"部署失败: {exc.message}", err=True)
+        for e in exc.errors:
+            click.echo(f"  {e['file']} [{e['element'] or '-'}] {e['message']}", err=True)
+        raise SystemExit(1)
+    for r in results:
+        click.echo(f"{r.process_id:24} v{r.version:<3} {r.content_hash[:12]} {'new' if r.created else 'unchanged'}")
+
+
+@processes.command("list")
+def processes_list():
+    from .services.registry import list_matters
+    for m in list_matters():
+        click.echo(f"{m.process_id:24} v{m.latest_version.number:<3} {m.name}")
+
+
+@click.group(help="用户管理 (users)")
+def users():
+    pass
+
+
+def _upsert_user(username, display_name, kind, groups, org_code=None, phone=None, token=None):
+    from .models import User
+    from .services.actors import hash_token
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        user = User(username=username)
+        db.session.add(user)
+    user.display_name, user.kind, user.groups = display_name, kind, sorted(groups)
+    user.org_code, user.phone = org_code, phone
+    user.region_code = current_app.config["REGION_CODE"]
+    token = token or secrets.token_urlsafe(24)
+    user.token_hash = hash_token(token)
+    return user, token
+
+
+@users.command("add", help="Create or update a user and print a fresh API token.")
+@click.argument("username")
+@click.option("--name", "display_name", required=True)
+@click.option("--kind", type=click.Choice(["staff", "applicant"]), required=True)
+@click.option("--group", "groups", multiple=True, type=click.Choice(sorted(GROUPS)))
+@click.option("--org-code", default=None)
+def users_add(username, display_name, kind, groups, org_code):
+    from .domain.codes import is_credit_code
+    if org_code and not is_credit_code(org_code):
+        raise click.BadParameter("统一社会信用代码校验位不正确", param_hint="--org-code")
+    _, token = _upsert_user(username, display_name, kind, groups, org_code)
+    db.session.commit()
+    click.echo(token)
+
+
+DEMO_USERS = [
+    ("demo_applicant", "江苏示范能源科技有限公司", "applicant", [], "91320000MA1XYZ0001"),
+    ("window1", "窗口 王敏", "staff", ["window"], None),
+    ("invest1", "投资处 李强", "staff", ["investment"], None),
+    ("invest_chief", "投资处处长 张伟", "staff", ["investment_chief"], None),
+    ("energy1", "环资处 陈静", "staff", ["energy_saving"], None),
+    ("energy_chief", "环资处处长 刘洋", "staff", ["energy_saving_chief"], None),
+    ("power1", "电力处 周杰", "staff", ["power"], None),
+    ("power_chief", "电力处处长 吴芳", "staff", ["power_chief"], None),
+    ("leader1", "委领导 赵刚", "staff", ["leader"], None),
+    ("admin", "系统管理员", "staff", ["admin", "designer", "inspector"], None),
+] + [(f"{code}_1", f"{name} 联络员", "staff", [code], None) for code, name in GROUPS.items()
+     if code.startswith("cs_")]
+
+
+@click.group(help="演示数据 (demo data)")
+def demo():
+    pass
+
+
+@demo.command("seed", help="Create the demo users (token = username) and deploy processes/.")
+def demo_seed():
+    from .domain.codes import credit_code_check_char
+    from .services.registry import deploy_directory
+    for username, name, kind, groups, org in DEMO_USERS:
+        if org:
+            org = org[:17] + credit_code_check_char(org[:17])
+        _upsert_user(username, name, kind, groups, org, token=f"demo-{username}")
+    db.session.commit()
+    deploy_directory(current_app.config["PROCESSES_DIR"], current_app.config["FORMS_DIR"])
+    click.echo(json.dumps({"demo_users": [u[0] for u in DEMO_USERS], "token": "demo-<username>"},
+                          ensure_ascii=False))

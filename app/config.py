@@ -1,0 +1,72 @@
+"""Every setting of the platform, declared once, read from the environment, validated at start."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"setting {name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    #: SQLAlchemy URL. SQLite file under instance/ is the embedded default.
+    DATABASE_URL: str = field(default_factory=lambda: os.environ.get(
+        "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'app.sqlite3'}"))
+    SECRET_KEY: str = field(default_factory=lambda: os.environ.get("SECRET_KEY", "dev-insecure-change-me"))
+    #: where matters (BPMN + metadata) and forms are read from
+    PROCESSES_DIR: str = field(default_factory=lambda: os.environ.get("PROCESSES_DIR", str(ROOT / "processes")))
+    FORMS_DIR: str = field(default_factory=lambda: os.environ.get("FORMS_DIR", str(ROOT / "forms")))
+    #: deploy every file in PROCESSES_DIR when the app starts
+    DEPLOY_ON_START: bool = field(default_factory=lambda: _bool("DEPLOY_ON_START", True))
+    #: largest request body accepted (bytes)
+    MAX_CONTENT_LENGTH: int = field(default_factory=lambda: _int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024))
+    #: largest BPMN file accepted (bytes)
+    MAX_BPMN_BYTES: int = field(default_factory=lambda: _int("MAX_BPMN_BYTES", 1024 * 1024))
+    #: wall-clock limit of one script or expression, in milliseconds
+    SCRIPT_TIME_LIMIT_MS: int = field(default_factory=lambda: _int("SCRIPT_TIME_LIMIT_MS", 1000))
+    #: region code (GB/T 2260) of this installation, first part of case numbers
+    REGION_CODE: str = field(default_factory=lambda: os.environ.get("REGION_CODE", "320000"))
+    AGENCY_NAME: str = field(default_factory=lambda: os.environ.get("AGENCY_NAME", "江苏省发展和改革委员会"))
+    #: how many workflow states the engine keeps deserialised in memory (0 = none)
+    WORKFLOW_CACHE_SIZE: int = field(default_factory=lambda: _int("WORKFLOW_CACHE_SIZE", 256))
+
+    def validate(self) -> None:
+        if not self.DATABASE_URL.startswith(("sqlite", "postgresql")):
+            raise RuntimeError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        if not (len(self.REGION_CODE) == 6 and self.REGION_CODE.isdigit()):
+            raise RuntimeError("REGION_CODE must be a 6-digit GB/T 2260 code")
+        if self.SCRIPT_TIME_LIMIT_MS <= 0:
+            raise RuntimeError("SCRIPT_TIME_LIMIT_MS must be positive")
+
+    def as_flask_config(self) -> dict:
+        cfg = {f.name: getattr(self, f.name) for f in fields(self)}
+        url = self.DATABASE_URL
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        cfg["SQLALCHEMY_DATABASE_URI"] = url
+        cfg["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
+        cfg["JSON_AS_ASCII"] = False
+        cfg["API_TITLE"] = "阳光发改 · 不见面审批 API"
+        cfg["API_VERSION"] = "1"
+        cfg["OPENAPI_VERSION"] = "3.0.3"
+        cfg["OPENAPI_URL_PREFIX"] = "/api"
+        cfg["OPENAPI_JSON_PATH"] = "openapi.json"
+        return cfg

@@ -1,0 +1,50 @@
+"""The errors services raise; app/web/errors.py maps each to one HTTP status."""
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class NotAuthorized(DomainError):
+    """The actor may not do this (403)."""
+    status = 403
+    code = "forbidden"
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Conflict(DomainError):
+    """The thing moved on: task already completed, stale revision, case not in a state for this."""
+    status = 409
+    code = "conflict"
+
+
+class ValidationError(DomainError):
+    """Bad input; ``details`` maps field names to lists of messages."""
+    status = 422
+    code = "validation_error"
+
+
+class InvalidModel(DomainError):
+    """A BPMN file, form or matter metadata that cannot be deployed. ``details['errors']`` is a list
+    of ``{"element": id-or-None, "file": name, "message": text}``."""
+    status = 422
+    code = "invalid_model"
+
+    def __init__(self, message: str, errors: list[dict]):
+        super().__init__(message, details={"errors": errors})
+        self.errors = errors

@@ -1,0 +1,106 @@
+"""Matter metadata (``processes/<id>.matter.json``): the service-guide fields of GB/T 39046-2020."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, ValidationError as MaValidationError, fields, validate
+
+from ..domain.codes import is_credit_code
+
+MATTER_TYPES = {"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "20"}
+LEVELS = {"1", "2", "3", "4"}
+CASE_TYPES = {"1", "2"}
+UNITS = {"working_day", "natural_day", "month"}
+
+
+class _Limit(Schema):
+    value = fields.Integer(required=True, validate=validate.Range(min=0, max=3650))
+    unit = fields.String(required=True, validate=validate.OneOf(sorted(UNITS)))
+    note = fields.String(load_default="")
+
+
+class _Body(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    credit_code = fields.String(required=True, validate=validate.Length(equal=18))
+
+
+class _Material(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    issuer = fields.String(load_default="")
+    originals = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100))
+    copies = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100))
+    required = fields.Boolean(required=True)
+    paper_required = fields.Boolean(load_default=False)
+    notes = fields.String(load_default="")
+
+
+class _Faq(Schema):
+    q = fields.String(required=True)
+    a = fields.String(required=True)
+
+
+class _Result(Schema):
+    name = fields.String(required=True)
+    type = fields.String(load_default="")
+
+
+class MatterSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    process_id = fields.String(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    basic_code = fields.String(required=True, validate=validate.Length(min=1, max=10))
+    implementation_code = fields.String(required=True, validate=validate.Length(min=1, max=24))
+    matter_type = fields.String(required=True, validate=validate.OneOf(sorted(MATTER_TYPES)))
+    exercise_level = fields.String(required=True, validate=validate.OneOf(sorted(LEVELS)))
+    case_type = fields.String(required=True, validate=validate.OneOf(sorted(CASE_TYPES)))
+    implementing_body = fields.Nested(_Body, required=True)
+    legal_basis = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    statutory_limit = fields.Nested(_Limit, required=True)
+    promised_limit = fields.Nested(_Limit, required=True)
+    service_object = fields.List(fields.String(), load_default=list)
+    handling_forms = fields.List(fields.String(), load_default=list)
+    departments = fields.List(fields.String(), load_default=list)
+    joint_departments = fields.List(fields.String(), load_default=list)
+    acceptance_conditions = fields.List(fields.String(), load_default=list)
+    process_description = fields.String(load_default="")
+    result = fields.Nested(_Result, required=True)
+    fees = fields.String(load_default="不收费")
+    special_procedures = fields.List(fields.String(), load_default=list)
+    place = fields.String(load_default="")
+    hours = fields.String(load_default="")
+    consult_phone = fields.String(load_default="")
+    supervise_phone = fields.String(load_default="")
+    faq = fields.List(fields.Nested(_Faq), load_default=list)
+    materials = fields.List(fields.Nested(_Material), required=True, validate=validate.Length(min=1))
+
+
+def _flatten(messages, prefix="") -> list[str]:
+    out = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            out += _flatten(value, f"{prefix}{key}.")
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out.append(f"{prefix.rstrip('.')}: {'; '.join(messages)}")
+    elif isinstance(messages, list):
+        for m in messages:
+            out += _flatten(m, prefix)
+    else:
+        out.append(f"{prefix.rstrip('.')}: {messages}")
+    return out
+
+
+def check_matter(data: object, process_id: str) -> tuple[dict | None, list[str]]:
+    """Validate metadata; returns (clean data, problems)."""
+    try:
+        clean = MatterSchema().load(data if isinstance(data, dict) else {})
+    except MaValidationError as exc:
+        return None, _flatten(exc.messages)
+    problems = []
+    if clean["process_id"] != process_id:
+        problems.append(f"process_id {clean['process_id']!r} must equal the BPMN process id {process_id!r}")
+    if clean["statutory_limit"]["unit"] == clean["promised_limit"]["unit"] and \
+            clean["promised_limit"]["value"] > clean["statutory_limit"]["value"]:
+        problems.append("promised_limit must not exceed statutory_limit (承诺时限不得超过法定时限)")
+    if not is_credit_code(clean["implementing_body"]["credit_code"]):
+        problems.append("implementing_body.credit_code: 统一社会信用代码校验位不正确")
+    return (clean if not problems else None), problems

@@ -1,0 +1,310 @@
+"""Parser seam: reads our BPMN dialect (Camunda 7) safely and checks a model before it is deployed.
+
+``check_model`` returns everything needed to store a version, or raises ``InvalidModel`` with one
+entry per problem, naming the element id, so a designer can fix them all at once.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+
+from ..domain.case_status import SETTABLE_BY_PROCESS
+from ..domain.errors import InvalidModel
+from ..domain.groups import GROUP_CODE_RE, is_known_group
+from .sandbox import check_source
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_MODEL_NS}
+C = "{%s}" % CAMUNDA_MODEL_NS
+EXPR_RE = re.compile(r"^\$\{(.+)\}$", re.S)
+ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: elements SpiffWorkflow (or this platform) cannot run: refused at deploy with their ids
+UNSUPPORTED = {
+    "complexGateway": "复杂网关 (complex gateway)",
+    "compensateEventDefinition": "补偿事件 (compensation)",
+    "linkEventDefinition": "链接事件 (link event)",
+    "transaction": "事务子流程 (transaction)",
+    "adHocSubProcess": "特设子流程 (ad-hoc sub-process)",
+    "businessRuleTask": "业务规则任务 (business rule task, no DMN)",
+    "sendTask": "发送任务 (send task)",
+    "receiveTask": "接收任务 (receive task)",
+}
+FLOW_NODES = {"startEvent", "endEvent", "userTask", "scriptTask", "manualTask", "task", "serviceTask",
+              "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+              "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "subProcess",
+              "callActivity"} | set(k for k in UNSUPPORTED if not k.endswith("Definition"))
+ACTIONS = {"receive", "correction", "review", "countersign", "decide"}
+
+
+def _local(tag) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def parse_xml(data: bytes, filename: str = "<upload>", max_bytes: int = 1024 * 1024):
+    """Parse untrusted XML: no DTD, no entities, no network, bounded size. Raises InvalidModel."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if len(data) > max_bytes:
+        raise InvalidModel("BPMN 文件过大", [{"element": None, "file": filename,
+                                          "message": f"file is larger than {max_bytes} bytes"}])
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                             huge_tree=False, remove_pis=True)
+    try:
+        root = etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise InvalidModel("不是有效的 XML 文件", [{"element": None, "file": filename,
+                                              "message": f"XML syntax error: {exc}"}]) from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
+        raise InvalidModel("BPMN 文件不得包含 DOCTYPE/实体声明", [{
+            "element": None, "file": filename,
+            "message": "DOCTYPE / entity declarations are not allowed (XXE and entity-expansion protection)"}])
+    if root.tag != full_tag("definitions"):
+        raise InvalidModel("不是 BPMN 2.0 文件", [{"element": None, "file": filename,
+                                              "message": "root element must be bpmn:definitions"}])
+    return root
+
+
+def split_list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+class PropertiesMixin:
+    """Every flow node (events and gateways too) gets its ``camunda:properties`` as extensions."""
+
+    def parse_extensions(self, node=None):
+        node = node if node is not None else self.node
+        props = node.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS)
+        return {p.get("name"): p.get("value") for p in props}
+
+
+class PlatformUserTaskParser(PropertiesMixin, UserTaskParser):
+    """Adds who-may-act (candidateGroups/Users, assignee) and the form reference to the spec."""
+
+    def parse_extensions(self, node=None):
+        ext = super().parse_extensions(node)
+        node = self.node
+        form = node.get(C + "formKey") or node.get(C + "formRef")
+        ext["_assignment"] = {
+            "candidate_groups": node.get(C + "candidateGroups") or "",
+            "candidate_users": node.get(C + "candidateUsers") or "",
+            "assignee": node.get(C + "assignee") or "",
+        }
+        ext["_form"] = form
+        return ext
+
+
+def _with_properties(classes: dict) -> dict:
+    out = {}
+    for tag, (parser_cls, spec_cls) in classes.items():
+        out[tag] = (type(f"Platform{parser_cls.__name__}", (PropertiesMixin, parser_cls), {}), spec_cls)
+    return out
+
+
+class PlatformParser(CamundaParser):
+    OVERRIDE_PARSER_CLASSES = {**_with_properties({**BpmnParser.PARSER_CLASSES,
+                                                   **CamundaParser.OVERRIDE_PARSER_CLASSES}),
+                               full_tag("userTask"): (PlatformUserTaskParser, UserTask)}
+
+
+@dataclass
+class CheckedModel:
+    process_id: str
+    name: str
+    spec: object
+    subprocess_specs: dict
+    start_form: str | None
+    form_keys: list[str]
+    summary: dict = field(default_factory=dict)
+
+
+def _err(errors, element, message, filename):
+    errors.append({"element": element, "file": filename, "message": message})
+
+
+def _check_expr(errors, filename, element, source, mode, what):
+    problem = check_source(source, mode)
+    if problem:
+        _err(errors, element, f"{what}: {problem}", filename)
+
+
+def _reachability(errors, filename, container):
+    """Every flow node reachable from a start; from every node an end reachable."""
+    nodes = {}
+    for child in container:
+        name = _local(child.tag)
+        if name in FLOW_NODES and child.get("id"):
+            nodes[child.get("id")] = (name, child)
+    succ = {i: set() for i in nodes}
+    pred = {i: set() for i in nodes}
+    for flow in container.findall("bpmn:sequenceFlow", NS):
+        s, t = flow.get("sourceRef"), flow.get("targetRef")
+        if s not in nodes or t not in nodes:
+            _err(errors, flow.get("id"), f"sequence flow refers to unknown element {s if s not in nodes else t}",
+                 filename)
+            continue
+        succ[s].add(t)
+        pred[t].add(s)
+    for i, (name, node) in nodes.items():
+        if name == "boundaryEvent":
+            host = node.get("attachedToRef")
+            if host in nodes:
+                succ[host].add(i)
+                pred[i].add(host)
+            else:
+                _err(errors, i, f"boundary event attached to unknown element {host}", filename)
+    starts = [i for i, (n, _) in nodes.items() if n == "startEvent"]
+    ends = [i for i, (n, _) in nodes.items() if n == "endEvent"]
+    if not starts:
+        _err(errors, container.get("id"), "没有开始事件 (no start event)", filename)
+        return
+    if not ends:
+        _err(errors, container.get("id"), "没有结束事件 (no end event)", filename)
+    seen, todo = set(starts), list(starts)
+    while todo:
+        for nxt in succ[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    for i in nodes:
+        if i not in seen:
+            _err(errors, i, "从开始事件无法到达该元素 (unreachable from the start event)", filename)
+    back, todo = set(ends), list(ends)
+    while todo:
+        for prv in pred[todo.pop()]:
+            if prv not in back:
+                back.add(prv)
+                todo.append(prv)
+    for i, (name, _) in nodes.items():
+        if i in seen and i not in back:
+            _err(errors, i, "从该元素无法到达结束事件 (no end event reachable from here)", filename)
+    for i, (name, node) in nodes.items():
+        if name == "subProcess":
+            _reachability(errors, filename, node)
+
+
+def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_id: str | None = None,
+                max_bytes: int = 1024 * 1024) -> CheckedModel:
+    """Validate a BPMN file of our dialect and parse it with SpiffWorkflow.
+
+    ``forms`` maps form id to form-js schema (what exists). Raises InvalidModel listing every error."""
+    root = parse_xml(data, filename, max_bytes)
+    errors: list[dict] = []
+    processes = root.findall("bpmn:process", NS)
+    executable = [p for p in processes if p.get("isExecutable", "false") == "true"]
+    if len(executable) != 1:
+        raise InvalidModel("必须恰好有一个可执行流程", [{
+            "element": None, "file": filename,
+            "message": f"exactly one executable process required, found {len(executable)}"}])
+    proc = executable[0]
+    pid = proc.get("id") or ""
+    if not ID_RE.match(pid):
+        _err(errors, pid or None, "process id must match [A-Za-z_][A-Za-z0-9_]*", filename)
+    if expected_id and pid != expected_id:
+        _err(errors, pid, f"process id {pid!r} must equal the file name {expected_id!r}", filename)
+
+    for el in root.iter():
+        name = _local(el.tag)
+        if name in UNSUPPORTED:
+            target = el if el.get("id") else el.getparent()
+            _err(errors, target.get("id"), f"不支持的元素: {UNSUPPORTED[name]}", filename)
+
+    form_keys: list[str] = []
+    start_form = None
+    for start in proc.findall("bpmn:startEvent", NS):
+        key = start.get(C + "formKey") or start.get(C + "formRef")
+        if key:
+            start_form = key
+            if key not in forms:
+                _err(errors, start.get("id"), f"开始表单不存在: forms/{key}.form.json", filename)
+            form_keys.append(key)
+
+    user_tasks = []
+    for el in proc.iter(full_tag("userTask")):
+        tid = el.get("id")
+        key = el.get(C + "formKey") or el.get(C + "formRef")
+        if not key:
+            _err(errors, tid, "用户任务没有表单 (user task has no camunda:formKey)", filename)
+        elif key not in forms:
+            _err(errors, tid, f"表单不存在: forms/{key}.form.json", filename)
+        else:
+            form_keys.append(key)
+        groups_raw = el.get(C + "candidateGroups") or ""
+        users_raw = el.get(C + "candidateUsers") or ""
+        assignee = el.get(C + "assignee") or ""
+        if not (groups_raw or users_raw or assignee):
+            _err(errors, tid, "用户任务未指定办理人或候选组 (no candidateGroups, candidateUsers or assignee)",
+                 filename)
+        for raw, what in ((groups_raw, "candidateGroups"), (users_raw, "candidateUsers"), (assignee, "assignee")):
+            m = EXPR_RE.match(raw.strip())
+            if m:
+                _check_expr(errors, filename, tid, m.group(1), "eval", what)
+            elif what == "candidateGroups":
+                for g in split_list(raw):
+                    if not GROUP_CODE_RE.match(g) or not is_known_group(g):
+                        _err(errors, tid, f"未知的候选组: {g}", filename)
+        user_tasks.append({"id": tid, "name": el.get("name") or tid, "form": key})
+
+    for el in proc.iter():
+        name = _local(el.tag)
+        eid = el.get("id")
+        if name == "scriptTask":
+            script = el.find("bpmn:script", NS)
+            if script is None or not (script.text or "").strip():
+                _err(errors, eid, "脚本任务没有脚本", filename)
+            else:
+                fmt = (el.get("scriptFormat") or "python").lower()
+                if fmt not in {"python", "py"}:
+                    _err(errors, eid, f"unsupported scriptFormat {fmt!r}: scripts are Python", filename)
+                _check_expr(errors, filename, eid, script.text, "exec", "脚本")
+        elif name == "sequenceFlow":
+            cond = el.find("bpmn:conditionExpression", NS)
+            if cond is not None and (cond.text or "").strip():
+                _check_expr(errors, filename, eid, cond.text, "eval", "条件表达式")
+        elif name in {"timeDate", "timeDuration", "timeCycle"}:
+            owner = el.getparent().getparent()
+            _check_expr(errors, filename, owner.get("id"), el.text or "", "eval",
+                        "定时器表达式 (timer expression; ISO 8601 strings must be quoted)")
+        elif name in {"completionCondition", "loopCardinality", "loopCondition"}:
+            owner = el.getparent().getparent()
+            _check_expr(errors, filename, owner.get("id"), el.text or "", "eval", name)
+        for prop in el.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS):
+            pname, pval = prop.get("name"), prop.get("value")
+            if pname == "caseStatus" and pval not in {s.value for s in SETTABLE_BY_PROCESS}:
+                _err(errors, eid, f"caseStatus {pval!r} 不是允许的办件状态", filename)
+            elif pname == "limitDays" and not (pval or "").isdigit():
+                _err(errors, eid, f"limitDays {pval!r} must be a whole number of working days", filename)
+            elif pname == "action" and pval not in ACTIONS:
+                _err(errors, eid, f"action {pval!r} must be one of {sorted(ACTIONS)}", filename)
+
+    _reachability(errors, filename, proc)
+    if errors:
+        raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
+
+    parser = PlatformParser()
+    try:
+        parser.add_bpmn_xml(root.getroottree(), filename=filename)
+        spec = parser.get_spec(pid)
+        subprocess_specs = parser.get_subprocess_specs(pid)
+    except ValidationException as exc:
+        raise InvalidModel("SpiffWorkflow 无法解析该模型", [{
+            "element": getattr(exc, "id", None) or None, "file": filename, "message": str(exc)}]) from None
+    except Exception as exc:  # the parser raises plain errors on some malformed models
+        raise InvalidModel("SpiffWorkflow 无法解析该模型", [{
+            "element": None, "file": filename, "message": f"{type(exc).__name__}: {exc}"}]) from None
+
+    ends = [{"id": e.get("id"), "name": e.get("name") or e.get("id")} for e in proc.iter(full_tag("endEvent"))]
+    summary = {"start_form": start_form, "user_tasks": user_tasks, "end_events": ends,
+               "name": proc.get("name") or pid}
+    return CheckedModel(process_id=pid, name=proc.get("name") or pid, spec=spec,
+                        subprocess_specs=subprocess_specs, start_form=start_form,
+                        form_keys=sorted(set(form_keys)), summary=summary)

@@ -1,0 +1,299 @@
+"""Runtime seam: the only code that drives SpiffWorkflow workflows.
+
+The engine is pure: it takes a stored state, does one step (start, complete a task, fire timers,
+retry) and returns the new state with its projections (ready user tasks, waiting timers, thrown
+messages), the case-status changes the model asked for, and the incident if something failed.
+The service layer owns locking and the transaction.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from .parser import EXPR_RE, split_list
+from .sandbox import ScriptError, SandboxScriptEngine
+from .serializer import dump_state, load_spec, load_state
+
+
+@dataclass
+class UserTaskView:
+    id: str
+    element_id: str
+    name: str
+    lane: str | None
+    form_key: str | None
+    action: str | None
+    candidate_groups: list[str]
+    candidate_users: list[str]
+    assignee: str | None
+    limit_days: int | None
+    mi_index: int | None
+    case_status: str | None
+
+
+@dataclass
+class TimerView:
+    id: str
+    element_id: str
+    due_at: datetime
+
+
+@dataclass
+class IncidentInfo:
+    element_id: str | None
+    task_id: str | None
+    error_type: str
+    message: str
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class StepResult:
+    state: str
+    status: str                       # running | waiting | error | complete | cancelled
+    ready: list[UserTaskView]
+    timers: list[TimerView]
+    messages: list[dict]
+    status_changes: list[tuple[str, str]]  # (element_id, caseStatus) in the order reached
+    end_event: str | None
+    incident: IncidentInfo | None
+    workflow: BpmnWorkflow | None = None
+
+
+class TaskNotReady(Exception):
+    """The task does not exist in this instance or is not READY (someone else completed it)."""
+
+
+def deep_merge(target: dict, data: dict) -> dict:
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            deep_merge(target[key], value)
+        else:
+            target[key] = value
+    return target
+
+
+def _props(spec) -> dict:
+    return getattr(spec, "extensions", None) or {}
+
+
+class Engine:
+    def __init__(self, time_limit_ms: int = 1000, cache_size: int = 0):
+        self.script_engine = SandboxScriptEngine(time_limit_ms)
+        self._specs: dict[int, tuple] = {}
+        self._lock = threading.Lock()
+        self._cache_size = cache_size
+        self._states: OrderedDict[tuple[int, int], BpmnWorkflow] = OrderedDict()
+
+    # -- specs -------------------------------------------------------------------------------
+    def spec(self, version_id: int, spec_json_loader):
+        """The parsed spec of a version, deserialised once per process."""
+        pair = self._specs.get(version_id)
+        if pair is None:
+            pair = load_spec(spec_json_loader())
+            with self._lock:
+                self._specs[version_id] = pair
+        return pair
+
+    # -- workflow state cache ------------------------------------------------------------------
+    def take_cached(self, instance_id: int, revision: int):
+        """Hand over the deserialised workflow of ``instance_id`` at ``revision`` if cached. The
+        entry is removed: a failed step can never leave a mutated workflow behind."""
+        if not self._cache_size:
+            return None
+        with self._lock:
+            return self._states.pop((instance_id, revision), None)
+
+    def remember(self, instance_id: int, revision: int, workflow) -> None:
+        """Keep a workflow after its step committed, for the next step on the same revision."""
+        if not self._cache_size or workflow is None:
+            return
+        with self._lock:
+            self._states[(instance_id, revision)] = workflow
+            while len(self._states) > self._cache_size:
+                self._states.popitem(last=False)
+
+    def forget(self, instance_id: int) -> None:
+        with self._lock:
+            for key in [k for k in self._states if k[0] == instance_id]:
+                del self._states[key]
+
+    # -- steps -------------------------------------------------------------------------------
+    def load(self, spec_pair, state: str):
+        spec, subs = spec_pair
+        return load_state(state, spec, subs, self.script_engine)
+
+    def start(self, spec_pair, data: dict) -> StepResult:
+        spec, subs = spec_pair
+        wf = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
+        for task in wf.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        return self._advance(wf, before=set())
+
+    def complete(self, wf, task_id: str, data: dict) -> StepResult:
+        task = self._ready_user_task(wf, task_id)
+        before = self._ready_ids(wf)
+        deep_merge(task.data, data)
+        try:
+            task.run()
+        except (SpiffWorkflowException, ScriptError) as exc:
+            return self._finish(wf, before, [], self._incident(task, exc))
+        return self._advance(wf, before)
+
+    def fire_timers(self, wf) -> StepResult:
+        before = self._ready_ids(wf)
+        return self._advance(wf, before)
+
+    def retry(self, wf, data: dict | None = None) -> StepResult:
+        """Put errored tasks back to READY (optionally patching their data) and step again."""
+        before = self._ready_ids(wf)
+        for task in wf.get_tasks(state=TaskState.ERROR):
+            if data:
+                deep_merge(task.data, data)
+            task._set_state(TaskState.READY)
+        for task in wf.get_tasks(state=TaskState.FUTURE | TaskState.WAITING):
+            if task.parent is not None and task.parent.has_state(TaskState.COMPLETED):
+                try:
+                    task.task_spec._update(task)
+                except (SpiffWorkflowException, ScriptError) as exc:
+                    return self._finish(wf, before, [], self._incident(task, exc))
+        return self._advance(wf, before)
+
+    def cancel(self, wf) -> StepResult:
+        wf.cancel()
+        return self._finish(wf, set(), [], None, cancelled=True)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _ready_user_task(self, wf, task_id: str):
+        from uuid import UUID
+        try:
+            task = wf.get_task_from_id(UUID(task_id))
+        except Exception:
+            task = None
+        if task is None or not isinstance(task.task_spec, UserTask) or task.state != TaskState.READY:
+            raise TaskNotReady(task_id)
+        return task
+
+    @staticmethod
+    def _ready_ids(wf) -> set:
+        return {t.id for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+
+    def _advance(self, wf, before: set) -> StepResult:
+        reached: list[tuple[str, str]] = []
+
+        def did_complete(task):
+            status = _props(task.task_spec).get("caseStatus")
+            if status and not isinstance(task.task_spec, UserTask):
+                reached.append((task.task_spec.bpmn_id, status))
+
+        incident = None
+        try:
+            wf.do_engine_steps(did_complete_task=did_complete)
+        except (SpiffWorkflowException, ScriptError) as exc:
+            incident = self._incident(getattr(exc, "task", None), exc)
+        return self._finish(wf, before, reached, incident)
+
+    def _incident(self, task, exc) -> IncidentInfo:
+        spec = getattr(task, "task_spec", None) if task is not None else getattr(exc, "task_spec", None)
+        element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
+        inner = getattr(exc, "exception", None) or exc
+        message = str(exc)
+        if inner is not exc and str(inner) not in message:
+            message = f"{message}: {inner}"
+        notes = getattr(exc, "__notes__", None)
+        details = {"notes": list(notes)} if notes else {}
+        line = getattr(exc, "line_number", None) or getattr(inner, "line", None)
+        if line:
+            details["line"] = line
+        return IncidentInfo(element_id=element, task_id=str(task.id) if task is not None else None,
+                            error_type=getattr(exc, "error_type", None) or type(inner).__name__,
+                            message=message[:4000], details=details)
+
+    def _finish(self, wf, before, reached, incident, cancelled=False) -> StepResult:
+        ready = []
+        for task in wf.get_tasks(state=TaskState.READY, manual=True):
+            if not isinstance(task.task_spec, UserTask):
+                continue
+            try:
+                view = self._user_task_view(task)
+            except ScriptError as exc:
+                incident = incident or self._incident(task, exc)
+                continue
+            ready.append(view)
+            if task.id not in before and view.case_status:
+                reached.append((view.element_id, view.case_status))
+        timers = []
+        for task in wf.get_tasks(state=TaskState.WAITING):
+            ev = getattr(task.task_spec, "event_definition", None)
+            if isinstance(ev, TimerEventDefinition):
+                due = task._get_internal_data("event_value")
+                if isinstance(due, dict):
+                    due = due.get("next")
+                if due:
+                    timers.append(TimerView(str(task.id), task.task_spec.bpmn_id,
+                                            TimerEventDefinition.get_datetime(due)))
+        messages = []
+        for event in wf.get_events():
+            definition = event.event_definition
+            messages.append({"name": getattr(definition, "name", None) or type(definition).__name__,
+                             "kind": type(definition).__name__, "payload": event.payload})
+        end_event = None
+        if wf.completed:
+            for task in wf.get_tasks(state=TaskState.COMPLETED):
+                if isinstance(task.task_spec, EndEvent) and task.workflow is wf:
+                    end_event = task.task_spec.bpmn_id
+        if cancelled:
+            status = "cancelled"
+        elif incident is not None or wf.get_tasks(state=TaskState.ERROR):
+            status = "error"
+        elif wf.completed:
+            status = "complete"
+        elif ready:
+            status = "running"
+        else:
+            status = "waiting"
+        return StepResult(state=dump_state(wf), status=status, ready=ready, timers=timers, messages=messages,
+                          status_changes=reached, end_event=end_event, incident=incident, workflow=wf)
+
+    def _eval_people(self, task, raw: str) -> list[str]:
+        raw = (raw or "").strip()
+        m = EXPR_RE.match(raw)
+        if not m:
+            return split_list(raw)
+        value = self.script_engine.environment.evaluate(m.group(1), task.data)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return split_list(value)
+        if isinstance(value, (list, tuple, set)):
+            return [str(v) for v in value]
+        raise ScriptError(f"candidate expression {raw!r} gave {type(value).__name__}, expected str or list")
+
+    def _user_task_view(self, task) -> UserTaskView:
+        spec = task.task_spec
+        props = _props(spec)
+        assign = props.get("_assignment") or {}
+        assignee = self._eval_people(task, assign.get("assignee", ""))
+        limit = props.get("limitDays")
+        mi = task.internal_data.get("key_or_index")
+        return UserTaskView(
+            id=str(task.id), element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane,
+            form_key=props.get("_form"), action=props.get("action"),
+            candidate_groups=self._eval_people(task, assign.get("candidate_groups", "")),
+            candidate_users=self._eval_people(task, assign.get("candidate_users", "")),
+            assignee=assignee[0] if assignee else None,
+            limit_days=int(limit) if limit and str(limit).isdigit() else None,
+            mi_index=mi if isinstance(mi, int) else None, case_status=props.get("caseStatus"))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

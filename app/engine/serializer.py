@@ -1,0 +1,102 @@
+"""Serializer seam: specs are stored once per version, instance state without its spec.
+
+Every payload carries ``serializer_version`` (SpiffWorkflow's) and ``platform_format``; loading a
+payload of another version goes through SpiffWorkflow's migrations or is refused loudly.
+"""
+from __future__ import annotations
+
+import json
+from copy import deepcopy
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_VERSION
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+
+PLATFORM_FORMAT = 1
+
+
+class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
+    """Like SpiffWorkflow's, but leaves the spec out; on load the caller hands in the cached spec."""
+
+    def to_dict(self, workflow):
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)  # WorkflowConverter: data + tasks
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        spec = dct.pop("spec")
+        subprocess_specs = dct.pop("subprocess_specs", {})
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_registry():
+    config = deepcopy(CAMUNDA_CONFIG)
+    config[BpmnWorkflow] = StateOnlyWorkflowConverter
+    return BpmnWorkflowSerializer.configure(config)
+
+
+_registry = _make_registry()
+_spec_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+
+
+class StateFormatError(Exception):
+    pass
+
+
+def dump_spec(spec, subprocess_specs: dict) -> str:
+    reg = _spec_serializer.registry
+    dct = {"serializer_version": SPIFF_VERSION, "platform_format": PLATFORM_FORMAT,
+           "spec": reg.convert(spec),
+           "subprocess_specs": {name: reg.convert(s) for name, s in subprocess_specs.items()}}
+    return json.dumps(dct, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_spec(text: str):
+    dct = json.loads(text)
+    if dct.get("serializer_version") != SPIFF_VERSION:
+        raise StateFormatError(f"spec stored with serializer {dct.get('serializer_version')}, "
+                               f"running {SPIFF_VERSION}: redeploy the matter")
+    reg = _spec_serializer.registry
+    spec = reg.restore(dct["spec"])
+    subs = {name: reg.restore(s) for name, s in dct["subprocess_specs"].items()}
+    return spec, subs
+
+
+def dump_state(workflow) -> str:
+    _registry._encoder_mode = True
+    try:
+        dct = _registry.convert(workflow)
+    finally:
+        _registry._encoder_mode = False
+    dct["serializer_version"] = SPIFF_VERSION
+    dct["platform_format"] = PLATFORM_FORMAT
+    return json.dumps(dct, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_state(text: str, spec, subprocess_specs, script_engine):
+    dct = json.loads(text)
+    version = dct.pop("serializer_version", None)
+    fmt = dct.pop("platform_format", None)
+    if fmt != PLATFORM_FORMAT:
+        raise StateFormatError(f"unknown platform state format {fmt!r}")
+    if version != SPIFF_VERSION:
+        if version not in MIGRATIONS:
+            raise StateFormatError(f"no migration from serializer version {version!r} to {SPIFF_VERSION}")
+        dct["spec"] = {}
+        MIGRATIONS[version](dct)
+    dct["spec"] = spec
+    dct["subprocess_specs"] = subprocess_specs
+    workflow = _registry.restore(dct)
+    workflow.script_engine = script_engine
+    return workflow

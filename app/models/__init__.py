@@ -1,0 +1,8 @@
+"""SQLAlchemy tables, one module per aggregate. Models never commit."""
+from .user import User
+from .registry import Matter, ProcessVersion
+from .instance import ProcessInstance, HumanTask, TaskCandidate, Timer, OutboundMessage, Incident
+from .case import Case, CaseEvent, CaseSerial
+
+__all__ = ["User", "Matter", "ProcessVersion", "ProcessInstance", "HumanTask", "TaskCandidate",
+           "Timer", "OutboundMessage", "Incident", "Case", "CaseEvent", "CaseSerial"]

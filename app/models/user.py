@@ -1,0 +1,25 @@
+from sqlalchemy import JSON, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .base import UTCDateTime, utcnow
+
+
+class User(db.Model):
+    """A person who acts: staff (工作人员), applicant (申请人) or a system account.
+
+    ``groups`` are candidate-group codes (department/role). API clients authenticate with a bearer
+    token whose SHA-256 is ``token_hash``."""
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # staff | applicant | system
+    groups: Mapped[list] = mapped_column(JSON, default=list)
+    region_code: Mapped[str] = mapped_column(String(6), default="320000")
+    #: 统一社会信用代码 of an enterprise applicant
+    org_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,163 @@
+"""Matter registry: validate and deploy process files; versions by content hash."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from ..domain.errors import InvalidModel, NotAuthorized, NotFound
+from ..engine.forms import check_form_schema
+from ..engine.matter import check_matter
+from ..engine.parser import check_model
+from ..engine.sandbox import RESERVED
+from ..engine.serializer import dump_spec
+from ..extensions import db
+from ..models import Matter, ProcessVersion
+from .actors import SYSTEM, Actor
+
+
+@dataclass
+class DeployResult:
+    process_id: str
+    version: int
+    version_id: int
+    content_hash: str
+    created: bool
+
+
+def canonical(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def load_forms(forms_dir: str | Path) -> tuple[dict[str, dict], list[dict]]:
+    """Read every ``*.form.json``; returns (forms by id, problems)."""
+    forms, problems = {}, []
+    for path in sorted(Path(forms_dir).glob("*.form.json")):
+        form_id = path.name[: -len(".form.json")]
+        try:
+            form = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append({"element": None, "file": path.name, "message": f"not valid JSON: {exc}"})
+            continue
+        forms[form_id] = form
+    return forms, problems
+
+
+def _form_errors(form_id, form, filename):
+    errors = [{"element": None, "file": filename, "message": p} for p in check_form_schema(form, form_id)]
+
+    def keys(components):
+        for comp in components or []:
+            if isinstance(comp, dict):
+                if comp.get("key"):
+                    yield comp["key"]
+                if comp.get("path"):
+                    yield comp["path"]
+                yield from keys(comp.get("components"))
+    for key in keys(form.get("components") if isinstance(form, dict) else []):
+        if key in RESERVED or key in {"applicant", "case_no"}:
+            errors.append({"element": None, "file": filename,
+                           "message": f"field key {key!r} is reserved for the engine"})
+    return errors
+
+
+def deploy(bpmn: bytes, matter_data: object, forms: dict[str, dict], *, filename: str,
+           actor: Actor = SYSTEM, expected_id: str | None = None) -> DeployResult:
+    """Check and store one matter. An unchanged matter (same hash) creates no new version.
+
+    Raises InvalidModel with every problem found; nothing is written then. Does not commit."""
+    if not actor.is_admin and "designer" not in actor.groups:
+        raise NotAuthorized("只有流程设计人员可以部署流程")
+    model = check_model(bpmn, filename, forms, expected_id=expected_id)
+    errors = []
+    for key in model.form_keys:
+        errors += _form_errors(key, forms[key], f"{key}.form.json")
+    matter, problems = check_matter(matter_data, model.process_id)
+    errors += [{"element": None, "file": f"{model.process_id}.matter.json", "message": p} for p in problems]
+    if errors:
+        raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
+
+    used_forms = {k: forms[k] for k in model.form_keys}
+    digest = hashlib.sha256()
+    digest.update(bpmn if isinstance(bpmn, bytes) else bpmn.encode("utf-8"))
+    digest.update(b"\0" + canonical(matter).encode("utf-8"))
+    digest.update(b"\0" + canonical(used_forms).encode("utf-8"))
+    content_hash = digest.hexdigest()
+
+    existing = db.session.execute(
+        select(ProcessVersion).where(ProcessVersion.content_hash == content_hash)).scalar_one_or_none()
+    created = existing is None
+    if existing is None:
+        number = (db.session.execute(select(func.max(ProcessVersion.number)).where(
+            ProcessVersion.process_id == model.process_id)).scalar() or 0) + 1
+        existing = ProcessVersion(
+            process_id=model.process_id, content_hash=content_hash, number=number,
+            bpmn_xml=(bpmn.decode("utf-8") if isinstance(bpmn, bytes) else bpmn), matter=matter,
+            forms=used_forms, spec_json=dump_spec(model.spec, model.subprocess_specs),
+            summary=model.summary, source_file=filename, deployed_by=actor.username)
+        db.session.add(existing)
+        db.session.flush()
+    row = db.session.get(Matter, model.process_id)
+    if row is None:
+        row = Matter(process_id=model.process_id)
+        db.session.add(row)
+    row.name = matter["name"]
+    row.basic_code = matter["basic_code"]
+    row.implementation_code = matter["implementation_code"]
+    row.matter_type = matter["matter_type"]
+    row.case_type = matter["case_type"]
+    row.latest_version_id = existing.id
+    row.active = True
+    db.session.flush()
+    return DeployResult(model.process_id, existing.number, existing.id, content_hash, created)
+
+
+def deploy_directory(processes_dir: str | Path, forms_dir: str | Path, actor: Actor = SYSTEM) -> list[DeployResult]:
+    """Deploy every ``*.bpmn`` of ``processes_dir`` in one transaction: all or nothing.
+
+    Raises InvalidModel listing the problems of every file."""
+    forms, errors = load_forms(forms_dir)
+    results = []
+    for path in sorted(Path(processes_dir).glob("*.bpmn")):
+        pid = path.stem
+        meta_path = path.with_name(f"{pid}.matter.json")
+        try:
+            matter = json.loads(meta_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            errors.append({"element": None, "file": meta_path.name, "message": "matter metadata file missing"})
+            continue
+        except ValueError as exc:
+            errors.append({"element": None, "file": meta_path.name, "message": f"not valid JSON: {exc}"})
+            continue
+        try:
+            results.append(deploy(path.read_bytes(), matter, forms, filename=path.name, actor=actor,
+                                  expected_id=pid))
+        except InvalidModel as exc:
+            errors += exc.errors
+    if errors:
+        db.session.rollback()
+        raise InvalidModel(f"{len(errors)} 处错误，未部署任何流程", errors)
+    db.session.commit()
+    return results
+
+
+def list_matters() -> list[Matter]:
+    return list(db.session.execute(
+        select(Matter).where(Matter.active.is_(True)).order_by(Matter.process_id)).scalars())
+
+
+def get_matter(process_id: str) -> Matter:
+    row = db.session.get(Matter, process_id)
+    if row is None or not row.active or row.latest_version_id is None:
+        raise NotFound(f"事项不存在: {process_id}")
+    return row
+
+
+def get_version(version_id: int) -> ProcessVersion:
+    row = db.session.get(ProcessVersion, version_id)
+    if row is None:
+        raise NotFound(f"流程版本不存在: {version_id}")
+    return row

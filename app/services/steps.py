@@ -1,0 +1,142 @@
+"""Saving one engine step: state, projections, incidents, case status and audit, in the caller's
+transaction. Nothing here commits."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from ..domain.case_status import CaseStatus, can_transition
+from ..engine.runtime import Engine, StepResult
+from ..engine.serializer import SPIFF_VERSION
+from ..extensions import db
+from ..models import Case, CaseEvent, HumanTask, Incident, OutboundMessage, ProcessInstance, ProcessVersion, \
+    TaskCandidate, Timer
+
+
+def engine() -> Engine:
+    return current_app.extensions["engine"]
+
+
+def spec_pair(version: ProcessVersion):
+    return engine().spec(version.id, lambda: version.spec_json)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def load_workflow(inst: ProcessInstance):
+    """The workflow of a (locked) instance: from the engine cache when it holds this revision."""
+    wf = engine().take_cached(inst.id, inst.revision)
+    if wf is not None:
+        return wf
+    version = db.session.get(ProcessVersion, inst.version_id)
+    return engine().load(spec_pair(version), inst.state)
+
+
+def record_event(case: Case | None, actor: str, action: str, **fields) -> None:
+    if case is None:
+        return
+    db.session.add(CaseEvent(case_id=case.id, actor=actor, action=action, at=now(), **fields))
+
+
+def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason=None) -> None:
+    current = CaseStatus(case.status)
+    target = CaseStatus(new)
+    if current == target:
+        return
+    if not can_transition(current, target):
+        raise ValueError(f"case {case.case_no}: transition {current.value} -> {target.value} not allowed")
+    case.status = target.value
+    ts = now()
+    if target == CaseStatus.ACCEPTED and case.accepted_at is None:
+        case.accepted_at = ts
+    if target in {CaseStatus.APPROVED, CaseStatus.REJECTED}:
+        case.decided_at = ts
+    record_event(case, actor, "status", element_id=element_id, from_status=current.value,
+                 to_status=target.value, opinion=reason)
+
+
+def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, actor: str, *,
+               completed_task: HumanTask | None = None) -> list[str]:
+    """Write the step's outcome. Returns the list of problems recorded as incidents (if any)."""
+    ts = now()
+    inst.state = result.state
+    inst.status = result.status
+    inst.serializer_version = SPIFF_VERSION
+    inst.revision = (inst.revision or 0) + 1
+    inst.updated_at = ts
+    inst.end_event = result.end_event
+
+    # user-task projection
+    open_rows = {row.id: row for row in db.session.execute(
+        select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.state == "ready")).scalars()}
+    ready = {view.id: view for view in result.ready}
+    gone = [tid for tid in open_rows if tid not in ready]
+    for tid in gone:
+        row = open_rows[tid]
+        if completed_task is not None and row.id == completed_task.id:
+            row.state, row.completed_at, row.completed_by = "completed", ts, actor
+        else:
+            row.state, row.completed_at = "cancelled", ts
+    if gone:
+        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
+    for tid, view in ready.items():
+        if tid in open_rows:
+            continue
+        db.session.add(HumanTask(
+            id=tid, instance_id=inst.id, case_id=case.id if case else None, element_id=view.element_id,
+            name=view.name, lane=view.lane, form_key=view.form_key, action=view.action,
+            candidate_groups=view.candidate_groups, candidate_users=view.candidate_users,
+            assignee=view.assignee, mi_index=view.mi_index, limit_days=view.limit_days, state="ready",
+            created_at=ts))
+        cands = {("u", view.assignee)} if view.assignee else \
+            {("g", g) for g in view.candidate_groups} | {("u", u) for u in view.candidate_users}
+        for kind, value in cands:
+            db.session.add(TaskCandidate(task_id=tid, kind=kind, value=value))
+
+    # timer projection
+    waiting = {row.id: row for row in db.session.execute(
+        select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting")).scalars()}
+    due = {t.id: t for t in result.timers}
+    for tid, row in waiting.items():
+        if tid not in due:
+            row.status = "fired" if result.status != "cancelled" else "cancelled"
+    for tid, t in due.items():
+        if tid in waiting:
+            waiting[tid].due_at = t.due_at
+        else:
+            db.session.add(Timer(id=tid, instance_id=inst.id, element_id=t.element_id, due_at=t.due_at))
+
+    for msg in result.messages:
+        db.session.add(OutboundMessage(instance_id=inst.id, name=str(msg["name"])[:128], kind=msg["kind"],
+                                       payload=msg["payload"] if isinstance(msg["payload"], dict) else
+                                       {"value": msg["payload"]}))
+
+    problems = []
+    if case is not None:
+        for element_id, status in result.status_changes:
+            try:
+                set_case_status(case, status, actor, element_id=element_id)
+            except ValueError as exc:
+                problems.append(str(exc))
+        names = sorted({v.name for v in result.ready})
+        case.current_step = "、".join(names)[:200] if names else None
+        case.updated_at = ts
+
+    incident = result.incident
+    if incident is not None or problems:
+        db.session.add(Incident(
+            instance_id=inst.id, case_id=case.id if case else None,
+            task_id=incident.task_id if incident else None,
+            element_id=incident.element_id if incident else (result.status_changes[-1][0]
+                                                              if result.status_changes else None),
+            error_type=incident.error_type if incident else "InvalidStatusTransition",
+            message=incident.message if incident else "; ".join(problems),
+            details=incident.details if incident else {}, created_at=ts))
+        if case is not None:
+            record_event(case, "system", "incident", element_id=incident.element_id if incident else None,
+                         opinion=(incident.message if incident else "; ".join(problems))[:2000])
+    return problems

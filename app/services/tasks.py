@@ -1,0 +1,112 @@
+"""User tasks: list the actor's, read one, complete one (办理)."""
+from __future__ import annotations
+
+from sqlalchemy import and_, exists, or_, select
+
+from ..domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from ..engine.forms import validate_submission
+from ..engine.runtime import TaskNotReady
+from ..extensions import db
+from ..models import Case, HumanTask, ProcessInstance, ProcessVersion, TaskCandidate
+from .actors import Actor
+from .db_support import lock_one
+from .steps import apply_step, engine, load_workflow, record_event
+
+
+def may_act(actor: Actor, task: HumanTask) -> bool:
+    """Server-side rule: the assignee alone when there is one, else a candidate user or group."""
+    if task.assignee:
+        return task.assignee == actor.username
+    if actor.is_applicant:
+        return False
+    return actor.username in (task.candidate_users or ()) or bool(set(task.candidate_groups or ()) & actor.groups)
+
+
+def list_tasks(actor: Actor, *, limit: int = 50, offset: int = 0, process_id: str | None = None):
+    """Open tasks the actor may act on (assigned to them, or unassigned in their groups)."""
+    cand = [and_(TaskCandidate.kind == "u", TaskCandidate.value == actor.username)]
+    if actor.groups:
+        cand.append(and_(TaskCandidate.kind == "g", TaskCandidate.value.in_(sorted(actor.groups))))
+    mine = exists().where(TaskCandidate.task_id == HumanTask.id, or_(*cand))
+    stmt = select(HumanTask, Case).join(Case, Case.id == HumanTask.case_id, isouter=True).where(
+        HumanTask.state == "ready", mine)
+    if process_id:
+        stmt = stmt.where(Case.process_id == process_id)
+    stmt = stmt.order_by(HumanTask.created_at, HumanTask.id).limit(limit).offset(offset)
+    return list(db.session.execute(stmt).all())
+
+
+def get_task(actor: Actor, task_id: str) -> tuple[HumanTask, Case | None, dict | None]:
+    """A task with its case and form schema. Raises NotFound / NotAuthorized."""
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound("任务不存在")
+    if task.state == "ready" and not may_act(actor, task) and task.completed_by != actor.username:
+        raise NotAuthorized("无权查看该任务")
+    if task.state != "ready" and task.completed_by != actor.username and not may_act(actor, task):
+        raise NotAuthorized("无权查看该任务")
+    case = db.session.get(Case, task.case_id) if task.case_id else None
+    inst = db.session.get(ProcessInstance, task.instance_id)
+    version = db.session.get(ProcessVersion, inst.version_id)
+    form = version.forms.get(task.form_key) if task.form_key else None
+    return task, case, form
+
+
+def complete_task(actor: Actor, task_id: str, data: dict, *, revision: int | None = None,
+                  opinion: str | None = None) -> tuple[HumanTask, Case | None, ProcessInstance]:
+    """Complete a ready user task with form data, in one transaction:
+    lock instance → load → refresh timers → run task → engine steps → save state + projections + audit.
+
+    Raises NotFound (unknown task), NotAuthorized (not the actor's), Conflict (already completed, or
+    ``revision`` is stale), ValidationError (data does not fit the form). Nothing changes then."""
+    if not isinstance(data, dict):
+        raise ValidationError("data 必须是 JSON 对象", details={"data": ["must be an object"]})
+    wf = inst = None
+    try:
+        task = db.session.get(HumanTask, task_id)
+        if task is None:
+            raise NotFound("任务不存在")
+        if not may_act(actor, task):
+            raise NotAuthorized("无权办理该任务")
+        inst = lock_one(ProcessInstance, ProcessInstance.id == task.instance_id)
+        db.session.refresh(task)  # re-read under the lock
+        if task.state != "ready":
+            raise Conflict("任务已被办理或已撤销 (task is no longer open)", details={"state": task.state})
+        if revision is not None and revision != inst.revision:
+            raise Conflict("办件已有新进展，请刷新后再办理 (stale revision)",
+                           details={"revision": inst.revision})
+        version = db.session.get(ProcessVersion, inst.version_id)
+        form = version.forms.get(task.form_key) if task.form_key else None
+        clean = validate_submission(form, data) if form else {}
+        wf = load_workflow(inst)
+        wf.refresh_timers()
+        try:
+            result = engine().complete(wf, task_id, clean)
+        except TaskNotReady:
+            raise Conflict("任务已不可办理 (task is not ready in the process)") from None
+        case = db.session.get(Case, task.case_id) if task.case_id else None
+        record_event(case, actor.username, "complete", task_id=task.id, element_id=task.element_id,
+                     step_name=task.name, opinion=opinion or _opinion_of(clean), data_change=clean)
+        apply_step(inst, case, result, actor.username, completed_task=task)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if inst is not None:
+            engine().forget(inst.id)
+        raise
+    engine().remember(inst.id, inst.revision, result.workflow)
+    return task, case, inst
+
+
+def _opinion_of(data: dict) -> str | None:
+    """The opinion text of a submission, for the trail: the first field named like an opinion."""
+    def scan(d):
+        for key, value in d.items():
+            if isinstance(value, dict):
+                found = scan(value)
+                if found:
+                    return found
+            elif isinstance(value, str) and value and ("opinion" in key or key.endswith("_reply")):
+                return value
+        return None
+    return scan(data)

@@ -1,0 +1,14 @@
+"""JSON API under /api, documented by OpenAPI 3 at /api/openapi.json (flask-smorest)."""
+from flask_smorest import Api
+
+api = Api()
+
+
+def init_api(app):
+    api.init_app(app, spec_kwargs={
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+    })
+    from .routes import matters_bp, cases_bp, tasks_bp, incidents_bp
+    for bp in (matters_bp, cases_bp, tasks_bp, incidents_bp):
+        api.register_blueprint(bp)

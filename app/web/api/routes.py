@@ -1,0 +1,172 @@
+"""API views: parse, call one service, serialize."""
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ...services import cases as case_svc
+from ...services import incidents as incident_svc
+from ...services import registry as registry_svc
+from ...services import tasks as task_svc
+from ...services.actors import actor_for_token
+from .schemas import (CaseCreateIn, CaseDetailOut, CaseOut, CaseSubmitIn, IncidentOut, MatterDetailOut, MatterOut,
+                      PageArgs, RetryIn, TaskCompleteIn, TaskDetailOut, TaskOut, WithdrawIn)
+
+matters_bp = Blueprint("matters", __name__, url_prefix="/api/matters", description="事项 (matters)")
+cases_bp = Blueprint("cases", __name__, url_prefix="/api/cases", description="办件 (cases)")
+tasks_bp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="待办 (user tasks)")
+incidents_bp = Blueprint("incidents", __name__, url_prefix="/api/incidents", description="异常 (incidents)")
+
+
+def actor():
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    return actor_for_token(token)
+
+
+def _matter_out(m, detail=False):
+    v = m.latest_version
+    out = {"process_id": m.process_id, "name": m.name, "basic_code": m.basic_code,
+           "implementation_code": m.implementation_code, "matter_type": m.matter_type, "case_type": m.case_type,
+           "version": v.number, "version_id": v.id, "content_hash": v.content_hash,
+           "statutory_limit": v.matter.get("statutory_limit"), "promised_limit": v.matter.get("promised_limit"),
+           "start_form": (v.summary or {}).get("start_form")}
+    if detail:
+        out.update(metadata=v.matter, forms=v.forms, user_tasks=(v.summary or {}).get("user_tasks", []),
+                   end_events=(v.summary or {}).get("end_events", []))
+    return out
+
+
+@matters_bp.route("")
+class Matters(MethodView):
+    @matters_bp.response(200, MatterOut(many=True))
+    def get(self):
+        """List deployed matters (public)."""
+        return [_matter_out(m) for m in registry_svc.list_matters()]
+
+
+@matters_bp.route("/<process_id>")
+class MatterDetail(MethodView):
+    @matters_bp.response(200, MatterDetailOut)
+    def get(self, process_id):
+        """A matter's metadata, forms and steps (public)."""
+        return _matter_out(registry_svc.get_matter(process_id), detail=True)
+
+
+def _task_out(task, case=None):
+    out = {c: getattr(task, c) for c in (
+        "id", "case_id", "element_id", "name", "lane", "form_key", "action", "candidate_groups", "candidate_users",
+        "assignee", "mi_index", "state", "limit_days", "created_at", "completed_at", "completed_by")}
+    out["case_no"] = case.case_no if case is not None else None
+    out["process_id"] = case.process_id if case is not None else None
+    return out
+
+
+def _case_detail(case):
+    d = case_svc.case_details(case)
+    out = {name: getattr(case, name) for name in CaseOut().fields if name != "status_label"}
+    inst = d["instance"]
+    out.update(revision=inst.revision if inst else None, instance_status=inst.status if inst else None,
+               end_event=inst.end_event if inst else None,
+               current_tasks=[_task_out(t, case) for t in d["current_tasks"]],
+               history=d["history"], incidents=d["incidents"])
+    return out
+
+
+@cases_bp.route("")
+class Cases(MethodView):
+    @cases_bp.arguments(PageArgs, location="query")
+    @cases_bp.response(200, CaseOut(many=True))
+    def get(self, args):
+        """The applicant's own cases (all cases for administrators and inspectors)."""
+        return case_svc.list_cases(actor(), status=args["status"], limit=args["limit"], offset=args["offset"])
+
+    @cases_bp.arguments(CaseCreateIn)
+    @cases_bp.response(201, CaseDetailOut)
+    def post(self, body):
+        """Apply: create a case from the start form; ``submit: false`` keeps it as a draft (暂存)."""
+        case = case_svc.create_case(actor(), body["process_id"], body["data"], submit=body["submit"])
+        return _case_detail(case)
+
+
+@cases_bp.route("/<key>")
+class CaseDetail(MethodView):
+    @cases_bp.response(200, CaseDetailOut)
+    def get(self, key):
+        """A case by id or case number: status, history, current tasks, incidents."""
+        return _case_detail(case_svc.get_case(actor(), key))
+
+
+@cases_bp.route("/<int:case_id>/submit")
+class CaseSubmit(MethodView):
+    @cases_bp.arguments(CaseSubmitIn)
+    @cases_bp.response(200, CaseDetailOut)
+    def post(self, body, case_id):
+        """Submit a draft."""
+        return _case_detail(case_svc.submit_case(actor(), case_id, body.get("data")))
+
+
+@cases_bp.route("/<int:case_id>/withdraw")
+class CaseWithdraw(MethodView):
+    @cases_bp.arguments(WithdrawIn)
+    @cases_bp.response(200, CaseDetailOut)
+    def post(self, body, case_id):
+        """撤回: the applicant withdraws the application before a decision."""
+        return _case_detail(case_svc.withdraw_case(actor(), case_id, body["reason"]))
+
+
+@tasks_bp.route("")
+class Tasks(MethodView):
+    @tasks_bp.arguments(PageArgs, location="query")
+    @tasks_bp.response(200, TaskOut(many=True))
+    def get(self, args):
+        """Open tasks the caller may act on."""
+        rows = task_svc.list_tasks(actor(), limit=args["limit"], offset=args["offset"],
+                                   process_id=args["process_id"])
+        return [_task_out(t, c) for t, c in rows]
+
+
+@tasks_bp.route("/<task_id>")
+class TaskDetail(MethodView):
+    @tasks_bp.response(200, TaskDetailOut)
+    def get(self, task_id):
+        """A task with its form and the case data."""
+        task, case, form = task_svc.get_task(actor(), task_id)
+        out = _task_out(task, case)
+        from ...extensions import db
+        from ...models import ProcessInstance
+        inst = db.session.get(ProcessInstance, task.instance_id)
+        out.update(form=form, revision=inst.revision, case_data=case.data if case else {})
+        return out
+
+
+@tasks_bp.route("/<task_id>/complete")
+class TaskComplete(MethodView):
+    @tasks_bp.arguments(TaskCompleteIn)
+    @tasks_bp.response(200, CaseDetailOut)
+    def post(self, body, task_id):
+        """办理: complete the task with form data (validated against the form). 409 when the task is
+        no longer open or ``revision`` is stale."""
+        task, case, inst = task_svc.complete_task(actor(), task_id, body["data"], revision=body["revision"],
+                                                  opinion=body["opinion"])
+        return _case_detail(case) if case is not None else {}
+
+
+@incidents_bp.route("")
+class Incidents(MethodView):
+    @incidents_bp.arguments(PageArgs, location="query")
+    @incidents_bp.response(200, IncidentOut(many=True))
+    def get(self, args):
+        """Incidents (open by default; ``status=resolved`` or ``status=`` for others)."""
+        status = args["status"] if "status" in request.args else "open"
+        return incident_svc.list_incidents(actor(), status=status or None, limit=args["limit"])
+
+
+@incidents_bp.route("/<int:incident_id>/retry")
+class IncidentRetry(MethodView):
+    @incidents_bp.arguments(RetryIn)
+    @incidents_bp.response(200, IncidentOut)
+    def post(self, body, incident_id):
+        """Retry the failed part after fixing the cause (optionally patching data)."""
+        return incident_svc.retry_incident(actor(), incident_id, body.get("data"))

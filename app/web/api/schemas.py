@@ -1,0 +1,156 @@
+"""marshmallow schemas of the JSON API."""
+from marshmallow import RAISE, Schema, fields, validate
+
+from ...domain.case_status import CaseStatus
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class LimitOut(Schema):
+    value = fields.Integer()
+    unit = fields.String()
+    note = fields.String()
+
+
+class MatterOut(Schema):
+    process_id = fields.String()
+    name = fields.String()
+    basic_code = fields.String()
+    implementation_code = fields.String()
+    matter_type = fields.String()
+    case_type = fields.String()
+    version = fields.Integer()
+    version_id = fields.Integer()
+    content_hash = fields.String()
+    statutory_limit = fields.Nested(LimitOut)
+    promised_limit = fields.Nested(LimitOut)
+    start_form = fields.String(allow_none=True)
+
+
+class MatterDetailOut(MatterOut):
+    metadata = fields.Dict()
+    forms = fields.Dict()
+    user_tasks = fields.List(fields.Dict())
+    end_events = fields.List(fields.Dict())
+
+
+class CaseCreateIn(Strict):
+    process_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    data = fields.Dict(required=True)
+    submit = fields.Boolean(load_default=True)
+
+
+class CaseSubmitIn(Strict):
+    data = fields.Dict(load_default=None)
+
+
+class WithdrawIn(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class TaskOut(Schema):
+    id = fields.String()
+    case_id = fields.Integer(allow_none=True)
+    case_no = fields.String(allow_none=True)
+    process_id = fields.String(allow_none=True)
+    element_id = fields.String()
+    name = fields.String()
+    lane = fields.String(allow_none=True)
+    form_key = fields.String(allow_none=True)
+    action = fields.String(allow_none=True)
+    candidate_groups = fields.List(fields.String())
+    candidate_users = fields.List(fields.String())
+    assignee = fields.String(allow_none=True)
+    mi_index = fields.Integer(allow_none=True)
+    state = fields.String()
+    limit_days = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+
+
+class TaskDetailOut(TaskOut):
+    form = fields.Dict(allow_none=True)
+    revision = fields.Integer()
+    case_data = fields.Dict()
+
+
+class TaskCompleteIn(Strict):
+    data = fields.Dict(required=True)
+    revision = fields.Integer(load_default=None)
+    opinion = fields.String(load_default=None, validate=validate.Length(max=4000))
+
+
+class EventOut(Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.String()
+    action = fields.String()
+    task_id = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    step_name = fields.String(allow_none=True)
+    opinion = fields.String(allow_none=True)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(allow_none=True)
+    data_change = fields.Dict()
+
+
+class IncidentOut(Schema):
+    id = fields.Integer()
+    instance_id = fields.Integer()
+    case_id = fields.Integer(allow_none=True)
+    task_id = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    error_type = fields.String()
+    message = fields.String()
+    details = fields.Dict()
+    status = fields.String()
+    retries = fields.Integer()
+    created_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
+
+
+class RetryIn(Strict):
+    data = fields.Dict(load_default=None)
+
+
+class CaseOut(Schema):
+    id = fields.Integer()
+    case_no = fields.String(allow_none=True)
+    process_id = fields.String()
+    version_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf([s.value for s in CaseStatus]))
+    status_label = fields.Method("_label")
+    applicant_name = fields.String()
+    applicant_code = fields.String(allow_none=True)
+    project_code = fields.String(allow_none=True)
+    project_name = fields.String(allow_none=True)
+    current_step = fields.String(allow_none=True)
+    data = fields.Dict()
+    created_at = fields.DateTime()
+    submitted_at = fields.DateTime(allow_none=True)
+    accepted_at = fields.DateTime(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+
+    def _label(self, obj):
+        status = obj["status"] if isinstance(obj, dict) else obj.status
+        return CaseStatus(status).label
+
+
+class CaseDetailOut(CaseOut):
+    revision = fields.Integer(allow_none=True)
+    instance_status = fields.String(allow_none=True)
+    end_event = fields.String(allow_none=True)
+    current_tasks = fields.List(fields.Nested(TaskOut))
+    history = fields.List(fields.Nested(EventOut))
+    incidents = fields.List(fields.Nested(IncidentOut))
+
+
+class PageArgs(Strict):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    process_id = fields.String(load_default=None)
+    status = fields.String(load_default=None)

@@ -1,0 +1,109 @@
+"""Fixtures: a real database (SQLite file or PostgreSQL from TEST_DATABASE_URL), migrated once per
+session with Alembic, emptied before each test; the app; users with API tokens."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _url() -> str:
+    return os.environ.get("TEST_DATABASE_URL", "sqlite")
+
+
+def _migrate(url: str) -> None:
+    from flask_migrate import upgrade
+    app = create_app({"DATABASE_URL": url, "DEPLOY_ON_START": False, "TESTING": True})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = _url()
+    if url == "sqlite":
+        template = tmp_path_factory.mktemp("db") / "template.sqlite3"
+        _migrate(f"sqlite:///{template}")
+        return f"sqlite-template:{template}"
+    eng = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with eng.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    eng.dispose()
+    _migrate(url)
+    return url
+
+
+@pytest.fixture
+def db_url(database_url, tmp_path):
+    if database_url.startswith("sqlite-template:"):
+        target = tmp_path / "test.sqlite3"
+        shutil.copy(database_url.split(":", 1)[1], target)
+        return f"sqlite:///{target}"
+    eng = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with eng.begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    eng.dispose()
+    return database_url
+
+
+def make_app(db_url, **config):
+    cfg = {"DATABASE_URL": db_url, "DEPLOY_ON_START": False, "TESTING": True,
+           "PROCESSES_DIR": str(ROOT / "processes"), "FORMS_DIR": str(ROOT / "forms")}
+    cfg.update(config)
+    return create_app(cfg)
+
+
+@pytest.fixture
+def app(db_url):
+    app = make_app(db_url)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def fixture_app(db_url):
+    """An app whose registry reads the small test processes of tests/fixtures."""
+    app = make_app(db_url, PROCESSES_DIR=str(FIXTURES / "processes"), FORMS_DIR=str(FIXTURES / "forms"))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def add_user(app, username, kind="staff", groups=(), org_code=None):
+    """Create a user; the API token is ``tok-<username>``."""
+    from app.models import User
+    from app.services.actors import hash_token
+    with app.app_context():
+        db.session.add(User(username=username, display_name=username, kind=kind, groups=sorted(groups),
+                            org_code=org_code, token_hash=hash_token(f"tok-{username}")))
+        db.session.commit()
+    return {"Authorization": f"Bearer tok-{username}"}
+
+
+def deploy_all(app):
+    from app.services.registry import deploy_directory
+    with app.app_context():
+        return deploy_directory(app.config["PROCESSES_DIR"], app.config["FORMS_DIR"])
