@@ -81,7 +81,7 @@ def users_add(username, display_name, kind, groups, org_code):
 
 
 DEMO_USERS = [
-    ("demo_applicant", "江苏示范能源科技有限公司", "applicant", [], "91320000MA1XYZ0001"),
+    ("demo_applicant", "江苏示范能源科技有限公司", "applicant", [], "91320000MA1XY00001"),
     ("window1", "窗口 王敏", "staff", ["window"], None),
     ("invest1", "投资处 李强", "staff", ["investment"], None),
     ("invest_chief", "投资处处长 张伟", "staff", ["investment_chief"], None),

@@ -5,6 +5,7 @@ entry per problem, naming the element id, so a designer can fix them all at once
 """
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -137,6 +139,36 @@ def _check_expr(errors, filename, element, source, mode, what):
         _err(errors, element, f"{what}: {problem}", filename)
 
 
+ISO_LITERAL = re.compile(r"^(R\d*/)?(P[\dYMWDTHS.,]+|\d{4}-\d{2}-\d{2}.*)$")
+
+
+def _check_timer(errors, filename, element, kind, text):
+    """Timer expressions are Python giving an ISO 8601 string; a bare ISO literal is a common mistake."""
+    if ISO_LITERAL.match(text):
+        _err(errors, element, f"定时器表达式 {text!r} 必须加引号 (an ISO 8601 literal must be a quoted Python "
+                              f"string: \"{text}\")", filename)
+        return
+    problem = check_source(text, "eval")
+    if problem:
+        _err(errors, element, f"定时器表达式: {problem}", filename)
+        return
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return  # depends on task data: checked when it runs
+    try:
+        if not isinstance(value, str):
+            raise ValueError("not a string")
+        if kind == "timeDuration":
+            TimerEventDefinition.parse_iso_duration(value)
+        elif kind == "timeCycle":
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        else:
+            TimerEventDefinition.parse_time_or_duration(value)
+    except Exception:
+        _err(errors, element, f"定时器值 {value!r} 不是有效的 ISO 8601 {kind}", filename)
+
+
 def _reachability(errors, filename, container):
     """Every flow node reachable from a start; from every node an end reachable."""
     nodes = {}
@@ -215,7 +247,7 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
     for el in root.iter():
         name = _local(el.tag)
         if name in UNSUPPORTED:
-            target = el if el.get("id") else el.getparent()
+            target = el.getparent() if name.endswith("Definition") else el
             _err(errors, target.get("id"), f"不支持的元素: {UNSUPPORTED[name]}", filename)
 
     form_keys: list[str] = []
@@ -272,8 +304,7 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
                 _check_expr(errors, filename, eid, cond.text, "eval", "条件表达式")
         elif name in {"timeDate", "timeDuration", "timeCycle"}:
             owner = el.getparent().getparent()
-            _check_expr(errors, filename, owner.get("id"), el.text or "", "eval",
-                        "定时器表达式 (timer expression; ISO 8601 strings must be quoted)")
+            _check_timer(errors, filename, owner.get("id"), name, (el.text or "").strip())
         elif name in {"completionCondition", "loopCardinality", "loopCondition"}:
             owner = el.getparent().getparent()
             _check_expr(errors, filename, owner.get("id"), el.text or "", "eval", name)
