@@ -172,6 +172,13 @@ class Engine:
         wf.cancel()
         return self._finish(wf, set(), [], None, cancelled=True)
 
+    @staticmethod
+    def timer_outcome(wf, task_id: str) -> str:
+        """What became of a timer that no longer waits: 'fired' or 'cancelled'."""
+        from uuid import UUID
+        task = wf.get_task_from_id(UUID(task_id)) if wf is not None else None
+        return "fired" if task is not None and task.state == TaskState.COMPLETED else "cancelled"
+
     # -- internals ---------------------------------------------------------------------------
     def _ready_user_task(self, wf, task_id: str):
         from uuid import UUID

@@ -103,7 +103,7 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
     due = {t.id: t for t in result.timers}
     for tid, row in waiting.items():
         if tid not in due:
-            row.status = "fired" if result.status != "cancelled" else "cancelled"
+            row.status = engine().timer_outcome(result.workflow, tid)
     for tid, t in due.items():
         if tid in waiting:
             waiting[tid].due_at = t.due_at
