@@ -147,6 +147,17 @@ def get_case(actor: Actor, key: str | int) -> Case:
     return case
 
 
+def case_state(case: Case, inst: ProcessInstance | None = None) -> dict:
+    """Where a case stands: open tasks, open incidents, instance (no history)."""
+    tasks = list(db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")
+                                    .order_by(HumanTask.created_at, HumanTask.id)).scalars())
+    incidents = list(db.session.execute(select(Incident).where(Incident.case_id == case.id,
+                                                               Incident.status == "open")).scalars())
+    if inst is None and case.instance_id:
+        inst = db.session.get(ProcessInstance, case.instance_id)
+    return {"case": case, "current_tasks": tasks, "incidents": incidents, "instance": inst}
+
+
 def case_details(case: Case) -> dict:
     tasks = list(db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id)
                                     .order_by(HumanTask.created_at, HumanTask.id)).scalars())
@@ -156,7 +167,8 @@ def case_details(case: Case) -> dict:
                                         .order_by(Incident.id)).scalars())
     inst = db.session.get(ProcessInstance, case.instance_id) if case.instance_id else None
     return {"case": case, "current_tasks": [t for t in tasks if t.state == "ready"],
-            "tasks": tasks, "history": events, "incidents": incidents, "instance": inst}
+            "tasks": tasks, "history": events, "incidents": [i for i in incidents if i.status == "open"],
+            "all_incidents": incidents, "instance": inst}
 
 
 def list_cases(actor: Actor, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Case]:

@@ -10,7 +10,7 @@ from ...services import incidents as incident_svc
 from ...services import registry as registry_svc
 from ...services import tasks as task_svc
 from ...services.actors import actor_for_token
-from .schemas import (CaseCreateIn, CaseDetailOut, CaseOut, CaseSubmitIn, IncidentOut, MatterDetailOut, MatterOut,
+from .schemas import (CaseCreateIn, CaseDetailOut, CaseOut, CaseStateOut, CaseSubmitIn, IncidentOut, MatterDetailOut, MatterOut,
                       PageArgs, RetryIn, TaskCompleteIn, TaskDetailOut, TaskOut, WithdrawIn)
 
 matters_bp = Blueprint("matters", __name__, url_prefix="/api/matters", description="事项 (matters)")
@@ -63,15 +63,22 @@ def _task_out(task, case=None):
     return out
 
 
-def _case_detail(case):
-    d = case_svc.case_details(case)
-    out = {name: getattr(case, name) for name in CaseOut().fields if name != "status_label"}
+_CASE_FIELDS = [name for name in CaseOut().fields if name != "status_label"]
+
+
+def _case_out(case, d):
+    out = {name: getattr(case, name) for name in _CASE_FIELDS}
     inst = d["instance"]
     out.update(revision=inst.revision if inst else None, instance_status=inst.status if inst else None,
                end_event=inst.end_event if inst else None,
-               current_tasks=[_task_out(t, case) for t in d["current_tasks"]],
-               history=d["history"], incidents=d["incidents"])
+               current_tasks=[_task_out(t, case) for t in d["current_tasks"]], incidents=d["incidents"])
+    if "history" in d:
+        out["history"] = d["history"]
     return out
+
+
+def _case_detail(case):
+    return _case_out(case, case_svc.case_details(case))
 
 
 @cases_bp.route("")
@@ -144,13 +151,13 @@ class TaskDetail(MethodView):
 @tasks_bp.route("/<task_id>/complete")
 class TaskComplete(MethodView):
     @tasks_bp.arguments(TaskCompleteIn)
-    @tasks_bp.response(200, CaseDetailOut)
+    @tasks_bp.response(200, CaseStateOut)
     def post(self, body, task_id):
-        """办理: complete the task with form data (validated against the form). 409 when the task is
-        no longer open or ``revision`` is stale."""
+        """办理: complete the task with form data (validated against the form). Answers where the case
+        stands now. 409 when the task is no longer open or ``revision`` is stale."""
         task, case, inst = task_svc.complete_task(actor(), task_id, body["data"], revision=body["revision"],
                                                   opinion=body["opinion"])
-        return _case_detail(case) if case is not None else {}
+        return _case_out(case, case_svc.case_state(case, inst)) if case is not None else {}
 
 
 @incidents_bp.route("")

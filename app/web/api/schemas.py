@@ -140,13 +140,17 @@ class CaseOut(Schema):
         return CaseStatus(status).label
 
 
-class CaseDetailOut(CaseOut):
+class CaseStateOut(CaseOut):
+    """A case with where it stands now: what a task completion answers (size independent of history)."""
     revision = fields.Integer(allow_none=True)
     instance_status = fields.String(allow_none=True)
     end_event = fields.String(allow_none=True)
     current_tasks = fields.List(fields.Nested(TaskOut))
-    history = fields.List(fields.Nested(EventOut))
     incidents = fields.List(fields.Nested(IncidentOut))
+
+
+class CaseDetailOut(CaseStateOut):
+    history = fields.List(fields.Nested(EventOut))
 
 
 class PageArgs(Strict):
