@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -89,7 +90,19 @@ class PropertiesMixin:
         return {p.get("name"): p.get("value") for p in props}
 
 
-class PlatformUserTaskParser(PropertiesMixin, UserTaskParser):
+class MultiInstanceMixin(PropertiesMixin):
+    """Multi-instance in either form: standard BPMN (loopDataInputRef / inputDataItem / output refs)
+    or Camunda's (camunda:collection / camunda:elementVariable, or loopCardinality)."""
+
+    def _add_multiinstance_task(self, loop_characteristics):
+        standard = loop_characteristics.find("bpmn:loopDataInputRef", NS) is not None or \
+            loop_characteristics.find("bpmn:inputDataItem", NS) is not None
+        if standard:
+            return TaskParser._add_multiinstance_task(self, loop_characteristics)
+        return super()._add_multiinstance_task(loop_characteristics)
+
+
+class PlatformUserTaskParser(MultiInstanceMixin, UserTaskParser):
     """Adds who-may-act (candidateGroups/Users, assignee) and the form reference to the spec."""
 
     def parse_extensions(self, node=None):
@@ -108,7 +121,7 @@ class PlatformUserTaskParser(PropertiesMixin, UserTaskParser):
 def _with_properties(classes: dict) -> dict:
     out = {}
     for tag, (parser_cls, spec_cls) in classes.items():
-        out[tag] = (type(f"Platform{parser_cls.__name__}", (PropertiesMixin, parser_cls), {}), spec_cls)
+        out[tag] = (type(f"Platform{parser_cls.__name__}", (MultiInstanceMixin, parser_cls), {}), spec_cls)
     return out
 
 

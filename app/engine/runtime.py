@@ -212,8 +212,8 @@ class Engine:
     def _incident(self, task, exc) -> IncidentInfo:
         spec = getattr(task, "task_spec", None) if task is not None else getattr(exc, "task_spec", None)
         element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
-        inner = getattr(exc, "exception", None) or exc
-        message = str(exc)
+        inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__ or exc
+        message = str(exc).strip()
         if inner is not exc and str(inner) not in message:
             message = f"{message}: {inner}"
         notes = getattr(exc, "__notes__", None)

@@ -11,7 +11,9 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.task_spec import MultiInstanceTaskConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_VERSION
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
@@ -40,14 +42,20 @@ class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-def _make_registry():
+def _registry_for(state_only: bool):
     config = deepcopy(CAMUNDA_CONFIG)
-    config[BpmnWorkflow] = StateOnlyWorkflowConverter
-    return BpmnWorkflowSerializer.configure(config)
+    if state_only:
+        config[BpmnWorkflow] = StateOnlyWorkflowConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    # standard-BPMN multi-instance (loopDataInputRef …) next to Camunda's collection form; the
+    # classes share their names with Camunda's, so they get their own type names
+    MultiInstanceTaskConverter(ParallelMultiInstanceTask, registry, typename="BpmnParallelMultiInstanceTask")
+    MultiInstanceTaskConverter(SequentialMultiInstanceTask, registry, typename="BpmnSequentialMultiInstanceTask")
+    return registry
 
 
-_registry = _make_registry()
-_spec_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+_registry = _registry_for(True)
+_spec_serializer = BpmnWorkflowSerializer(_registry_for(False))
 
 
 class StateFormatError(Exception):

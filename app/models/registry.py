@@ -30,10 +30,10 @@ class ProcessVersion(db.Model):
     process_id: Mapped[str] = mapped_column(String(64), index=True)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     number: Mapped[int] = mapped_column(Integer)  # 1, 2, 3 … per process
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
     matter: Mapped[dict] = mapped_column(JSON)
     forms: Mapped[dict] = mapped_column(JSON)       # form id -> form-js schema
-    spec_json: Mapped[str] = mapped_column(Text)    # serialized SpiffWorkflow spec
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # serialized SpiffWorkflow spec
     summary: Mapped[dict] = mapped_column(JSON)     # start form, user tasks, end events (for lists)
     source_file: Mapped[str] = mapped_column(String(255))
     deployed_by: Mapped[str] = mapped_column(String(64), default="system")

@@ -23,6 +23,16 @@ def spec_pair(version: ProcessVersion):
     return engine().spec(version.id, lambda: version.spec_json)
 
 
+def version_forms(version_id: int) -> dict:
+    """The forms of a version. Versions never change, so they are read once per process."""
+    cache = current_app.extensions.setdefault("version_forms", {})
+    forms = cache.get(version_id)
+    if forms is None:
+        forms = db.session.execute(select(ProcessVersion.forms).where(ProcessVersion.id == version_id)).scalar_one()
+        cache[version_id] = forms
+    return forms
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -32,8 +42,9 @@ def load_workflow(inst: ProcessInstance):
     wf = engine().take_cached(inst.id, inst.revision)
     if wf is not None:
         return wf
-    version = db.session.get(ProcessVersion, inst.version_id)
-    return engine().load(spec_pair(version), inst.state)
+    pair = engine().spec(inst.version_id, lambda: db.session.execute(
+        select(ProcessVersion.spec_json).where(ProcessVersion.id == inst.version_id)).scalar_one())
+    return engine().load(pair, inst.state)
 
 
 def record_event(case: Case | None, actor: str, action: str, **fields) -> None:

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..models import Case, HumanTask, ProcessInstance, ProcessVersion, TaskCandidate
 from .actors import Actor
 from .db_support import lock_one
-from .steps import apply_step, engine, load_workflow, record_event
+from .steps import apply_step, engine, load_workflow, record_event, version_forms
 
 
 def may_act(actor: Actor, task: HumanTask) -> bool:
@@ -63,20 +63,20 @@ def complete_task(actor: Actor, task_id: str, data: dict, *, revision: int | Non
         raise ValidationError("data 必须是 JSON 对象", details={"data": ["must be an object"]})
     wf = inst = None
     try:
-        task = db.session.get(HumanTask, task_id)
+        # lock the instance first, then read the task: what we read is what the lock protects
+        inst = lock_one(ProcessInstance, ProcessInstance.id == select(HumanTask.instance_id).where(
+            HumanTask.id == task_id).scalar_subquery())
+        task = db.session.get(HumanTask, task_id) if inst is not None else None
         if task is None:
             raise NotFound("任务不存在")
         if not may_act(actor, task):
             raise NotAuthorized("无权办理该任务")
-        inst = lock_one(ProcessInstance, ProcessInstance.id == task.instance_id)
-        db.session.refresh(task)  # re-read under the lock
         if task.state != "ready":
             raise Conflict("任务已被办理或已撤销 (task is no longer open)", details={"state": task.state})
         if revision is not None and revision != inst.revision:
             raise Conflict("办件已有新进展，请刷新后再办理 (stale revision)",
                            details={"revision": inst.revision})
-        version = db.session.get(ProcessVersion, inst.version_id)
-        form = version.forms.get(task.form_key) if task.form_key else None
+        form = version_forms(inst.version_id).get(task.form_key) if task.form_key else None
         clean = validate_submission(form, data) if form else {}
         wf = load_workflow(inst)
         wf.refresh_timers()
