@@ -40,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             app.config["SQLALCHEMY_DATABASE_URI"] = s.as_flask_config()["SQLALCHEMY_DATABASE_URI"]
     settings.validate()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.json.ensure_ascii = False  # Chinese text as UTF-8, not \u escapes
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))

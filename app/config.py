@@ -63,7 +63,6 @@ class Settings:
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         cfg["SQLALCHEMY_DATABASE_URI"] = url
         cfg["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
-        cfg["JSON_AS_ASCII"] = False
         cfg["API_TITLE"] = "阳光发改 · 不见面审批 API"
         cfg["API_VERSION"] = "1"
         cfg["OPENAPI_VERSION"] = "3.0.3"
