@@ -1,6 +1,7 @@
 """阳光发改 · 不见面审批: application factory."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Flask
@@ -48,8 +49,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             _sqlite_pragmas(db.engine)
 
+    from .engine.helpers import make_time_helpers
     from .engine.runtime import Engine
-    app.extensions["engine"] = Engine(app.config["SCRIPT_TIME_LIMIT_MS"], app.config["WORKFLOW_CACHE_SIZE"])
+    from .services.calendar import current_calendar
+    from .services.clock import clock_now
+    app.extensions["clock"] = test_config.get("CLOCK") if test_config and test_config.get("CLOCK") else \
+        (lambda: datetime.now(timezone.utc))
+    helpers = make_time_helpers(clock_now, current_calendar)
+    app.extensions["engine"] = Engine(app.config["SCRIPT_TIME_LIMIT_MS"], app.config["WORKFLOW_CACHE_SIZE"],
+                                      clock=clock_now, helpers=helpers)
 
     from . import models  # noqa: F401  (register tables)
     from .web import init_web

@@ -14,6 +14,7 @@ from .extensions import db
 
 
 def init_cli(app):
+    app.cli.add_command(calendar_cmd)
     app.cli.add_command(processes)
     app.cli.add_command(demo)
     app.cli.add_command(users)
@@ -43,6 +44,45 @@ def processes_list():
     from .services.registry import list_matters
     for m in list_matters():
         click.echo(f"{m.process_id:24} v{m.latest_version.number:<3} {m.name}")
+
+
+@click.group("calendar", help="工作日历 (working-day calendar)")
+def calendar_cmd():
+    pass
+
+
+@calendar_cmd.command("seed", help="Load the years the chinesecalendar package knows (2004–2026).")
+def calendar_seed():
+    from .services.calendar import seed_from_package
+    years = seed_from_package()
+    db.session.commit()
+    click.echo(f"seeded {years[0]}–{years[-1]}" if years else "nothing to seed")
+
+
+@calendar_cmd.command("import", help="Import a year file: lines 'YYYY-MM-DD,holiday|workday,名称'.")
+@click.argument("year", type=int)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--note", default="", help="e.g. the notice's document number (国办发明电〔…〕)")
+def calendar_import(year, path, note):
+    from .domain.errors import ValidationError
+    from .services.actors import SYSTEM
+    from .services.calendar import import_year
+    try:
+        n = import_year(SYSTEM, year, open(path, encoding="utf-8").read(), note)
+    except ValidationError as exc:
+        click.echo(f"导入失败: {exc.message}", err=True)
+        for where, msgs in exc.details.items():
+            click.echo(f"  {where}: {'; '.join(msgs)}", err=True)
+        raise SystemExit(1)
+    click.echo(f"{year}: {n} days imported")
+
+
+@calendar_cmd.command("show", help="List the holidays and adjusted workdays of a year.")
+@click.argument("year", type=int)
+def calendar_show(year):
+    from .services.calendar import year_days
+    for d in year_days(year):
+        click.echo(f"{d.day.isoformat()} {d.kind:8} {d.name}")
 
 
 @click.group(help="用户管理 (users)")
@@ -104,6 +144,8 @@ def demo():
 def demo_seed():
     from .domain.codes import credit_code_check_char
     from .services.registry import deploy_directory
+    from .services.calendar import seed_from_package
+    seed_from_package()
     for username, name, kind, groups, org in DEMO_USERS:
         if org:
             org = org[:17] + credit_code_check_char(org[:17])

@@ -22,10 +22,14 @@ def _url() -> str:
 
 
 def _migrate(url: str) -> None:
+    """Schema through the migrations, and the calendar seeded as the app does at start."""
     from flask_migrate import upgrade
+    from app.services.calendar import seed_from_package
     app = create_app({"DATABASE_URL": url, "DEPLOY_ON_START": False, "TESTING": True})
     with app.app_context():
         upgrade()
+        seed_from_package()
+        db.session.commit()
         db.engine.dispose()
 
 
@@ -54,7 +58,8 @@ def db_url(database_url, tmp_path):
     eng = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     with eng.begin() as conn:
         tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' "
+            "AND tablename NOT IN ('alembic_version', 'calendar_days', 'calendar_years')"))]
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     eng.dispose()

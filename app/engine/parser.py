@@ -23,6 +23,7 @@ from ..domain.case_status import SETTABLE_BY_PROCESS
 from ..domain.errors import InvalidModel
 from ..domain.groups import GROUP_CODE_RE, is_known_group
 from .sandbox import check_source
+from .timers import clocked
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_MODEL_NS}
@@ -90,9 +91,13 @@ class PropertiesMixin:
         return {p.get("name"): p.get("value") for p in props}
 
 
-class MultiInstanceMixin(PropertiesMixin):
-    """Multi-instance in either form: standard BPMN (loopDataInputRef / inputDataItem / output refs)
-    or Camunda's (camunda:collection / camunda:elementVariable, or loopCardinality)."""
+class PlatformNodeMixin(PropertiesMixin):
+    """Timers read the engine's clock; multi-instance in either form: standard BPMN
+    (loopDataInputRef / inputDataItem / output refs) or Camunda's (camunda:collection /
+    camunda:elementVariable, or loopCardinality)."""
+
+    def parse_timer_event(self, event):
+        return clocked(super().parse_timer_event(event))
 
     def _add_multiinstance_task(self, loop_characteristics):
         standard = loop_characteristics.find("bpmn:loopDataInputRef", NS) is not None or \
@@ -102,7 +107,7 @@ class MultiInstanceMixin(PropertiesMixin):
         return super()._add_multiinstance_task(loop_characteristics)
 
 
-class PlatformUserTaskParser(MultiInstanceMixin, UserTaskParser):
+class PlatformUserTaskParser(PlatformNodeMixin, UserTaskParser):
     """Adds who-may-act (candidateGroups/Users, assignee) and the form reference to the spec."""
 
     def parse_extensions(self, node=None):
@@ -121,7 +126,7 @@ class PlatformUserTaskParser(MultiInstanceMixin, UserTaskParser):
 def _with_properties(classes: dict) -> dict:
     out = {}
     for tag, (parser_cls, spec_cls) in classes.items():
-        out[tag] = (type(f"Platform{parser_cls.__name__}", (MultiInstanceMixin, parser_cls), {}), spec_cls)
+        out[tag] = (type(f"Platform{parser_cls.__name__}", (PlatformNodeMixin, parser_cls), {}), spec_cls)
     return out
 
 

@@ -22,6 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 from .parser import EXPR_RE, split_list
 from .sandbox import ScriptError, SandboxScriptEngine
 from .serializer import dump_state, load_spec, load_state
+from .timers import set_due
 
 
 @dataclass
@@ -87,8 +88,8 @@ def _props(spec) -> dict:
 
 
 class Engine:
-    def __init__(self, time_limit_ms: int = 1000, cache_size: int = 0):
-        self.script_engine = SandboxScriptEngine(time_limit_ms)
+    def __init__(self, time_limit_ms: int = 1000, cache_size: int = 0, clock=None, helpers: dict | None = None):
+        self.script_engine = SandboxScriptEngine(time_limit_ms, clock=clock, extra_helpers=helpers)
         self._specs: dict[int, tuple] = {}
         self._lock = threading.Lock()
         self._cache_size = cache_size
@@ -166,6 +167,26 @@ class Engine:
                     task.task_spec._update(task)
                 except (SpiffWorkflowException, ScriptError) as exc:
                     return self._finish(wf, before, [], self._incident(task, exc))
+        return self._advance(wf, before)
+
+    def move_timers(self, wf, due: dict[str, str]) -> StepResult:
+        """Give waiting timers new due times (ISO 8601), e.g. when a suspended clock resumes."""
+        from uuid import UUID
+        for task_id, value in due.items():
+            task = wf.get_task_from_id(UUID(task_id))
+            if task is not None and task.state == TaskState.WAITING:
+                set_due(task, value)
+        return self._finish(wf, self._ready_ids(wf), [], None)
+
+    def fire_due_timers(self, wf, task_ids: list[str]) -> StepResult:
+        """Fire the given waiting timers now (the scheduler decided they are due) and step on."""
+        from uuid import UUID
+        before = self._ready_ids(wf)
+        for task_id in task_ids:
+            task = wf.get_task_from_id(UUID(task_id))
+            if task is not None and task.state == TaskState.WAITING:
+                task._set_internal_data(event_fired=True)
+        wf.refresh_timers()
         return self._advance(wf, before)
 
     def cancel(self, wf) -> StepResult:

@@ -184,7 +184,8 @@ _GUARDS = {
     "_unpack_sequence_": guarded_unpack_sequence, "_inplacevar_": _inplacevar, "_print_": PrintCollector,
     "_pow_": _guard_pow, "_mul_": _guard_mul, "_lshift_": _guard_lshift,
 }
-RESERVED = frozenset(HELPERS) | frozenset(_GUARDS) | {"__builtins__"}
+RESERVED = frozenset(HELPERS) | frozenset(_GUARDS) | {"__builtins__", "working_days_after", "add_working_days",
+                                                      "is_working_day"}
 
 
 @lru_cache(maxsize=4096)
@@ -278,8 +279,12 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
 
 class SandboxScriptEngine(PythonScriptEngine):
-    def __init__(self, time_limit_ms: int = 1000):
-        super().__init__(environment=SandboxEnvironment(time_limit_ms))
+    """The script engine of every workflow. ``clock`` gives the current UTC time (injectable);
+    ``extra_helpers`` are added to the sandbox's names (e.g. the working-day helpers)."""
+
+    def __init__(self, time_limit_ms: int = 1000, clock=None, extra_helpers: dict | None = None):
+        super().__init__(environment=SandboxEnvironment(time_limit_ms, extra_helpers))
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
 
     def validate(self, expression):
         compile_code(expression, "eval")

@@ -11,12 +11,15 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import MultiInstanceTaskConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_VERSION
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+
+from .timers import ClockedCycle, ClockedDuration, ClockedTimeDate
 
 PLATFORM_FORMAT = 1
 
@@ -51,6 +54,8 @@ def _registry_for(state_only: bool):
     # classes share their names with Camunda's, so they get their own type names
     MultiInstanceTaskConverter(ParallelMultiInstanceTask, registry, typename="BpmnParallelMultiInstanceTask")
     MultiInstanceTaskConverter(SequentialMultiInstanceTask, registry, typename="BpmnSequentialMultiInstanceTask")
+    for cls in (ClockedTimeDate, ClockedDuration, ClockedCycle):
+        TimerConditionalEventDefinitionConverter(cls, registry)
     return registry
 
 

@@ -1,4 +1,4 @@
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -21,13 +21,41 @@ class Case(db.Model):
     status: Mapped[str] = mapped_column(String(24), default="draft")
     data: Mapped[dict] = mapped_column(JSON, default=dict)  # the start form as submitted
     current_step: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # the case clock (办理时限): starts at acceptance, paused by special procedures
+    clock_state: Mapped[str] = mapped_column(String(16), default="not_started")  # not_started|running|suspended|stopped
+    statutory_due = mapped_column(Date, nullable=True)   # 法定办结期限 (last day)
+    promised_due = mapped_column(Date, nullable=True)    # 承诺办结期限 (last day)
+    suspended_days: Mapped[int] = mapped_column(Integer, default=0)  # working days excluded so far
+    extended_days: Mapped[int] = mapped_column(Integer, default=0)   # 延长审批 working days
+    clock_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at = mapped_column(UTCDateTime, default=utcnow)
     submitted_at = mapped_column(UTCDateTime, nullable=True)
     accepted_at = mapped_column(UTCDateTime, nullable=True)
     decided_at = mapped_column(UTCDateTime, nullable=True)
     updated_at = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_cases_status", "status"),)
+    __table_args__ = (Index("ix_cases_status", "status"), Index("ix_cases_clock", "clock_state", "statutory_due"))
+
+
+class SpecialProcedure(db.Model):
+    """特别程序: a period the statutory clock does not count (补正, 专家评审, 听证, 检测 …), or the one
+    extension (延长审批). Kind code per GB/T 39046 A.7: 1 延长审批, 2 其他."""
+    __tablename__ = "special_procedures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind_code: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[str] = mapped_column(String(32))  # extension|correction|expert_review|hearing|testing|assessment|other
+    reason: Mapped[str] = mapped_column(Text)
+    basis: Mapped[str] = mapped_column(Text, default="")
+    planned_duration: Mapped[int] = mapped_column(Integer)
+    planned_unit: Mapped[str] = mapped_column(String(16))  # working_day | natural_day
+    started_at = mapped_column(UTCDateTime)
+    ended_at = mapped_column(UTCDateTime, nullable=True)
+    handler: Mapped[str] = mapped_column(String(64))
+    approver: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | ended
+    counted_days: Mapped[int] = mapped_column(Integer, default=0)  # working days excluded (or added)
 
 
 class CaseEvent(db.Model):

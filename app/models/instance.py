@@ -1,4 +1,4 @@
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -39,6 +39,7 @@ class HumanTask(db.Model):
     mi_index: Mapped[int | None] = mapped_column(Integer, nullable=True)  # multi-instance item
     state: Mapped[str] = mapped_column(String(16), default="ready")  # ready|completed|cancelled
     limit_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    due_date = mapped_column(Date, nullable=True)  # step limit (环节时限), last day
     created_at = mapped_column(UTCDateTime, default=utcnow)
     completed_at = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -47,6 +48,7 @@ class HumanTask(db.Model):
         Index("ix_human_tasks_instance_state", "instance_id", "state"),
         Index("ix_human_tasks_case", "case_id"),
         Index("ix_human_tasks_assignee_state", "assignee", "state"),
+        Index("ix_human_tasks_state_due", "state", "due_date"),
     )
 
 
@@ -66,8 +68,11 @@ class Timer(db.Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # spiff task uuid
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
     element_id: Mapped[str] = mapped_column(String(64))
-    due_at = mapped_column(UTCDateTime, index=True)
+    due_at = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting|fired|cancelled
+    fired_at = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
 
 
 class OutboundMessage(db.Model):

@@ -19,6 +19,11 @@ def deploy_on_start(app) -> None:
         if not inspect(db.engine).has_table("process_versions"):
             log.warning("database not migrated yet: run `flask db upgrade`; matters not deployed")
             return
+        from .calendar import seed_from_package
+        seeded = seed_from_package()
+        if seeded:
+            db.session.commit()
+            log.info("calendar seeded from chinesecalendar: %s-%s", seeded[0], seeded[-1])
         try:
             results = deploy_directory(app.config["PROCESSES_DIR"], app.config["FORMS_DIR"])
         except InvalidModel as exc:

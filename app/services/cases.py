@@ -14,7 +14,8 @@ from ..domain.codes import format_case_no, is_credit_code, is_project_code
 from ..domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..engine.forms import validate_submission
 from ..extensions import db
-from ..models import Case, CaseEvent, CaseSerial, HumanTask, Incident, ProcessInstance, ProcessVersion
+from ..models import Case, CaseEvent, CaseSerial, HumanTask, Incident, ProcessInstance, ProcessVersion, \
+    SpecialProcedure
 from .actors import Actor
 from .db_support import is_sqlite, lock_one
 from .registry import get_matter
@@ -166,8 +167,10 @@ def case_details(case: Case) -> dict:
     incidents = list(db.session.execute(select(Incident).where(Incident.case_id == case.id)
                                         .order_by(Incident.id)).scalars())
     inst = db.session.get(ProcessInstance, case.instance_id) if case.instance_id else None
+    procedures = list(db.session.execute(select(SpecialProcedure).where(SpecialProcedure.case_id == case.id)
+                                         .order_by(SpecialProcedure.id)).scalars())
     return {"case": case, "current_tasks": [t for t in tasks if t.state == "ready"],
-            "tasks": tasks, "history": events, "incidents": [i for i in incidents if i.status == "open"],
+            "tasks": tasks, "history": events, "special_procedures": procedures, "incidents": [i for i in incidents if i.status == "open"],
             "all_incidents": incidents, "instance": inst}
 
 

@@ -11,6 +11,7 @@ from ..domain.case_status import CaseStatus, can_transition
 from ..engine.runtime import Engine, StepResult
 from ..engine.serializer import SPIFF_VERSION
 from ..extensions import db
+from .clock import clock_now
 from ..models import Case, CaseEvent, HumanTask, Incident, OutboundMessage, ProcessInstance, ProcessVersion, \
     TaskCandidate, Timer
 
@@ -34,7 +35,7 @@ def version_forms(version_id: int) -> dict:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return clock_now()
 
 
 def load_workflow(inst: ProcessInstance):
@@ -64,10 +65,20 @@ def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason
     ts = now()
     if target == CaseStatus.ACCEPTED and case.accepted_at is None:
         case.accepted_at = ts
+        from .clocks import start_case_clock
+        start_case_clock(case)
+    if target in {CaseStatus.APPROVED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN} and \
+            case.clock_state in {"running", "suspended"}:
+        case.clock_state = "stopped"
     if target in {CaseStatus.APPROVED, CaseStatus.REJECTED}:
         case.decided_at = ts
     record_event(case, actor, "status", element_id=element_id, from_status=current.value,
                  to_status=target.value, opinion=reason)
+
+
+def step_due(case, created, limit_days):
+    from .clocks import step_due as compute
+    return compute(case, created, limit_days)
 
 
 def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, actor: str, *,
@@ -102,7 +113,7 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
             name=view.name, lane=view.lane, form_key=view.form_key, action=view.action,
             candidate_groups=view.candidate_groups, candidate_users=view.candidate_users,
             assignee=view.assignee, mi_index=view.mi_index, limit_days=view.limit_days, state="ready",
-            created_at=ts))
+            due_date=step_due(case, ts, view.limit_days), created_at=ts))
         cands = {("u", view.assignee)} if view.assignee else \
             {("g", g) for g in view.candidate_groups} | {("u", u) for u in view.candidate_users}
         for kind, value in cands:
@@ -115,6 +126,7 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
     for tid, row in waiting.items():
         if tid not in due:
             row.status = engine().timer_outcome(result.workflow, tid)
+            row.fired_at = ts if row.status == "fired" else None
     for tid, t in due.items():
         if tid in waiting:
             waiting[tid].due_at = t.due_at

@@ -6,12 +6,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ...services import cases as case_svc
+from ...services import clocks as clock_svc
 from ...services import incidents as incident_svc
 from ...services import registry as registry_svc
 from ...services import tasks as task_svc
 from ...services.actors import actor_for_token
 from .schemas import (CaseCreateIn, CaseDetailOut, CaseOut, CaseStateOut, CaseSubmitIn, IncidentOut, MatterDetailOut, MatterOut,
-                      PageArgs, RetryIn, TaskCompleteIn, TaskDetailOut, TaskOut, WithdrawIn)
+                      PageArgs, RetryIn, SpecialProcedureEndIn, SpecialProcedureIn, SpecialProcedureOut,
+                      TaskCompleteIn, TaskDetailOut, TaskOut, WithdrawIn)
 
 matters_bp = Blueprint("matters", __name__, url_prefix="/api/matters", description="事项 (matters)")
 cases_bp = Blueprint("cases", __name__, url_prefix="/api/cases", description="办件 (cases)")
@@ -57,7 +59,7 @@ class MatterDetail(MethodView):
 def _task_out(task, case=None):
     out = {c: getattr(task, c) for c in (
         "id", "case_id", "element_id", "name", "lane", "form_key", "action", "candidate_groups", "candidate_users",
-        "assignee", "mi_index", "state", "limit_days", "created_at", "completed_at", "completed_by")}
+        "assignee", "mi_index", "state", "limit_days", "due_date", "created_at", "completed_at", "completed_by")}
     out["case_no"] = case.case_no if case is not None else None
     out["process_id"] = case.process_id if case is not None else None
     return out
@@ -72,8 +74,9 @@ def _case_out(case, d):
     out.update(revision=inst.revision if inst else None, instance_status=inst.status if inst else None,
                end_event=inst.end_event if inst else None,
                current_tasks=[_task_out(t, case) for t in d["current_tasks"]], incidents=d["incidents"])
-    if "history" in d:
-        out["history"] = d["history"]
+    for key in ("history", "special_procedures"):
+        if key in d:
+            out[key] = d[key]
     return out
 
 
@@ -121,6 +124,24 @@ class CaseWithdraw(MethodView):
     def post(self, body, case_id):
         """撤回: the applicant withdraws the application before a decision."""
         return _case_detail(case_svc.withdraw_case(actor(), case_id, body["reason"]))
+
+
+@cases_bp.route("/<int:case_id>/special-procedures")
+class CaseSpecialProcedures(MethodView):
+    @cases_bp.arguments(SpecialProcedureIn)
+    @cases_bp.response(201, SpecialProcedureOut)
+    def post(self, body, case_id):
+        """挂起/延长: start a special procedure (the clock stops) or the one 10-working-day extension."""
+        return clock_svc.start_special_procedure(actor(), case_id, **body)
+
+
+@cases_bp.route("/special-procedures/<int:procedure_id>/end")
+class SpecialProcedureEnd(MethodView):
+    @cases_bp.arguments(SpecialProcedureEndIn)
+    @cases_bp.response(200, SpecialProcedureOut)
+    def post(self, body, procedure_id):
+        """激活: end a special procedure; deadlines and waiting timers move by the days it lasted."""
+        return clock_svc.end_special_procedure(actor(), procedure_id, body["result"])
 
 
 @tasks_bp.route("")

@@ -67,6 +67,7 @@ class TaskOut(Schema):
     mi_index = fields.Integer(allow_none=True)
     state = fields.String()
     limit_days = fields.Integer(allow_none=True)
+    due_date = fields.Date(allow_none=True)
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.String(allow_none=True)
@@ -134,10 +135,48 @@ class CaseOut(Schema):
     submitted_at = fields.DateTime(allow_none=True)
     accepted_at = fields.DateTime(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
+    clock_state = fields.String()
+    statutory_due = fields.Date(allow_none=True)
+    promised_due = fields.Date(allow_none=True)
+    suspended_days = fields.Integer()
+    extended_days = fields.Integer()
+    clock_error = fields.String(allow_none=True)
 
     def _label(self, obj):
         status = obj["status"] if isinstance(obj, dict) else obj.status
         return CaseStatus(status).label
+
+
+class SpecialProcedureIn(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(
+        ["extension", "correction", "expert_review", "assessment", "hearing", "testing", "inspection", "other"]))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    basis = fields.String(load_default="", validate=validate.Length(max=2000))
+    planned_duration = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=365))
+    planned_unit = fields.String(load_default="working_day", validate=validate.OneOf(["working_day", "natural_day"]))
+    approver = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class SpecialProcedureEndIn(Strict):
+    result = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class SpecialProcedureOut(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    kind_code = fields.String()
+    kind = fields.String()
+    reason = fields.String()
+    basis = fields.String()
+    planned_duration = fields.Integer()
+    planned_unit = fields.String()
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    handler = fields.String()
+    approver = fields.String(allow_none=True)
+    result = fields.String(allow_none=True)
+    status = fields.String()
+    counted_days = fields.Integer()
 
 
 class CaseStateOut(CaseOut):
@@ -151,6 +190,7 @@ class CaseStateOut(CaseOut):
 
 class CaseDetailOut(CaseStateOut):
     history = fields.List(fields.Nested(EventOut))
+    special_procedures = fields.List(fields.Nested(SpecialProcedureOut))
 
 
 class PageArgs(Strict):

@@ -1,0 +1,59 @@
+"""Timer events that read time from the engine's clock instead of the wall clock, so that tests and
+the scheduler decide what "now" is. Expressions may use the working-day helpers of the sandbox."""
+from __future__ import annotations
+
+from datetime import timezone
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
+                                                              DurationTimerEventDefinition,
+                                                              TimeDateEventDefinition, TimerEventDefinition)
+
+
+def _now(my_task):
+    return my_task.workflow.script_engine.clock().astimezone(timezone.utc)
+
+
+class ClockedTimeDate(TimeDateEventDefinition):
+    def has_fired(self, my_task):
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            my_task._set_internal_data(event_value=event_value)
+        if TimerEventDefinition.parse_time_or_duration(event_value) <= _now(my_task):
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class ClockedDuration(DurationTimerEventDefinition):
+    def has_fired(self, my_task):
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            parsed = TimerEventDefinition.parse_iso_duration(expression)
+            start = _now(my_task)
+            event_value = (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
+            my_task._set_internal_data(event_value=event_value)
+        if TimerEventDefinition.get_datetime(event_value) <= _now(my_task):
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class ClockedCycle(CycleTimerEventDefinition):
+    """Cycles keep SpiffWorkflow's semantics; only the start of the first cycle uses the clock."""
+
+
+CLOCKED = {TimeDateEventDefinition: ClockedTimeDate, DurationTimerEventDefinition: ClockedDuration,
+           CycleTimerEventDefinition: ClockedCycle}
+
+
+def clocked(definition):
+    cls = CLOCKED.get(type(definition))
+    if cls is None:
+        return definition
+    new = cls(definition.name, definition.expression, description=definition.description)
+    return new
+
+
+def set_due(my_task, due_iso: str) -> None:
+    """Move a waiting timer (used when a suspended case clock resumes)."""
+    my_task._set_internal_data(event_value=due_iso)

@@ -1,0 +1,41 @@
+"""Notices to people, written to the notification outbox in the caller's transaction (delivered
+later by a sender job; SMS through Twilio in the portal issue). Idempotent by key."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Case, Notification, User
+from .clock import clock_now
+
+TEMPLATES = {
+    "special_procedure": "【阳光发改】您的办件{case_no}已进入特别程序（{kind}），预计{duration}{unit}，期间不计入审批时限。原因：{reason}",
+    "extension": "【阳光发改】经委领导批准，您的办件{case_no}审批期限延长{days}个工作日，延长后期限为{due}。理由：{reason}",
+    "warning_yellow": "【督办提醒】办件{case_no}「{step}」将于{due}到期，请及时办理。",
+    "warning_red": "【超期警告】办件{case_no}「{step}」已超过期限{due}，请立即办理并说明情况。",
+    "urge": "【催办】办件{case_no}「{step}」请尽快办理。",
+}
+
+
+def _add(key: str, channel: str, recipient: str, template: str, case: Case | None, **values) -> None:
+    if db.session.execute(select(Notification.id).where(Notification.key == key)).first():
+        return
+    text = TEMPLATES[template].format(case_no=case.case_no if case else "", **values)
+    db.session.add(Notification(key=key[:160], channel=channel, recipient=recipient[:64], template=template,
+                                case_id=case.id if case else None, text=text, payload=values,
+                                created_at=clock_now()))
+
+
+def notify_applicant(case: Case, template: str, key: str, **values) -> None:
+    """In-app notice to the applicant, and an SMS to their phone (account, or the form's contact)."""
+    user = db.session.get(User, case.applicant_id)
+    _add(f"{key}:internal", "internal", user.username if user else str(case.applicant_id), template, case, **values)
+    phone = (user.phone if user else None) or (case.data or {}).get("contact_phone")
+    if phone:
+        _add(f"{key}:sms", "sms", phone, template, case, **values)
+
+
+def notify_staff(case: Case | None, recipients: list[str], template: str, key: str, **values) -> None:
+    """In-app notices to users or groups (``g:<group>``)."""
+    for recipient in recipients:
+        _add(f"{key}:{recipient}", "internal", recipient, template, case, **values)
