@@ -14,6 +14,7 @@ from .extensions import db
 
 
 def init_cli(app):
+    app.cli.add_command(scheduler_cmd)
     app.cli.add_command(calendar_cmd)
     app.cli.add_command(processes)
     app.cli.add_command(demo)
@@ -44,6 +45,27 @@ def processes_list():
     from .services.registry import list_matters
     for m in list_matters():
         click.echo(f"{m.process_id:24} v{m.latest_version.number:<3} {m.name}")
+
+
+@click.group("scheduler", help="定时器与电子监察调度进程 (timers and supervision)")
+def scheduler_cmd():
+    pass
+
+
+@scheduler_cmd.command("run", help="Run the scheduler: fires timers on time, runs supervision. "
+                                    "Several may run at once.")
+@click.option("--max-seconds", type=float, default=None, help="stop after this many seconds (tests, benchmarks)")
+def scheduler_run(max_seconds):
+    import logging
+    from .jobs.scheduler import run
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
+    run(current_app._get_current_object(), max_seconds=max_seconds)
+
+
+@scheduler_cmd.command("drain", help="Fire every timer due now, once, and exit.")
+def scheduler_drain():
+    from .services.timers import drain
+    click.echo(f"fired {drain()} timers")
 
 
 @click.group("calendar", help="工作日历 (working-day calendar)")

@@ -48,6 +48,13 @@ class Settings:
     #: how many workflow states the engine keeps deserialised in memory (0 = none)
     WORKFLOW_CACHE_SIZE: int = field(default_factory=lambda: _int("WORKFLOW_CACHE_SIZE", 256))
 
+    #: longest sleep of the scheduler between looks for new timers (seconds)
+    SCHEDULER_POLL_SECONDS: float = field(default_factory=lambda: float(os.environ.get("SCHEDULER_POLL_SECONDS", "1")))
+    #: how often electronic supervision recomputes warnings (seconds)
+    SUPERVISION_SECONDS: float = field(default_factory=lambda: float(os.environ.get("SUPERVISION_SECONDS", "60")))
+    #: yellow warning when at most this many working days remain (电子监察)
+    WARNING_DAYS: int = field(default_factory=lambda: _int("WARNING_DAYS", 1))
+
     def validate(self) -> None:
         if not self.DATABASE_URL.startswith(("sqlite", "postgresql")):
             raise RuntimeError("DATABASE_URL must be a sqlite:// or postgresql:// URL")

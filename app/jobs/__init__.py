@@ -1,0 +1,1 @@
+"""Scheduler entry points (APScheduler); each job is one service call."""

@@ -1,0 +1,65 @@
+"""The scheduler process: ``flask scheduler run``.
+
+It fires timers at their due time (it sleeps until the earliest due timer, and at most
+``SCHEDULER_POLL_SECONDS`` so that timers created meanwhile by other processes are seen), fires
+on start everything missed while no scheduler ran, and runs electronic supervision every
+``SUPERVISION_SECONDS``. Several scheduler processes may run at once: each timer fires once.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+log = logging.getLogger(__name__)
+
+
+def run(app, *, max_seconds: float | None = None) -> None:
+    poll = float(app.config["SCHEDULER_POLL_SECONDS"])
+    scheduler = BlockingScheduler(timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1,
+                                                                        "misfire_grace_time": None})
+    stopping = threading.Event()
+
+    def timers_job():
+        from ..services.clock import clock_now
+        from ..services.timers import drain, next_due
+        with app.app_context():
+            try:
+                fired = drain()
+                if fired:
+                    log.info("fired %d timers", fired)
+                due = next_due()
+                now = clock_now()
+            except Exception:  # keep the scheduler alive; the next run retries
+                log.exception("timer run failed")
+                due, now = None, datetime.now(timezone.utc)
+        wait = poll if due is None else min(poll, max(0.0, (due - now).total_seconds()))
+        if not stopping.is_set():
+            scheduler.add_job(timers_job, "date", id="timers", replace_existing=True,
+                              run_date=datetime.now(timezone.utc) + timedelta(seconds=wait))
+
+    def supervision_job():
+        from ..services.supervision import run_supervision
+        with app.app_context():
+            try:
+                run_supervision()
+            except Exception:
+                log.exception("supervision run failed")
+
+    scheduler.add_job(timers_job, "date", id="timers", run_date=datetime.now(timezone.utc))
+    scheduler.add_job(supervision_job, "interval", id="supervision",
+                      seconds=float(app.config["SUPERVISION_SECONDS"]), next_run_time=datetime.now(timezone.utc))
+    if max_seconds is not None:
+        def stop():
+            time.sleep(max_seconds)
+            stopping.set()
+            scheduler.shutdown(wait=False)
+        threading.Thread(target=stop, daemon=True).start()
+    log.info("scheduler started (poll %.1fs)", poll)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
