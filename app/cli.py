@@ -133,11 +133,19 @@ def _upsert_user(username, display_name, kind, groups, org_code=None, phone=None
 @click.option("--kind", type=click.Choice(["staff", "applicant"]), required=True)
 @click.option("--group", "groups", multiple=True, type=click.Choice(sorted(GROUPS)))
 @click.option("--org-code", default=None)
-def users_add(username, display_name, kind, groups, org_code):
+@click.option("--password", default=None, help="also set a sign-in password (≥ 10 characters)")
+def users_add(username, display_name, kind, groups, org_code, password):
     from .domain.codes import is_credit_code
     if org_code and not is_credit_code(org_code):
         raise click.BadParameter("统一社会信用代码校验位不正确", param_hint="--org-code")
-    _, token = _upsert_user(username, display_name, kind, groups, org_code)
+    user, token = _upsert_user(username, display_name, kind, groups, org_code)
+    if password:
+        from .domain.errors import ValidationError
+        from .services.auth import set_password
+        try:
+            set_password(user, password)
+        except ValidationError as exc:
+            raise click.BadParameter(exc.message, param_hint="--password")
     db.session.commit()
     click.echo(token)
 
@@ -171,7 +179,9 @@ def demo_seed():
     for username, name, kind, groups, org in DEMO_USERS:
         if org:
             org = org[:17] + credit_code_check_char(org[:17])
-        _upsert_user(username, name, kind, groups, org, token=f"demo-{username}")
+        user, _ = _upsert_user(username, name, kind, groups, org, token=f"demo-{username}")
+        from .services.auth import set_password
+        set_password(user, f"demo-{username}-pass")
     db.session.commit()
     deploy_directory(current_app.config["PROCESSES_DIR"], current_app.config["FORMS_DIR"])
     click.echo(json.dumps({"demo_users": [u[0] for u in DEMO_USERS], "token": "demo-<username>"},

@@ -21,5 +21,8 @@ class User(db.Model):
     org_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)  # argon2id
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until = mapped_column(UTCDateTime, nullable=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at = mapped_column(UTCDateTime, default=utcnow)

@@ -10,9 +10,10 @@ from ..domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 
-_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>{{ status }}</title>
-<body style="font-family:sans-serif;max-width:40rem;margin:3rem auto"><h1>{{ status }}</h1><p>{{ message }}</p>
-<p><a href="/">返回首页</a></p></body></html>"""
+_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><meta name="viewport"
+content="width=device-width, initial-scale=1"><title>{{ status }}</title>
+<body style="font-family:sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem"><h1>{{ status }}</h1>
+<p>{{ message }}</p><p><a href="/">返回首页</a></p></body></html>"""
 
 
 def wants_json() -> bool:
@@ -36,6 +37,9 @@ def _answer(status: int, name: str, message: str, errors=None, code=None):
 def init_errors(app):
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
+        if exc.status == 401 and not wants_json():
+            from flask import redirect, url_for
+            return redirect(url_for("auth.login", next=request.full_path))
         return _answer(exc.status, exc.code, exc.message, exc.details or None, exc.code)
 
     @app.errorhandler(HTTPException)

@@ -107,7 +107,8 @@ def test_supervision_warns_yellow_then_red_once_each(api, clock):
         events = db.session.execute(select(SupervisionEvent).order_by(SupervisionEvent.id)).scalars().all()
         assert [(e.colour, e.rule_id, e.department, e.case_no) for e in events] == [
             ("yellow", "YELLOW-STEP", "window", case["case_no"]), ("red", "RED-STEP", "window", case["case_no"])]
-    api.complete_first("w1", {"decision": "approve"}, element="review")
+    task = next(t for t in api.tasks("w1") if t["case_id"] == case["id"])
+    assert api.post("w1", f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "approve"}}).status_code == 200
     with api.app.app_context():
         run_supervision()
         events = db.session.execute(select(SupervisionEvent)).scalars().all()

@@ -50,5 +50,6 @@ def test_two_scheduler_processes_fire_each_timer_exactly_once(db_url):
         assert len(after) == N and {c for _, c in after} == {1}
         fired = [t.fired_at for t in db.session.execute(select(Timer)).scalars()]
         assert min(fired) >= fire_at
-    # both processes took part (the work is shared, not just serialised)
-    assert all("fired" in out for out in outputs), outputs
+    if db_url.startswith("postgresql"):
+        # with row locks and SKIP LOCKED both processes take part (SQLite serialises writers)
+        assert all("fired" in out for out in outputs), outputs

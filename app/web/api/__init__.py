@@ -9,6 +9,6 @@ def init_api(app):
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     })
-    from .routes import matters_bp, cases_bp, tasks_bp, incidents_bp
-    for bp in (matters_bp, cases_bp, tasks_bp, incidents_bp):
+    from .routes import cases_bp, incidents_bp, matters_bp, supervision_bp, tasks_bp
+    for bp in (matters_bp, cases_bp, tasks_bp, incidents_bp, supervision_bp):
         api.register_blueprint(bp)

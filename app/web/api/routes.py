@@ -9,16 +9,20 @@ from ...services import cases as case_svc
 from ...services import clocks as clock_svc
 from ...services import incidents as incident_svc
 from ...services import registry as registry_svc
+from ...services import supervision as supervision_svc
 from ...services import tasks as task_svc
 from ...services.actors import actor_for_token
 from .schemas import (CaseCreateIn, CaseDetailOut, CaseOut, CaseStateOut, CaseSubmitIn, IncidentOut, MatterDetailOut, MatterOut,
                       PageArgs, RetryIn, SpecialProcedureEndIn, SpecialProcedureIn, SpecialProcedureOut,
+                      SupervisionArgs, SupervisionEventOut, RatesOut,
                       TaskCompleteIn, TaskDetailOut, TaskOut, WithdrawIn)
 
 matters_bp = Blueprint("matters", __name__, url_prefix="/api/matters", description="事项 (matters)")
 cases_bp = Blueprint("cases", __name__, url_prefix="/api/cases", description="办件 (cases)")
 tasks_bp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="待办 (user tasks)")
 incidents_bp = Blueprint("incidents", __name__, url_prefix="/api/incidents", description="异常 (incidents)")
+supervision_bp = Blueprint("supervision_api", __name__, url_prefix="/api/supervision",
+                           description="电子监察 (supervision, inspectors)")
 
 
 def actor():
@@ -198,3 +202,39 @@ class IncidentRetry(MethodView):
     def post(self, body, incident_id):
         """Retry the failed part after fixing the cause (optionally patching data)."""
         return incident_svc.retry_incident(actor(), incident_id, body.get("data"))
+
+
+def _supervision_filters(args):
+    from datetime import datetime, time
+    from ...services.clock import BEIJING
+    day = lambda d: datetime.combine(d, time(0), BEIJING) if d else None  # noqa: E731
+    return {"department": args["department"], "process_id": args["process_id"], "colour": args["colour"],
+            "since": day(args["since"]), "until": day(args["until"])}
+
+
+@supervision_bp.route("/events")
+class SupervisionEvents(MethodView):
+    @supervision_bp.arguments(SupervisionArgs, location="query")
+    @supervision_bp.response(200, SupervisionEventOut(many=True))
+    def get(self, args):
+        """Warnings (yellow/red) and system alerts, newest first, with filters."""
+        return supervision_svc.list_events(actor(), limit=args["limit"], offset=args["offset"],
+                                           **_supervision_filters(args))
+
+
+@supervision_bp.route("/rates")
+class SupervisionRates(MethodView):
+    @supervision_bp.arguments(SupervisionArgs, location="query")
+    @supervision_bp.response(200, RatesOut)
+    def get(self, args):
+        """On-time rate of finished steps, per department and per matter."""
+        f = _supervision_filters(args)
+        return supervision_svc.on_time_rates(actor(), since=f["since"], until=f["until"])
+
+
+@supervision_bp.route("/overdue")
+class SupervisionOverdue(MethodView):
+    @supervision_bp.response(200, CaseOut(many=True))
+    def get(self):
+        """Cases past their promised or statutory deadline whose clock still runs."""
+        return supervision_svc.overdue_cases(actor())

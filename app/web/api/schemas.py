@@ -198,3 +198,44 @@ class PageArgs(Strict):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
     process_id = fields.String(load_default=None)
     status = fields.String(load_default=None)
+
+
+class SupervisionArgs(Strict):
+    department = fields.String(load_default=None)
+    process_id = fields.String(load_default=None)
+    colour = fields.String(load_default=None)
+    since = fields.Date(load_default=None)
+    until = fields.Date(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class SupervisionEventOut(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer(allow_none=True)
+    case_no = fields.String(allow_none=True)
+    process_id = fields.String(allow_none=True)
+    task_id = fields.String(allow_none=True)
+    scope = fields.String()
+    limit_kind = fields.String()
+    colour = fields.String()
+    rule_id = fields.String()
+    content = fields.String()
+    department = fields.String(allow_none=True)
+    responsible_department = fields.String(allow_none=True)
+    due_date = fields.Date(allow_none=True)
+    at = fields.DateTime()
+    status = fields.String()
+    result = fields.String(allow_none=True)
+
+
+class RateRow(Schema):
+    key = fields.String()
+    total = fields.Integer()
+    on_time = fields.Integer()
+    rate = fields.Float(allow_none=True)
+
+
+class RatesOut(Schema):
+    departments = fields.List(fields.Nested(RateRow))
+    matters = fields.List(fields.Nested(RateRow))

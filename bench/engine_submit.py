@@ -1,0 +1,559 @@
+"""Benchmark: cost of one task submit (办理) through the real HTTP layer vs raw SpiffWorkflow.
+
+    .venv/bin/python bench/engine_submit.py [--n 300] [--pg-url postgresql://postgres@127.0.0.1:5432/bench]
+
+See bench/README.md for what every figure means. Nothing outside bench/ is modified: the SQLite
+database lives in a temp dir, the PostgreSQL database (default ``bench``, never ``test``) has its
+``public`` schema dropped, recreated and migrated at start.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, event, text  # noqa: E402
+from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+from tests.fixtures.build import write_linear  # noqa: E402
+
+PID_SHORT = "bench_linear20"
+PID_LONG = "bench_linear100"
+SHORT_TASKS = 20
+LONG_TASKS = 100
+DEFAULT_CACHE = 256            # the app's default WORKFLOW_CACHE_SIZE (app/config.py)
+START_DATA = {"title": "基准测试项目"}
+STEP_DATA = {"opinion": "同意，按程序办理。", "decision": "approve"}
+TARGETS = {"sqlite": 5.0, "postgresql": 10.0}
+RAW_RATIO_TARGET = 5.0
+GROWTH_TARGET = 2.0
+
+
+# -- small statistics helpers ------------------------------------------------------------------
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def p95(xs):
+    if not xs:
+        return float("nan")
+    s = sorted(xs)
+    return s[min(len(s) - 1, math.ceil(0.95 * len(s)) - 1)]
+
+
+def fmt(x, unit=""):
+    return "n/a" if x != x else f"{x:.2f}{unit}"
+
+
+# -- database setup ---------------------------------------------------------------------------
+def sa_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+
+
+def migrate(url: str) -> None:
+    from flask_migrate import upgrade
+    app = create_app({"DATABASE_URL": url, "DEPLOY_ON_START": False})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def prepare_pg(url: str) -> None:
+    """Create the bench database if missing; drop/recreate its public schema; migrate."""
+    dbname = url.rsplit("/", 1)[-1].split("?")[0]
+    if dbname == "test":
+        raise SystemExit("refusing to use database 'test' (the test suite owns it)")
+    admin = create_engine(sa_url(url.rsplit("/", 1)[0] + "/postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": dbname}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+    admin.dispose()
+    eng = create_engine(sa_url(url))
+    with eng.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    eng.dispose()
+    migrate(url)
+    empty_pg(url)
+
+
+def empty_pg(url: str) -> None:
+    eng = create_engine(sa_url(url))
+    with eng.begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CHECKPOINT"))      # no leftover background writes from the previous phase
+    eng.dispose()
+
+
+def add_user(app, username, kind="staff", groups=()):
+    """As tests/conftest.py add_user: the API token is ``tok-<username>``."""
+    from app.models import User
+    from app.services.actors import hash_token
+    with app.app_context():
+        db.session.add(User(username=username, display_name=username, kind=kind, groups=sorted(groups),
+                            token_hash=hash_token(f"tok-{username}")))
+        db.session.commit()
+    return {"Authorization": f"Bearer tok-{username}", "Content-Type": "application/json"}
+
+
+# -- HTTP plumbing ----------------------------------------------------------------------------
+class BenchHandler(WSGIRequestHandler):
+    """werkzeug's handler with HTTP/1.1 keep-alive (make_server(threaded=False) would answer HTTP/1.0
+    and close every connection), TCP_NODELAY (as production servers set it; without it small
+    header+body writes can hit the 40 ms Nagle/delayed-ACK stall) and no per-request access log."""
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+class Server:
+    def __init__(self, app):
+        self.srv = make_server("127.0.0.1", 0, app, threaded=False, request_handler=BenchHandler)
+        self.port = self.srv.server_port
+        self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+        self.thread.join(5)
+
+
+class Client:
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call(self, method, url, headers, body=None, expect=200):
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
+        self.conn.request(method, url, body=payload, headers=headers)
+        resp = self.conn.getresponse()
+        raw = resp.read()
+        if resp.status != expect:
+            raise RuntimeError(f"{method} {url} -> {resp.status}: {raw[:500]!r}")
+        return json.loads(raw) if raw else None
+
+    def timed_post(self, url, headers, body, expect=200):
+        """Only this is timed: send the request, read the whole response."""
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        t0 = time.perf_counter()
+        self.conn.request("POST", url, body=payload, headers=headers)
+        resp = self.conn.getresponse()
+        raw = resp.read()
+        dt = (time.perf_counter() - t0) * 1000.0
+        if resp.status != expect:
+            raise RuntimeError(f"POST {url} -> {resp.status}: {raw[:500]!r}")
+        return dt, json.loads(raw)
+
+    def close(self):
+        self.conn.close()
+
+
+class SqlCounter:
+    """before_cursor_execute counter on the app's db.engine (counts BEGIN IMMEDIATE on SQLite,
+    not the DB-API commit)."""
+
+    def __init__(self, app):
+        self.n = 0
+        self.capture = None
+        with app.app_context():
+            event.listen(db.engine, "before_cursor_execute", self._on)
+
+    def _on(self, conn, cursor, statement, parameters, context, executemany):
+        self.n += 1
+        if self.capture is not None:
+            self.capture.append(" ".join(statement.split())[:160])
+
+
+# -- one lane: one database, one cache size, its own app + server + connection ---------------
+class Lane:
+    def __init__(self, kind, url, cache_size, procs_dir, forms_dir, tag):
+        self.kind, self.cache = kind, cache_size
+        self.label = f"{kind} cache={'off (0)' if cache_size == 0 else f'on ({cache_size})'}"
+        self.app = create_app({"DATABASE_URL": url, "DEPLOY_ON_START": False, "PROCESSES_DIR": str(procs_dir),
+                               "FORMS_DIR": str(forms_dir), "WORKFLOW_CACHE_SIZE": cache_size})
+        from app.services.registry import deploy_directory
+        with self.app.app_context():
+            deploy_directory(self.app.config["PROCESSES_DIR"], self.app.config["FORMS_DIR"])
+        # distinct users per lane: both PostgreSQL lanes share the bench database
+        self.applicant = add_user(self.app, f"applicant_{tag}", "applicant")
+        self.staff = add_user(self.app, f"window_{tag}", "staff", ["window"])
+        self.counter = SqlCounter(self.app)
+        self.server = Server(self.app)
+        self.cli = Client(self.server.port)
+        self.times, self.stmts, self.t_pos, self.s_pos = [], [], {}, {}
+        self.t1, self.t100, self.s1, self.s100 = [], [], [], []
+        self.sql_sample = None
+
+    def new_case(self, pid):
+        case = self.cli.call("POST", "/api/cases", self.applicant, {"process_id": pid, "data": START_DATA},
+                             expect=201)
+        return case["id"]
+
+    def ready_task_of(self, case_id, pid):
+        """Not timed: the staff inbox, as a client would read it before submitting."""
+        for row in self.cli.call("GET", f"/api/tasks?process_id={pid}&limit=200", self.staff):
+            if row["case_id"] == case_id:
+                return row["id"]
+        raise RuntimeError(f"{self.label}: case {case_id} has no ready task in the inbox")
+
+    def submit(self, task_id):
+        return self.cli.call("POST", f"/api/tasks/{task_id}/complete", self.staff, {"data": STEP_DATA})
+
+    def timed_submit(self, task_id, capture=False):
+        self.counter.n = 0
+        self.counter.capture = [] if capture else None
+        dt, body = self.cli.timed_post(f"/api/tasks/{task_id}/complete", self.staff, {"data": STEP_DATA})
+        n, captured = self.counter.n, self.counter.capture
+        self.counter.capture = None
+        if captured is not None:
+            self.sql_sample = captured
+        return dt, n, body
+
+    def close(self):
+        self.cli.close()
+        self.server.stop()
+        with self.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+# -- raw in-memory SpiffWorkflow --------------------------------------------------------------
+class Raw:
+    """Same processes, same positions, no DB/HTTP. The spec is the one the app deployed (read back
+    from the version row and deserialised once, as Engine.spec caches it); the script engine is the
+    project's sandbox."""
+
+    def __init__(self, app):
+        from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+        from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+
+        from app.engine.runtime import Engine
+        from app.engine.serializer import load_spec
+        from app.models import ProcessVersion
+        with app.app_context():
+            self.specs = {v.process_id: load_spec(v.spec_json) for v in db.session.query(ProcessVersion).all()}
+            db.session.remove()
+        self.eng = Engine(app.config["SCRIPT_TIME_LIMIT_MS"], 0)
+        self.plain = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+        self.res = {"project": [], "plain": [], "engine": [], "engine_cached": [], "g1": [], "g100": []}
+
+    @staticmethod
+    def ready_user_task(wf):
+        from SpiffWorkflow.camunda.specs.user_task import UserTask
+        from SpiffWorkflow.util.task import TaskState
+        for t in wf.get_tasks(state=TaskState.READY, manual=True):
+            if isinstance(t.task_spec, UserTask):
+                return t
+        raise RuntimeError("no ready user task")
+
+    def start_wf(self, pid):
+        return self.eng.start(self.specs[pid], dict(START_DATA, applicant="applicant", case_no="X")).workflow
+
+    def step_project(self, state, pid):
+        """load_state(cached spec) -> set data, run, engine steps -> dump_state"""
+        from app.engine.serializer import dump_state, load_state
+        spec, subs = self.specs[pid]
+        t0 = time.perf_counter()
+        wf = load_state(state, spec, subs, self.eng.script_engine)
+        task = self.ready_user_task(wf)
+        task.data.update(STEP_DATA)
+        task.run()
+        wf.do_engine_steps()
+        new = dump_state(wf)
+        return (time.perf_counter() - t0) * 1000.0, new
+
+    def step_plain(self, state):
+        """plain SpiffWorkflow serializer: the spec travels inside every payload"""
+        t0 = time.perf_counter()
+        wf = self.plain.deserialize_json(state)
+        wf.script_engine = self.eng.script_engine
+        task = self.ready_user_task(wf)
+        task.data.update(STEP_DATA)
+        task.run()
+        wf.do_engine_steps()
+        new = self.plain.serialize_json(wf)
+        return (time.perf_counter() - t0) * 1000.0, new
+
+    def step_engine(self, state, pid, task_id):
+        """Engine.load + Engine.complete (incl. projections and dump), as the service calls them"""
+        t0 = time.perf_counter()
+        wf = self.eng.load(self.specs[pid], state)
+        r = self.eng.complete(wf, task_id, STEP_DATA)
+        return (time.perf_counter() - t0) * 1000.0, r
+
+    def step_engine_cached(self, wf, task_id):
+        """Engine.complete on a kept workflow object: what a cache hit leaves to do"""
+        t0 = time.perf_counter()
+        r = self.eng.complete(wf, task_id, STEP_DATA)
+        return (time.perf_counter() - t0) * 1000.0, r
+
+    def new_case(self):
+        from app.engine.serializer import dump_state
+        wf0 = self.start_wf(PID_SHORT)
+        tid = str(self.ready_user_task(wf0).id)
+        kept = self.eng.load(self.specs[PID_SHORT], dump_state(wf0))
+        return {"sp": dump_state(wf0), "sq": self.plain.serialize_json(wf0), "se": dump_state(wf0),
+                "se_tid": tid, "kept": kept, "kept_tid": tid}
+
+    def step_all(self, c, prefix=""):
+        """one step of each raw variant on raw case ``c`` (same position as the HTTP lanes)"""
+        dt, c["sp"] = self.step_project(c["sp"], PID_SHORT)
+        self.res.setdefault(prefix + "project", []).append(dt)
+        dt, c["sq"] = self.step_plain(c["sq"])
+        self.res.setdefault(prefix + "plain", []).append(dt)
+        dt, r = self.step_engine(c["se"], PID_SHORT, c["se_tid"])
+        self.res.setdefault(prefix + "engine", []).append(dt)
+        c["se"], c["se_tid"] = r.state, (r.ready[0].id if r.ready else None)
+        dt, r = self.step_engine_cached(c["kept"], c["kept_tid"])
+        self.res.setdefault(prefix + "engine_cached", []).append(dt)
+        c["kept_tid"] = r.ready[0].id if r.ready else None
+
+    def hot_loop(self, n):
+        """The same steps at the same positions in a tight loop, nothing else running in between."""
+        n_cases = math.ceil(n / SHORT_TASKS)
+        cases = [self.new_case() for _ in range(n_cases)]
+        count = 0
+        for _pos in range(SHORT_TASKS):
+            for c in cases:
+                if count >= n:
+                    break
+                self.step_all(c, "hot_")
+                count += 1
+
+    def warm_up(self):
+        from app.engine.serializer import dump_state
+        for _ in range(2):
+            c = self.new_case()
+            for _ in range(5):
+                self.step_all(c)
+        self.res = {k: [] for k in self.res}
+        s = dump_state(self.start_wf(PID_LONG))
+        for _ in range(3):
+            _, s = self.step_project(s, PID_LONG)
+
+
+# -- the whole measurement, interleaved -------------------------------------------------------
+def measure(lanes, raw, n, long_cases, show_sql):
+    """Every timed step is done on every lane (and raw) back to back, the lane order rotating, so
+    slow phases of the machine hit all configurations alike."""
+    from app.engine.serializer import dump_state
+
+    def rotated(i):
+        k = i % len(lanes)
+        return lanes[k:] + lanes[:k]
+
+    # warm-up: a throw-away case of each process per lane, 5 untimed submits each (spec cache,
+    # form cache, SQLAlchemy statement cache, connection pool)
+    for lane in lanes:
+        for pid in (PID_SHORT, PID_LONG):
+            wc = lane.new_case(pid)
+            for _ in range(5):
+                lane.submit(lane.ready_task_of(wc, pid))
+    raw.warm_up()
+
+    # (1)+(2) N timed submits on the 20-task process, round-robin over cases, positions 1..20
+    n_cases = math.ceil(n / SHORT_TASKS)
+    for lane in lanes:
+        lane.cases = [lane.new_case(PID_SHORT) for _ in range(n_cases)]
+    raw_cases = [raw.new_case() for _ in range(n_cases)]
+    count = 0
+    for pos in range(1, SHORT_TASKS + 1):
+        for ci in range(n_cases):
+            if count >= n:
+                break
+            for lane in rotated(count):
+                tid = lane.ready_task_of(lane.cases[ci], PID_SHORT)
+                capture = show_sql and lane.sql_sample is None and pos == SHORT_TASKS // 2
+                dt, ns, _ = lane.timed_submit(tid, capture)
+                lane.times.append(dt)
+                lane.stmts.append(ns)
+                lane.t_pos.setdefault(pos, []).append(dt)
+                lane.s_pos.setdefault(pos, []).append(ns)
+            raw.step_all(raw_cases[ci])
+            count += 1
+
+    raw.hot_loop(n)
+    print(f"  part 1: {count} positions x {len(lanes)} lanes timed", flush=True)
+
+    # (4) task 1 vs task 100 of the 100-task process
+    for lane in lanes:
+        lane.lcases = [lane.new_case(PID_LONG) for _ in range(long_cases)]
+    raw_states = []
+    for ci in range(long_cases):
+        for lane in rotated(ci):
+            dt, ns, _ = lane.timed_submit(lane.ready_task_of(lane.lcases[ci], PID_LONG))
+            lane.t1.append(dt)
+            lane.s1.append(ns)
+        dt, st = raw.step_project(dump_state(raw.start_wf(PID_LONG)), PID_LONG)
+        raw.res["g1"].append(dt)
+        raw_states.append(st)
+    for lane in lanes:                                   # tasks 2..99, untimed
+        for ci, cid in enumerate(lane.lcases):
+            tid = lane.ready_task_of(cid, PID_LONG)
+            for _ in range(2, LONG_TASKS):
+                body = lane.submit(tid)
+                tid = body["current_tasks"][0]["id"]
+    for ci in range(long_cases):
+        for _ in range(2, LONG_TASKS):
+            _, raw_states[ci] = raw.step_project(raw_states[ci], PID_LONG)
+    raw.res["size99"] = len(raw_states[0].encode())
+    raw.res["size1"] = len(dump_state(raw.start_wf(PID_LONG)).encode())
+    for ci in range(long_cases):
+        for lane in rotated(ci):
+            dt, ns, body = lane.timed_submit(lane.ready_task_of(lane.lcases[ci], PID_LONG))
+            assert body["current_tasks"] == [] and body["instance_status"] == "complete", body
+            lane.t100.append(dt)
+            lane.s100.append(ns)
+        dt, _ = raw.step_project(raw_states[ci], PID_LONG)
+        raw.res["g100"].append(dt)
+
+
+# -- report -----------------------------------------------------------------------------------
+def mark(ok):
+    return "PASS" if ok else "FAIL"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=300, help="timed submits per HTTP run (default 300)")
+    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/bench")
+    ap.add_argument("--long-cases", type=int, default=15, help="cases of the 100-task process (default 15)")
+    ap.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
+    ap.add_argument("--show-sql", action="store_true", help="print the SQL of one submit per run")
+    args = ap.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    t_all = time.perf_counter()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_submit_"))
+    try:
+        procs, forms = tmp / "processes", tmp / "forms"
+        write_linear(procs, forms, PID_SHORT, SHORT_TASKS)
+        write_linear(procs, forms, PID_LONG, LONG_TASKS)
+
+        template = tmp / "template.sqlite3"
+        migrate(f"sqlite:///{template}")
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        dbs = [("sqlite", None)]
+        if not args.no_pg:
+            prepare_pg(args.pg_url)
+            dbs.append(("postgresql", args.pg_url))
+
+        print(f"engine_submit: N={args.n} timed submits per run on a {SHORT_TASKS}-task linear process, "
+              f"{args.long_cases} cases of a {LONG_TASKS}-task process; python {sys.version.split()[0]}, "
+              f"{os.cpu_count()} CPUs", flush=True)
+
+        lanes = []
+        try:
+            for kind, url in dbs:
+                for cache in (0, DEFAULT_CACHE):
+                    if kind == "sqlite":
+                        dbfile = tmp / f"lane_{cache}.sqlite3"
+                        shutil.copy(template, dbfile)
+                        url = f"sqlite:///{dbfile}"
+                    lanes.append(Lane(kind, url, cache, procs, forms, f"{kind}_{cache}"))
+            raw = Raw(lanes[0].app)
+            print("  lanes: " + "; ".join(lane.label for lane in lanes) + "; raw in-memory", flush=True)
+            t0 = time.perf_counter()
+            measure(lanes, raw, args.n, args.long_cases, args.show_sql)
+            print(f"  measured in {time.perf_counter() - t0:.0f}s", flush=True)
+        finally:
+            for lane in lanes:
+                lane.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    runs = {(lane.kind, lane.cache): lane for lane in lanes}
+    raw = raw.res
+    buckets = [(a, min(a + 4, SHORT_TASKS)) for a in range(1, SHORT_TASKS + 1, 5)]
+    print()
+    print("1. HTTP submit by lane (ms); median by position on the 20-task process")
+    for lane in lanes:
+        print(f"  {lane.label:26} median {median(lane.times):6.2f}  p95 {p95(lane.times):6.2f}  | " + ", ".join(
+            f"pos {a}-{b}: {median([x for q in range(a, b + 1) for x in lane.t_pos.get(q, [])]):.2f}"
+            for a, b in buckets))
+        if args.show_sql and lane.sql_sample:
+            print(f"    SQL of one submit (position {SHORT_TASKS // 2}), {len(lane.sql_sample)} statements:")
+            for stmt in lane.sql_sample:
+                print(f"      {stmt}")
+
+    raw_med = median(raw["hot_project"])
+    raw_med_i = median(raw["project"])
+    W = 100
+    print("=" * W)
+    print("2. Raw in-memory SpiffWorkflow, same 20-task process, same positions "
+          f"(n={len(raw['project'])}), ms")
+    print("-" * W)
+    print(f"{'':54}{'hot loop':>23}{'interleaved w/ HTTP':>23}")
+    print(f"{'':54}{'median':>12}{'p95':>11}{'median':>12}{'p95':>11}")
+    for key, name in (("project", "RAW: load_state(cached spec)->run+steps->dump_state"),
+                      ("plain", "ref: plain BpmnWorkflowSerializer (spec in payload)"),
+                      ("engine", "info: Engine.load + Engine.complete (+projections)"),
+                      ("engine_cached", "info: Engine.complete on kept workflow (cache hit)")):
+        print(f"{name[:54]:54}{median(raw['hot_' + key]):>12.2f}{p95(raw['hot_' + key]):>11.2f}"
+              f"{median(raw[key]):>12.2f}{p95(raw[key]):>11.2f}")
+    print(f"raw, task 1 vs task 100 of the 100-task process: {median(raw['g1']):.2f} / {median(raw['g100']):.2f} ms"
+          f" (x{median(raw['g100']) / median(raw['g1']):.1f}); stored state {raw['size1'] / 1024:.1f} KiB"
+          f" -> {raw['size99'] / 1024:.1f} KiB (before task 100)")
+
+    print()
+    print("=" * W)
+    print("FINAL TABLE  (HTTP = POST /api/tasks/<id>/complete over loopback, incl. DB commit; ms)")
+    print("-" * W)
+    cols = [(k, c) for k, _ in dbs for c in (0, DEFAULT_CACHE)]
+    short = {"sqlite": "SQLite", "postgresql": "PG"}
+    head = f"{'':34}" + "".join(f"{(short[k] + (' nocache' if c == 0 else ' cache')):>16}" for k, c in cols)
+    print(head + "  target")
+
+    def row(name, vals, target=""):
+        print(f"{name:34}" + "".join(f"{v:>16}" for v in vals) + f"  {target}")
+
+    row("1. submit median (ms)", [fmt(median(runs[kc].times)) + " " + mark(
+        median(runs[kc].times) <= TARGETS[kc[0]]) for kc in cols], "<=5 SQLite, <=10 PG")
+    row("   submit p95 (ms)", [fmt(p95(runs[kc].times)) for kc in cols])
+    row("   SQL statements / submit", [f"{median(runs[kc].s_pos[SHORT_TASKS // 2]):.0f} ({min(runs[kc].stmts)}-"
+                                       f"{max(runs[kc].stmts)})" for kc in cols])
+    row("3. HTTP median / raw (hot loop)", [f"x{median(runs[kc].times) / raw_med:.1f} " + mark(
+        median(runs[kc].times) / raw_med <= RAW_RATIO_TARGET) for kc in cols], "<=5x")
+    row("   HTTP median / raw (interleaved)", [f"x{median(runs[kc].times) / raw_med_i:.1f} " + mark(
+        median(runs[kc].times) / raw_med_i <= RAW_RATIO_TARGET) for kc in cols], "<=5x")
+    row("4. task 1 median (ms)", [fmt(median(runs[kc].t1)) for kc in cols])
+    row("   task 100 median (ms)", [fmt(median(runs[kc].t100)) for kc in cols])
+    row("   task100 / task1", [f"x{median(runs[kc].t100) / median(runs[kc].t1):.1f} " + mark(
+        median(runs[kc].t100) / median(runs[kc].t1) <= GROWTH_TARGET) for kc in cols], "<=2x")
+    row("   SQL stmts task1 / task100", [f"{median(runs[kc].s1):.0f} / {median(runs[kc].s100):.0f}"
+                                         for kc in cols])
+    print("-" * W)
+    print(f"2. raw SpiffWorkflow (project serializer) median {raw_med:.2f} ms, p95 {p95(raw['hot_project']):.2f} ms "
+          f"(hot loop), {raw_med_i:.2f} / {p95(raw['project']):.2f} ms interleaved; plain serializer "
+          f"{median(raw['hot_plain']):.2f} / {p95(raw['hot_plain']):.2f} ms (hot loop)")
+    print("nocache = WORKFLOW_CACHE_SIZE=0 (every submit deserialises the state from the DB); "
+          f"cache = WORKFLOW_CACHE_SIZE={DEFAULT_CACHE} (default)")
+    print("task 1 is always a cache miss (starting a case does not put its workflow in the cache); "
+          "statement counts include SQLite's BEGIN IMMEDIATE")
+    print(f"total run time {time.perf_counter() - t_all:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
