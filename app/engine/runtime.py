@@ -58,6 +58,13 @@ class IncidentInfo:
 
 
 @dataclass
+class Snapshot:
+    """Ids of the ready user tasks and waiting timers before a step."""
+    ready: set
+    timers: set
+
+
+@dataclass
 class StepResult:
     state: str
     status: str                       # running | waiting | error | complete | cancelled
@@ -68,6 +75,8 @@ class StepResult:
     end_event: str | None
     incident: IncidentInfo | None
     workflow: BpmnWorkflow | None = None
+    previously_ready: set = field(default_factory=set)
+    previous_timers: set = field(default_factory=set)
 
 
 class TaskNotReady(Exception):
@@ -138,11 +147,11 @@ class Engine:
         wf = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
         for task in wf.get_tasks(state=TaskState.READY):
             task.data.update(data)
-        return self._advance(wf, before=set())
+        return self._advance(wf, Snapshot(set(), set()))
 
     def complete(self, wf, task_id: str, data: dict) -> StepResult:
         task = self._ready_user_task(wf, task_id)
-        before = self._ready_ids(wf)
+        before = self._snapshot(wf)
         deep_merge(task.data, data)
         try:
             task.run()
@@ -151,12 +160,12 @@ class Engine:
         return self._advance(wf, before)
 
     def fire_timers(self, wf) -> StepResult:
-        before = self._ready_ids(wf)
+        before = self._snapshot(wf)
         return self._advance(wf, before)
 
     def retry(self, wf, data: dict | None = None) -> StepResult:
         """Put errored tasks back to READY (optionally patching their data) and step again."""
-        before = self._ready_ids(wf)
+        before = self._snapshot(wf)
         for task in wf.get_tasks(state=TaskState.ERROR):
             if data:
                 deep_merge(task.data, data)
@@ -176,12 +185,12 @@ class Engine:
             task = wf.get_task_from_id(UUID(task_id))
             if task is not None and task.state == TaskState.WAITING:
                 set_due(task, value)
-        return self._finish(wf, self._ready_ids(wf), [], None)
+        return self._finish(wf, self._snapshot(wf), [], None)
 
     def fire_due_timers(self, wf, task_ids: list[str]) -> StepResult:
         """Fire the given waiting timers now (the scheduler decided they are due) and step on."""
         from uuid import UUID
-        before = self._ready_ids(wf)
+        before = self._snapshot(wf)
         for task_id in task_ids:
             task = wf.get_task_from_id(UUID(task_id))
             if task is not None and task.state == TaskState.WAITING:
@@ -190,8 +199,9 @@ class Engine:
         return self._advance(wf, before)
 
     def cancel(self, wf) -> StepResult:
+        before = self._snapshot(wf)
         wf.cancel()
-        return self._finish(wf, set(), [], None, cancelled=True)
+        return self._finish(wf, before, [], None, cancelled=True)
 
     @staticmethod
     def timer_outcome(wf, task_id: str) -> str:
@@ -212,10 +222,14 @@ class Engine:
         return task
 
     @staticmethod
-    def _ready_ids(wf) -> set:
-        return {t.id for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+    def _snapshot(wf) -> "Snapshot":
+        ready = {str(t.id) for t in wf.get_tasks(state=TaskState.READY, manual=True)
+                 if isinstance(t.task_spec, UserTask)}
+        timers = {str(t.id) for t in wf.get_tasks(state=TaskState.WAITING)
+                  if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)}
+        return Snapshot(ready, timers)
 
-    def _advance(self, wf, before: set) -> StepResult:
+    def _advance(self, wf, before: Snapshot) -> StepResult:
         reached: list[tuple[str, str]] = []
 
         def did_complete(task):
@@ -257,7 +271,7 @@ class Engine:
                 incident = incident or self._incident(task, exc)
                 continue
             ready.append(view)
-            if task.id not in before and view.case_status:
+            if view.id not in before.ready and view.case_status:
                 reached.append((view.element_id, view.case_status))
         timers = []
         for task in wf.get_tasks(state=TaskState.WAITING):
@@ -290,7 +304,8 @@ class Engine:
         else:
             status = "waiting"
         return StepResult(state=dump_state(wf), status=status, ready=ready, timers=timers, messages=messages,
-                          status_changes=reached, end_event=end_event, incident=incident, workflow=wf)
+                          status_changes=reached, end_event=end_event, incident=incident, workflow=wf,
+                          previously_ready=before.ready, previous_timers=before.timers)
 
     def _eval_people(self, task, raw: str) -> list[str]:
         raw = (raw or "").strip()

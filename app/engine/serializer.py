@@ -6,7 +6,10 @@ payload of another version goes through SpiffWorkflow's migrations or is refused
 from __future__ import annotations
 
 import json
+import logging
 from copy import deepcopy
+from datetime import date
+from decimal import Decimal
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -60,7 +63,27 @@ def _registry_for(state_only: bool):
 
 
 _registry = _registry_for(True)
+_registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+_registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+# Encoder mode: task data is not deep-converted up front; what json cannot write (datetime, date,
+# Decimal, timedelta, UUID) goes through the registry in the encoder below. Set once, never toggled,
+# so concurrent threads never see the flag change under them.
+_registry._encoder_mode = True
 _spec_serializer = BpmnWorkflowSerializer(_registry_for(False))
+log = logging.getLogger(__name__)
+
+
+class _StateEncoder(json.JSONEncoder):
+    def default(self, obj):
+        typename = _registry.typenames.get(type(obj))
+        if typename is not None:
+            return _registry.convert_to_dict[typename](obj)
+        if isinstance(obj, (set, frozenset, tuple, range)):
+            return list(obj)
+        if callable(obj):
+            return None
+        log.warning("task data value of type %s stored as its text", type(obj).__name__)
+        return repr(obj)
 
 
 class StateFormatError(Exception):
@@ -87,14 +110,12 @@ def load_spec(text: str):
 
 
 def dump_state(workflow) -> str:
-    _registry._encoder_mode = True
-    try:
-        dct = _registry.convert(workflow)
-    finally:
-        _registry._encoder_mode = False
+    """The workflow's state as JSON, without its spec. Values json cannot write natively are stored
+    through the registry (and restored as themselves); anything else unknown as its text."""
+    dct = _registry.convert(workflow)
     dct["serializer_version"] = SPIFF_VERSION
     dct["platform_format"] = PLATFORM_FORMAT
-    return json.dumps(dct, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(dct, ensure_ascii=False, separators=(",", ":"), cls=_StateEncoder)
 
 
 def load_state(text: str, spec, subprocess_specs, script_engine):

@@ -70,12 +70,13 @@ def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = Tru
         db.session.add(case)
         db.session.flush()
         record_event(case, actor.username, "draft" if not submit else "create", data_change=clean)
-        if submit:
-            _submit(case, version, actor)
+        started = _submit(case, version, actor) if submit else None
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    if started:
+        engine().remember(started[0].id, started[0].revision, started[1])
     return case
 
 
@@ -96,15 +97,16 @@ def submit_case(actor: Actor, case_id: int, data: dict | None = None) -> Case:
         for key, value in _identity_fields(actor, clean).items():
             setattr(case, key, value)
         case.data = clean
-        _submit(case, version, actor)
+        inst, wf = _submit(case, version, actor)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    engine().remember(inst.id, inst.revision, wf)
     return case
 
 
-def _submit(case: Case, version: ProcessVersion, actor: Actor) -> None:
+def _submit(case: Case, version: ProcessVersion, actor: Actor):
     ts = now()
     case.case_no = next_case_no(current_app.config["REGION_CODE"], ts)
     case.submitted_at = ts
@@ -119,6 +121,7 @@ def _submit(case: Case, version: ProcessVersion, actor: Actor) -> None:
     case.instance_id = inst.id
     record_event(case, actor.username, "submit", data_change=case.data)
     apply_step(inst, case, result, actor.username)
+    return inst, result.workflow
 
 
 def can_read_case(actor: Actor, case: Case) -> bool:
@@ -152,10 +155,10 @@ def case_state(case: Case, inst: ProcessInstance | None = None) -> dict:
     """Where a case stands: open tasks, open incidents, instance (no history)."""
     tasks = list(db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")
                                     .order_by(HumanTask.created_at, HumanTask.id)).scalars())
-    incidents = list(db.session.execute(select(Incident).where(Incident.case_id == case.id,
-                                                               Incident.status == "open")).scalars())
     if inst is None and case.instance_id:
         inst = db.session.get(ProcessInstance, case.instance_id)
+    incidents = list(db.session.execute(select(Incident).where(
+        Incident.case_id == case.id, Incident.status == "open")).scalars())
     return {"case": case, "current_tasks": tasks, "incidents": incidents, "instance": inst}
 
 

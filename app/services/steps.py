@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from ..domain.case_status import CaseStatus, can_transition
 from ..engine.runtime import Engine, StepResult
@@ -83,7 +83,10 @@ def step_due(case, created, limit_days):
 
 def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, actor: str, *,
                completed_task: HumanTask | None = None) -> list[str]:
-    """Write the step's outcome. Returns the list of problems recorded as incidents (if any)."""
+    """Write the step's outcome. Returns the list of problems recorded as incidents (if any).
+
+    Projections are updated from the engine's before/after view of the step, without reading them
+    back: tasks that were ready and are not any more are closed with one UPDATE, new ones inserted."""
     ts = now()
     inst.state = result.state
     inst.status = result.status
@@ -93,20 +96,18 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
     inst.end_event = result.end_event
 
     # user-task projection
-    open_rows = {row.id: row for row in db.session.execute(
-        select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.state == "ready")).scalars()}
     ready = {view.id: view for view in result.ready}
-    gone = [tid for tid in open_rows if tid not in ready]
-    for tid in gone:
-        row = open_rows[tid]
-        if completed_task is not None and row.id == completed_task.id:
-            row.state, row.completed_at, row.completed_by = "completed", ts, actor
-        else:
-            row.state, row.completed_at = "cancelled", ts
+    gone = set(result.previously_ready) - set(ready)
+    if completed_task is not None and completed_task.id in gone:
+        completed_task.state, completed_task.completed_at, completed_task.completed_by = "completed", ts, actor
+        gone.discard(completed_task.id)
+        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == completed_task.id))
     if gone:
+        db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone), HumanTask.state == "ready")
+                           .values(state="cancelled", completed_at=ts).execution_options(synchronize_session=False))
         db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
     for tid, view in ready.items():
-        if tid in open_rows:
+        if tid in result.previously_ready:
             continue
         db.session.add(HumanTask(
             id=tid, instance_id=inst.id, case_id=case.id if case else None, element_id=view.element_id,
@@ -119,19 +120,20 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
         for kind, value in cands:
             db.session.add(TaskCandidate(task_id=tid, kind=kind, value=value))
 
-    # timer projection
-    waiting = {row.id: row for row in db.session.execute(
-        select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting")).scalars()}
-    due = {t.id: t for t in result.timers}
-    for tid, row in waiting.items():
-        if tid not in due:
-            row.status = engine().timer_outcome(result.workflow, tid)
-            row.fired_at = ts if row.status == "fired" else None
-    for tid, t in due.items():
-        if tid in waiting:
-            waiting[tid].due_at = t.due_at
-        else:
-            db.session.add(Timer(id=tid, instance_id=inst.id, element_id=t.element_id, due_at=t.due_at))
+    # timer projection (only read when the process has or had timers)
+    if result.timers or result.previous_timers:
+        waiting = {row.id: row for row in db.session.execute(
+            select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting")).scalars()}
+        due = {t.id: t for t in result.timers}
+        for tid, row in waiting.items():
+            if tid not in due:
+                row.status = engine().timer_outcome(result.workflow, tid)
+                row.fired_at = ts if row.status == "fired" else None
+        for tid, t in due.items():
+            if tid in waiting:
+                waiting[tid].due_at = t.due_at
+            else:
+                db.session.add(Timer(id=tid, instance_id=inst.id, element_id=t.element_id, due_at=t.due_at))
 
     for msg in result.messages:
         db.session.add(OutboundMessage(instance_id=inst.id, name=str(msg["name"])[:128], kind=msg["kind"],

@@ -9,7 +9,7 @@ from ..engine.runtime import TaskNotReady
 from ..extensions import db
 from ..models import Case, HumanTask, ProcessInstance, ProcessVersion, TaskCandidate
 from .actors import Actor
-from .db_support import lock_one
+from .db_support import is_sqlite
 from .steps import apply_step, engine, load_workflow, record_event, version_forms
 
 
@@ -61,14 +61,20 @@ def complete_task(actor: Actor, task_id: str, data: dict, *, revision: int | Non
     ``revision`` is stale), ValidationError (data does not fit the form). Nothing changes then."""
     if not isinstance(data, dict):
         raise ValidationError("data 必须是 JSON 对象", details={"data": ["must be an object"]})
-    wf = inst = None
+    inst = None
     try:
-        # lock the instance first, then read the task: what we read is what the lock protects
-        inst = lock_one(ProcessInstance, ProcessInstance.id == select(HumanTask.instance_id).where(
-            HumanTask.id == task_id).scalar_subquery())
-        task = db.session.get(HumanTask, task_id) if inst is not None else None
-        if task is None:
+        # one statement: lock the instance (then the task read is what the lock protects), with its
+        # task and case
+        stmt = (select(ProcessInstance, HumanTask, Case)
+                .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+                .outerjoin(Case, Case.id == HumanTask.case_id)
+                .where(HumanTask.id == task_id))
+        if not is_sqlite():
+            stmt = stmt.with_for_update(of=ProcessInstance)
+        row = db.session.execute(stmt).first()
+        if row is None:
             raise NotFound("任务不存在")
+        inst, task, case = row
         if not may_act(actor, task):
             raise NotAuthorized("无权办理该任务")
         if task.state != "ready":
@@ -84,17 +90,17 @@ def complete_task(actor: Actor, task_id: str, data: dict, *, revision: int | Non
             result = engine().complete(wf, task_id, clean)
         except TaskNotReady:
             raise Conflict("任务已不可办理 (task is not ready in the process)") from None
-        case = db.session.get(Case, task.case_id) if task.case_id else None
         record_event(case, actor.username, "complete", task_id=task.id, element_id=task.element_id,
                      step_name=task.name, opinion=opinion or _opinion_of(clean), data_change=clean)
         apply_step(inst, case, result, actor.username, completed_task=task)
+        revision_after = inst.revision
         db.session.commit()
     except BaseException:
         db.session.rollback()
         if inst is not None:
             engine().forget(inst.id)
         raise
-    engine().remember(inst.id, inst.revision, result.workflow)
+    engine().remember(inst.id, revision_after, result.workflow)
     return task, case, inst
 
 

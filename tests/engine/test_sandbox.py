@@ -85,3 +85,32 @@ def test_expressions_see_task_data_and_helpers(env):
 def test_task_data_may_not_shadow_helpers(env):
     with pytest.raises(ScriptError):
         env.execute("x = 1", {"timedelta": 5})
+
+
+def test_dates_and_decimals_from_scripts_survive_save_and_reload():
+    import json
+    from pathlib import Path
+    from app.engine.parser import check_model
+    from app.engine.runtime import Engine
+    from tests.fixtures.build import form
+    bpmn = (b'<?xml version="1.0"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+            b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d"><bpmn:process id="p" isExecutable="true">'
+            b'<bpmn:startEvent id="s"/><bpmn:scriptTask id="calc" scriptFormat="python"><bpmn:script>'
+            b'when = datetime(2025, 1, 2, 3, 4)\nday = date(2026, 2, 13)\nfee = Decimal("12.50")\n'
+            b'span = timedelta(days=2)\nlabels = {"a", "b"}</bpmn:script></bpmn:scriptTask>'
+            b'<bpmn:userTask id="u" camunda:formKey="f" camunda:candidateGroups="window"/><bpmn:endEvent id="e"/>'
+            b'<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="calc"/><bpmn:sequenceFlow id="f2" sourceRef="calc" '
+            b'targetRef="u"/><bpmn:sequenceFlow id="f3" sourceRef="u" targetRef="e"/></bpmn:process></bpmn:definitions>')
+    model = check_model(bpmn, "p.bpmn", {"f": form("f", [])})
+    engine = Engine()
+    pair = (model.spec, model.subprocess_specs)
+    result = engine.start(pair, {})
+    assert result.incident is None
+    wf = engine.load(pair, result.state)
+    data = wf.get_tasks(state=16)[0].data  # READY user task
+    from datetime import date, datetime, timedelta
+    from decimal import Decimal
+    assert data["when"] == datetime(2025, 1, 2, 3, 4) and data["day"] == date(2026, 2, 13)
+    assert data["fee"] == Decimal("12.50") and data["span"] == timedelta(days=2)
+    assert sorted(data["labels"]) == ["a", "b"]
+    json.loads(result.state)
