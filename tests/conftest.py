@@ -67,8 +67,14 @@ def db_url(database_url, tmp_path):
 
 
 def make_app(db_url, **config):
+    """An app on ``db_url``. Its clock is a FakeClock on Monday 2 March 2026, 09:00 Beijing (a working
+    day with calendar data ahead), unless CLOCK is given: tests do not depend on today's date."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    from app.services.clock import FakeClock
     cfg = {"DATABASE_URL": db_url, "DEPLOY_ON_START": False, "TESTING": True,
-           "PROCESSES_DIR": str(ROOT / "processes"), "FORMS_DIR": str(ROOT / "forms")}
+           "PROCESSES_DIR": str(ROOT / "processes"), "FORMS_DIR": str(ROOT / "forms"),
+           "CLOCK": FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))}
     cfg.update(config)
     return create_app(cfg)
 

@@ -88,7 +88,10 @@ class PropertiesMixin:
     def parse_extensions(self, node=None):
         node = node if node is not None else self.node
         props = node.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS)
-        return {p.get("name"): p.get("value") for p in props}
+        ext = {p.get("name"): p.get("value") for p in props}
+        if node.get("attachedToRef"):
+            ext["_attached_to"] = node.get("attachedToRef")
+        return ext
 
 
 class PlatformNodeMixin(PropertiesMixin):
@@ -334,6 +337,8 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
                 _err(errors, eid, f"limitDays {pval!r} must be a whole number of working days", filename)
             elif pname == "action" and pval not in ACTIONS:
                 _err(errors, eid, f"action {pval!r} must be one of {sorted(ACTIONS)}", filename)
+            elif pname == "notify" and (pval != "urge" or name != "boundaryEvent"):
+                _err(errors, eid, "notify=urge (催办) goes on a boundary event of a user task", filename)
 
     _reachability(errors, filename, proc)
     if errors:

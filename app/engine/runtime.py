@@ -77,6 +77,7 @@ class StepResult:
     workflow: BpmnWorkflow | None = None
     previously_ready: set = field(default_factory=set)
     previous_timers: set = field(default_factory=set)
+    urges: list = field(default_factory=list)  # (boundary event id, user task element id): 催办
 
 
 class TaskNotReady(Exception):
@@ -232,17 +233,24 @@ class Engine:
     def _advance(self, wf, before: Snapshot) -> StepResult:
         reached: list[tuple[str, str]] = []
 
+        urges: list[tuple[str, str]] = []
+
         def did_complete(task):
-            status = _props(task.task_spec).get("caseStatus")
+            props = _props(task.task_spec)
+            status = props.get("caseStatus")
             if status and not isinstance(task.task_spec, UserTask):
                 reached.append((task.task_spec.bpmn_id, status))
+            if props.get("notify") == "urge" and props.get("_attached_to"):
+                urges.append((task.task_spec.bpmn_id, props["_attached_to"]))
 
         incident = None
         try:
             wf.do_engine_steps(did_complete_task=did_complete)
         except (SpiffWorkflowException, ScriptError) as exc:
             incident = self._incident(getattr(exc, "task", None), exc)
-        return self._finish(wf, before, reached, incident)
+        result = self._finish(wf, before, reached, incident)
+        result.urges = urges
+        return result
 
     def _incident(self, task, exc) -> IncidentInfo:
         spec = getattr(task, "task_spec", None) if task is not None else getattr(exc, "task_spec", None)

@@ -76,6 +76,23 @@ def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason
                  to_status=target.value, opinion=reason)
 
 
+def urge_handlers(inst: ProcessInstance, case: Case | None, task_element: str, event_id: str, ts) -> None:
+    """催办 from a model's boundary timer: notify whoever holds the step, and their chief."""
+    from .notify import notify_staff
+    from .supervision import chief_of
+    rows = db.session.execute(select(HumanTask).where(HumanTask.instance_id == inst.id,
+                                                      HumanTask.element_id == task_element,
+                                                      HumanTask.state == "ready")).scalars()
+    for task in rows:
+        handlers = [task.assignee] if task.assignee else \
+            [f"g:{g}" for g in task.candidate_groups or ()] + list(task.candidate_users or ())
+        chief = chief_of(task.candidate_groups)
+        notify_staff(case, handlers + ([f"g:{chief}"] if chief else []), "urge",
+                     f"urge:{task.id}:{event_id}:{ts.isoformat()}", step=task.name)
+        record_event(case, "system", "urge", task_id=task.id, element_id=task.element_id, step_name=task.name,
+                     opinion="流程定时催办")
+
+
 def step_due(case, created, limit_days):
     from .clocks import step_due as compute
     return compute(case, created, limit_days)
@@ -139,6 +156,9 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
         db.session.add(OutboundMessage(instance_id=inst.id, name=str(msg["name"])[:128], kind=msg["kind"],
                                        payload=msg["payload"] if isinstance(msg["payload"], dict) else
                                        {"value": msg["payload"]}))
+
+    for event_id, task_element in result.urges:
+        urge_handlers(inst, case, task_element, event_id, ts)
 
     problems = []
     if case is not None:

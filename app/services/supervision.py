@@ -26,7 +26,7 @@ from .clocks import system_alert
 from .notify import notify_staff
 
 
-def _chief_of(groups: list[str]) -> str | None:
+def chief_of(groups: list[str]) -> str | None:
     for g in groups or ():
         if f"{g}_chief" in GROUPS:
             return f"{g}_chief"
@@ -73,7 +73,7 @@ def run_supervision() -> dict:
         if colour is None:
             continue
         dept = (task.candidate_groups or [None])[0]
-        chief = _chief_of(task.candidate_groups)
+        chief = chief_of(task.candidate_groups)
         if _record(f"step:{task.id}:{colour}", case_id=case.id, case_no=case.case_no, process_id=case.process_id,
                    task_id=task.id, scope="step", limit_kind="step", colour=colour,
                    rule_id=f"{colour.upper()}-STEP", department=dept, responsible_department=chief or dept,
@@ -101,7 +101,7 @@ def run_supervision() -> dict:
             current = db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id,
                                                                  HumanTask.state == "ready")).scalars().all()
             groups = sorted({g for t in current for g in (t.candidate_groups or ())})
-            chief = _chief_of(groups)
+            chief = chief_of(groups)
             label = "承诺" if limit == "promised" else "法定"
             if _record(f"case:{case.id}:{limit}:{colour}", case_id=case.id, case_no=case.case_no,
                        process_id=case.process_id, scope="case", limit_kind=limit, colour=colour,

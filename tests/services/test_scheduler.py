@@ -83,7 +83,7 @@ def test_a_boundary_timer_escalates_and_its_finished_task_never_fires(api, clock
     clock.advance(days=6)
     with api.app.app_context():
         fired = drain()
-    assert fired == 2  # case 1's cooling timer, case 2's overdue boundary timer
+    assert fired == 3  # case 1: cooling; case 2: reminder and overdue boundary timers
     escalated = api.tasks("chief")
     assert [t["element_id"] for t in escalated] == ["escalated"] and escalated[0]["case_id"] == second["id"]
     with api.app.app_context():
@@ -113,3 +113,17 @@ def test_supervision_warns_yellow_then_red_once_each(api, clock):
         run_supervision()
         events = db.session.execute(select(SupervisionEvent)).scalars().all()
         assert {e.status for e in events} == {"resolved"} and all("超期" in e.result for e in events)
+
+
+def test_a_reminder_timer_urges_the_handlers_and_the_step_stays_open(api, clock):
+    from app.models import Notification
+    case = start(api)
+    clock.set(datetime(2026, 3, 4, 9, 0, tzinfo=BJ))  # 2 working days after Monday 2 March
+    with api.app.app_context():
+        assert drain() == 1
+        notes = db.session.execute(select(Notification).where(Notification.template == "urge")).scalars().all()
+        assert {n.recipient for n in notes} == {"g:window"} and "催办" in notes[0].text
+        assert [e.action for e in db.session.execute(select(CaseEvent).where(
+            CaseEvent.action == "urge")).scalars()] == ["urge"]
+    state = api.get("alice", f"/api/cases/{case['id']}").json
+    assert [t["element_id"] for t in state["current_tasks"]] == ["review"]

@@ -19,11 +19,11 @@ def test_boundary_and_catch_timers_are_projected(fixture_app):
     api = Api(fixture_app)
     api.user("alice", "applicant")
     api.user("w1", groups=["window"])
-    before = datetime.now(timezone.utc)
+    before = fixture_app.extensions["clock"]()
     case = api.post("alice", "/api/cases", json={"process_id": "t_timer", "data": {
         "amount": 1, "project_name": "定时器", "wait_seconds": 3600}}).json
     due = timers(fixture_app)[("review_overdue", "waiting")]
-    assert before + timedelta(days=5) <= due <= datetime.now(timezone.utc) + timedelta(days=5)
+    assert due == before + timedelta(days=5)
 
     done = api.complete_first("w1", {"decision": "approve"})
     assert done["instance_status"] == "waiting" and done["current_tasks"] == []
