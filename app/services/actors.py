@@ -52,7 +52,9 @@ def actor_for_token(token: str | None) -> Actor:
     """The actor owning an API bearer token. Raises NotAuthenticated."""
     if not token:
         raise NotAuthenticated("需要登录 (missing bearer token)")
-    user = db.session.execute(select(User).where(User.token_hash == hash_token(token))).scalar_one_or_none()
-    if user is None or not user.active:
+    row = db.session.execute(select(User.id, User.username, User.kind, User.groups, User.display_name, User.active)
+                             .where(User.token_hash == hash_token(token))).first()
+    if row is None or not row.active:
         raise NotAuthenticated("令牌无效 (invalid token)")
-    return actor_from_user(user)
+    return Actor(id=row.id, username=row.username, kind=row.kind, groups=frozenset(row.groups or ()),
+                 display_name=row.display_name)

@@ -55,3 +55,27 @@ def test_two_scheduler_processes_fire_each_timer_exactly_once(db_url):
     if db_url.startswith("postgresql"):
         # with row locks and SKIP LOCKED both processes take part (SQLite serialises writers)
         assert all("fired" in out for out in outputs), outputs
+
+
+def test_a_running_scheduler_fires_timers_within_two_seconds_of_their_due_time(db_url):
+    app = make_app(db_url, PROCESSES_DIR=str(FIXTURES / "processes"), FORMS_DIR=str(FIXTURES / "forms"),
+                   CLOCK=lambda: datetime.now(timezone.utc))
+    deploy_all(app)
+    add_user(app, "alice", "applicant")
+    env = {**os.environ, "DATABASE_URL": db_url, "PROCESSES_DIR": str(FIXTURES / "processes"),
+           "FORMS_DIR": str(FIXTURES / "forms"), "DEPLOY_ON_START": "0", "SUPERVISION_SECONDS": "3600"}
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run", "--max-seconds", "14"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    start = datetime.now(timezone.utc)
+    with app.app_context():
+        alice = actor_from_user(db.session.execute(select(User).where(User.username == "alice")).scalar_one())
+        # created while the scheduler already sleeps: it must notice them without a restart
+        for delay in (5, 6.5, 8):
+            create_case(alice, "t_sleep", {"amount": 1, "project_name": "准时",
+                                           "fire_at": (start + timedelta(seconds=delay)).isoformat()})
+    out = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 0, out
+    with app.app_context():
+        timers = db.session.execute(select(Timer)).scalars().all()
+        lateness = [(t.fired_at - t.due_at).total_seconds() for t in timers]
+    assert len(lateness) == 3 and all(0 <= s < 2 for s in lateness), (lateness, out)
