@@ -14,7 +14,7 @@ from ..domain.workdays import WorkCalendar
 from ..extensions import db
 from ..models import CalendarDay, CalendarYear
 from .actors import SYSTEM, Actor
-from .steps import now
+from .clock import clock_now as now
 
 NAMES_ZH = {"New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",
             "Labour Day": "劳动节", "Dragon Boat Festival": "端午节", "National Day": "国庆节",

@@ -12,6 +12,7 @@ from ..engine.runtime import Engine, StepResult
 from ..engine.serializer import SPIFF_VERSION
 from ..extensions import db
 from .clock import clock_now
+from .deadlines import start_case_clock, step_due
 from ..models import Case, CaseEvent, HumanTask, Incident, OutboundMessage, ProcessInstance, ProcessVersion, \
     TaskCandidate, Timer
 
@@ -65,7 +66,6 @@ def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason
     ts = now()
     if target == CaseStatus.ACCEPTED and case.accepted_at is None:
         case.accepted_at = ts
-        from .clocks import start_case_clock
         start_case_clock(case)
     if target in {CaseStatus.APPROVED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN} and \
             case.clock_state in {"running", "suspended"}:
@@ -91,11 +91,6 @@ def urge_handlers(inst: ProcessInstance, case: Case | None, task_element: str, e
                      f"urge:{task.id}:{event_id}:{ts.isoformat()}", step=task.name)
         record_event(case, "system", "urge", task_id=task.id, element_id=task.element_id, step_name=task.name,
                      opinion="流程定时催办")
-
-
-def step_due(case, created, limit_days):
-    from .clocks import step_due as compute
-    return compute(case, created, limit_days)
 
 
 def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, actor: str, *,

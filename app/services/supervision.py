@@ -22,7 +22,7 @@ from ..models import Case, HumanTask, SupervisionEvent
 from .actors import Actor
 from .calendar import current_calendar
 from .clock import BEIJING, clock_now, today_beijing
-from .clocks import system_alert
+from .deadlines import system_alert
 from .notify import notify_staff
 
 
