@@ -6,6 +6,7 @@ import secrets
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .domain.errors import InvalidModel
@@ -21,7 +22,7 @@ def init_cli(app):
     app.cli.add_command(users)
 
 
-@click.group(help="部署与查看事项流程 (deploy and list matters)")
+@click.group(cls=AppGroup, help="部署与查看事项流程 (deploy and list matters)")
 def processes():
     pass
 
@@ -47,7 +48,7 @@ def processes_list():
         click.echo(f"{m.process_id:24} v{m.latest_version.number:<3} {m.name}")
 
 
-@click.group("scheduler", help="定时器与电子监察调度进程 (timers and supervision)")
+@click.group("scheduler", cls=AppGroup, help="定时器与电子监察调度进程 (timers and supervision)")
 def scheduler_cmd():
     pass
 
@@ -68,7 +69,7 @@ def scheduler_drain():
     click.echo(f"fired {drain()} timers")
 
 
-@click.group("calendar", help="工作日历 (working-day calendar)")
+@click.group("calendar", cls=AppGroup, help="工作日历 (working-day calendar)")
 def calendar_cmd():
     pass
 
@@ -107,7 +108,7 @@ def calendar_show(year):
         click.echo(f"{d.day.isoformat()} {d.kind:8} {d.name}")
 
 
-@click.group(help="用户管理 (users)")
+@click.group(cls=AppGroup, help="用户管理 (users)")
 def users():
     pass
 
@@ -165,7 +166,7 @@ DEMO_USERS = [
      if code.startswith("cs_")]
 
 
-@click.group(help="演示数据 (demo data)")
+@click.group(cls=AppGroup, help="演示数据 (demo data)")
 def demo():
     pass
 
