@@ -152,13 +152,16 @@ def get_case(actor: Actor, key: str | int) -> Case:
 
 
 def case_state(case: Case, inst: ProcessInstance | None = None) -> dict:
-    """Where a case stands: open tasks, open incidents, instance (no history)."""
+    """Where a case stands: open tasks, the incidents its process is stopped on, instance (no history).
+    (Every incident, open or resolved, is in ``case_details``.)"""
     tasks = list(db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")
                                     .order_by(HumanTask.created_at, HumanTask.id)).scalars())
     if inst is None and case.instance_id:
         inst = db.session.get(ProcessInstance, case.instance_id)
-    incidents = list(db.session.execute(select(Incident).where(
-        Incident.case_id == case.id, Incident.status == "open")).scalars())
+    incidents = []
+    if inst is not None and inst.status == "error":
+        incidents = list(db.session.execute(select(Incident).where(
+            Incident.case_id == case.id, Incident.status == "open")).scalars())
     return {"case": case, "current_tasks": tasks, "incidents": incidents, "instance": inst}
 
 
