@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,8 @@ def run(app, *, max_seconds: float | None = None) -> None:
                                                                         "misfire_grace_time": None})
     stopping = threading.Event()
 
-    def timers_job():
+    def timers_job() -> float:
+        """Fire what is due; return how long to sleep before the next run."""
         from ..services.clock import clock_now
         from ..services.timers import drain, next_due
         with app.app_context():
@@ -35,11 +37,21 @@ def run(app, *, max_seconds: float | None = None) -> None:
                 now = clock_now()
             except Exception:  # keep the scheduler alive; the next run retries
                 log.exception("timer run failed")
-                due, now = None, datetime.now(timezone.utc)
-        wait = poll if due is None else min(poll, max(0.0, (due - now).total_seconds()))
+                return poll
+        return poll if due is None else min(poll, max(0.0, (due - now).total_seconds()))
+
+    def schedule_timers(wait: float) -> None:
         if not stopping.is_set():
             scheduler.add_job(timers_job, "date", id="timers", replace_existing=True,
                               run_date=datetime.now(timezone.utc) + timedelta(seconds=wait))
+
+    def after_timers(event) -> None:
+        # The next run is planned once this one has finished (its instance count is released
+        # before the event), so a run is never skipped for "max instances" and the chain never breaks.
+        if event.job_id == "timers":
+            retval = getattr(event, "retval", None)
+            wait = retval if event.code == EVENT_JOB_EXECUTED and retval is not None else poll
+            schedule_timers(wait)
 
     def supervision_job():
         from ..services.supervision import run_supervision
@@ -49,6 +61,8 @@ def run(app, *, max_seconds: float | None = None) -> None:
             except Exception:
                 log.exception("supervision run failed")
 
+    scheduler.add_listener(after_timers, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED |
+                           EVENT_JOB_MAX_INSTANCES)
     scheduler.add_job(timers_job, "date", id="timers", run_date=datetime.now(timezone.utc))
     scheduler.add_job(supervision_job, "interval", id="supervision",
                       seconds=float(app.config["SUPERVISION_SECONDS"]), next_run_time=datetime.now(timezone.utc))
