@@ -123,7 +123,6 @@ def end_special_procedure(actor: Actor, procedure_id: int, result: str) -> Speci
     of the case moves by the working days it lasted. Commits."""
     if not (result or "").strip():
         raise ValidationError("请填写特别程序结果", details={"result": ["必填 (required)"]})
-    inst = None
     try:
         proc = db.session.get(SpecialProcedure, procedure_id)
         if proc is None:
@@ -145,13 +144,11 @@ def end_special_procedure(actor: Actor, procedure_id: int, result: str) -> Speci
         case.clock_state = "running"
         if case.status == CaseStatus.SPECIAL_PROCEDURE.value:
             set_case_status(case, CaseStatus.ACCEPTED.value, actor.username, reason=result.strip())
-        inst = _shift_case(case, days)
+        _shift_case(case, days)
         record_event(case, actor.username, "resume", opinion=result.strip(), data_change={"suspended_days": days})
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        if inst is not None:
-            engine().forget(inst.id)
         raise
     return proc
 

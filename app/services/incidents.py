@@ -27,7 +27,6 @@ def retry_incident(actor: Actor, incident_id: int, data: dict | None = None) -> 
         raise NotAuthorized("只有管理员可以重试异常")
     if data is not None and not isinstance(data, dict):
         raise ValidationError("data 必须是 JSON 对象", details={"data": ["must be an object"]})
-    inst = None
     try:
         incident = db.session.get(Incident, incident_id)
         if incident is None:
@@ -53,7 +52,5 @@ def retry_incident(actor: Actor, incident_id: int, data: dict | None = None) -> 
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        if inst is not None:
-            engine().forget(inst.id)
         raise
     return incident

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import current_app
-from sqlalchemy import delete, select, update
+from flask import current_app, has_app_context
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session
 
 from ..domain.case_status import CaseStatus, can_transition
 from ..engine.runtime import Engine, StepResult
@@ -39,8 +40,24 @@ def now() -> datetime:
     return clock_now()
 
 
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session) -> None:
+    """A step that did not commit may have changed workflows in memory: drop them from the cache."""
+    loaded = session.info.pop("loaded_instances", None)
+    if loaded and has_app_context():
+        for instance_id in loaded:
+            engine().forget(instance_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session) -> None:
+    session.info.pop("loaded_instances", None)
+
+
 def load_workflow(inst: ProcessInstance):
-    """The workflow of a (locked) instance: from the engine cache when it holds this revision."""
+    """The workflow of a (locked) instance: from the engine cache when it holds this revision.
+    Should the transaction roll back, the workflow is dropped from the cache (see above)."""
+    db.session.info.setdefault("loaded_instances", set()).add(inst.id)
     wf = engine().take_cached(inst.id, inst.revision)
     if wf is not None:
         return wf

@@ -61,7 +61,6 @@ def complete_task(actor: Actor, task_id: str, data: dict, *, revision: int | Non
     ``revision`` is stale), ValidationError (data does not fit the form). Nothing changes then."""
     if not isinstance(data, dict):
         raise ValidationError("data 必须是 JSON 对象", details={"data": ["must be an object"]})
-    inst = None
     try:
         # one statement: lock the instance (then the task read is what the lock protects), with its
         # task and case
@@ -97,8 +96,6 @@ def complete_task(actor: Actor, task_id: str, data: dict, *, revision: int | Non
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        if inst is not None:
-            engine().forget(inst.id)
         raise
     engine().remember(inst.id, revision_after, result.workflow)
     return task, case, inst

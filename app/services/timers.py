@@ -34,7 +34,6 @@ def fire_next(now: datetime | None = None) -> int:
     """Fire the due timers of one instance, in one transaction. Returns how many fired (0: none due
     that this process could take)."""
     now = now or clock_now()
-    inst = None
     try:
         inst = _claim_instance(now)
         if inst is None:
@@ -56,8 +55,6 @@ def fire_next(now: datetime | None = None) -> int:
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        if inst is not None:
-            engine().forget(inst.id)
         raise
     engine().remember(inst.id, inst.revision, result.workflow)
     return fired
