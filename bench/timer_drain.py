@@ -2,7 +2,7 @@
 PostgreSQL. Prints the drain time, throughput, lateness (fired_at - due_at: median, p95, max), the
 share of each process, and checks that every timer took effect exactly once.
 
-    .venv/bin/python bench/timer_drain.py [--n 10000] [--procs 2] [--pg-url postgresql://postgres@127.0.0.1:5432/bench_timers]
+    .venv/bin/python bench/timer_drain.py [--n 10000] [--procs 2] [--pg-url postgresql://postgres@127.0.0.1:5432/bench_timer_drain]
 
 A baseline with one process and N/5 timers runs first, in the same run.
 """
@@ -163,7 +163,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--procs", type=int, default=2)
-    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/bench_timers")
+    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/bench_timer_drain")
     a = ap.parse_args()
     rate = calibrate(a.pg_url)
     print(f"timer_drain: PostgreSQL {a.pg_url}; case creation calibrated at {rate:.0f}/s (2 workers)")
