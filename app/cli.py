@@ -60,6 +60,8 @@ def scheduler_run(max_seconds):
     import logging
     from .jobs.scheduler import run
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
+    for noisy in ("SpiffWorkflow", "spiff", "apscheduler"):  # per-task and per-job lines
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     run(current_app._get_current_object(), max_seconds=max_seconds)
 
 

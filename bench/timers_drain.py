@@ -163,6 +163,25 @@ def machine_busy() -> tuple[int, int]:
     return sum(vals) - idle, sum(vals)
 
 
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds of every local postgres process (server on this machine), by pid."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip() == "postgres":
+                    out[int(d.name)] = cpu_seconds(int(d.name)) or 0.0
+            except OSError:
+                pass
+    return out
+
+
+CLAIM_SQL = (  # what timers._claim_instance sends (CANDIDATES = 50), for EXPLAIN
+    "SELECT process_instances.* FROM process_instances WHERE process_instances.id IN "
+    "(SELECT timers.instance_id FROM timers WHERE timers.status = 'waiting' AND timers.due_at <= '{}' "
+    "ORDER BY timers.due_at LIMIT 50) LIMIT 1 FOR UPDATE SKIP LOCKED")
+
+
 def pct(sorted_vals: list[float], q: float) -> float:
     return sorted_vals[max(0, math.ceil(q * len(sorted_vals)) - 1)]
 
@@ -203,6 +222,14 @@ def run_phase(url: str, label: str, n: int, procs: int, window: float, workers: 
         waiting0 = conn.execute("SELECT count(*) FROM timers WHERE status='waiting'").fetchone()[0]
         assert waiting0 == n, f"expected {n} waiting timers after creation, found {waiting0}"
 
+    with psycopg.connect(url) as conn:  # plan of the claim query with every timer due (rolled back)
+        plan = [r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + CLAIM_SQL.format(
+            (T + timedelta(seconds=window + 1)).isoformat())).fetchall()]
+        conn.rollback()
+    claim_ms = next((float(m.group(1)) for m in (re.search(r"Execution Time: ([\d.]+)", x) for x in plan) if m), None)
+    claim_nodes = [x.strip().split("  (")[0].lstrip("-> ") for x in plan
+                   if "Scan" in x or "Join" in x or "Semi" in x or "Nested" in x]
+
     lead = 5.0  # seconds before T: the scheduler processes need ~2 s to import and start
     pause = (T - utc_now()).total_seconds() - lead
     if pause > 0:
@@ -218,6 +245,7 @@ def run_phase(url: str, label: str, n: int, procs: int, window: float, workers: 
     if wait_T > 0:
         time.sleep(wait_T)  # CPU and machine load are counted from T (scheduler start-up excluded)
     cpu0 = [cpu_seconds(p.pid) for p in sched]
+    pg0 = postgres_cpu()
     busy0 = machine_busy()
     started = time.perf_counter()
     window_end = T + timedelta(seconds=window)
@@ -244,6 +272,8 @@ def run_phase(url: str, label: str, n: int, procs: int, window: float, workers: 
     observed_done = utc_now()
     time.sleep(2.0)  # let the last drain() return and log "fired N timers"
     busy1 = machine_busy()
+    pg1 = postgres_cpu()
+    pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items() if v >= pg0.get(pid, 0.0))
     cpu = [(c1 - c0) if c0 is not None and c1 is not None else None
            for c0, c1 in zip(cpu0, (cpu_seconds(p.pid) for p in sched))]
     for p in sched:
@@ -298,7 +328,8 @@ def run_phase(url: str, label: str, n: int, procs: int, window: float, workers: 
         "late_max": lateness[-1] if lateness else float("nan"),
         "late_min": lateness[0] if lateness else float("nan"),
         "observed_done_s": (observed_done - first_due).total_seconds(),
-        "per_proc": parsed, "cpu": cpu, "busy": busy,
+        "per_proc": parsed, "cpu": cpu, "busy": busy, "pg_cpu": pg_cpu, "claim_ms": claim_ms,
+        "claim_nodes": claim_nodes,
         "statuses": statuses, "events": ev, "ev_multi": ev_multi, "after": after, "after_multi": after_multi,
         "incidents": incidents, "exactly_once": exactly_once, "fired": len(fired),
     }
@@ -393,7 +424,8 @@ def profile(url: str, k: int) -> dict:
 
 # ------------------------------------------------------------------------------------------- printing
 def fmt_phase(r: dict) -> list[str]:
-    out = [f"  {r['label']}: {r['n']} timers due over {r['window']:.0f} s, {r['procs']} scheduler process(es)"]
+    when = f"due over {r['window']:.0f} s" if r["window"] else "all due at the same instant"
+    out = [f"  {r['label']}: {r['n']} timers {when}, {r['procs']} scheduler process(es)"]
     out.append(f"    creation        {r['create_s']:.1f} s, {r['create_rate']:.1f} cases/s with {r['workers']} workers "
                f"(per worker {r['worker_rates']}); "
                + (f"OVERRAN first due time by {r['overrun']:.1f} s" if r['overrun'] > 0
@@ -413,7 +445,10 @@ def fmt_phase(r: dict) -> list[str]:
                    f"skipped timers_job {p['skipped']}x{lost}; tracebacks {p['tracebacks']}; "
                    f"{p['lines'] / max(1, p['fired']):.1f} log lines/timer "
                    f"({p['spiff_lines'] / max(1, p['fired']):.1f} SpiffWorkflow 'State changed')")
-    out.append(f"    machine CPU busy {100 * r['busy']:.0f}% (2 cores, incl. PostgreSQL) during the drain")
+    out.append(f"    machine CPU busy {100 * r['busy']:.0f}% of {os.cpu_count()} cores from T to the end; PostgreSQL "
+               f"processes {r['pg_cpu']:.1f} s CPU = {1000 * r['pg_cpu'] / max(1, r['fired']):.1f} ms/timer")
+    out.append(f"    claim query     {r['claim_ms']:.2f} ms with all {r['n']} timers due (EXPLAIN ANALYZE: "
+               f"{' / '.join(r['claim_nodes'])})")
     out.append(f"    exactly once    {'YES' if r['exactly_once'] else 'NO'}: timers {r['statuses']}; timer events "
                f"{r['events'][0]} over {r['events'][1]} cases (of {r['events'][2]}), {r['ev_multi']} cases with >1; "
                f"'after' tasks {r['after'][0]} over {r['after'][1]} cases, {r['after_multi']} with >1; "
@@ -437,6 +472,8 @@ def main() -> None:
                     help="give up when no timer fired for this long after the last due time")
     ap.add_argument("--profile", type=int, default=200, help="timers fired in-process for the cost breakdown (0: skip)")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-capacity", action="store_true",
+                    help="skip the capacity phase (base-n timers all due at once, --procs processes)")
     a = ap.parse_args()
     if a.pg_url.rsplit("/", 1)[1] in FORBIDDEN:
         raise SystemExit("refusing: that database belongs to someone else")
@@ -448,28 +485,45 @@ def main() -> None:
 
     rate = calibrate(a.pg_url, a.workers, 60)
     print(f"calibration: {rate:.1f} cases/s with {a.workers} workers", flush=True)
-    results = []
+    results = {}
+
+    def phase(label, n, procs, window):
+        nonlocal rate
+        r = run_phase(a.pg_url, label, n, procs, window, a.workers, rate, logdir, a.stall)
+        print("\n".join(fmt_phase(r)), flush=True)
+        rate = min(rate, r["create_rate"])
+        results[label] = r
+
     if not a.no_baseline:
-        results.append(run_phase(a.pg_url, "baseline", base_n, 1, base_window, a.workers, rate, logdir, a.stall))
-        print("\n".join(fmt_phase(results[-1])), flush=True)
-        rate = results[-1]["create_rate"]
-    results.append(run_phase(a.pg_url, "main", a.n, a.procs, a.window, a.workers, rate, logdir, a.stall))
-    print("\n".join(fmt_phase(results[-1])), flush=True)
+        phase("baseline", base_n, 1, base_window)
+    if not a.no_capacity:
+        phase("capacity", base_n, a.procs, 0.0)
+    phase("main", a.n, a.procs, a.window)
     prof = profile(a.pg_url, a.profile) if a.profile else None
 
     print("\n" + "=" * 100)
     print(f"RESULTS  (PostgreSQL {a.pg_url.rsplit('@', 1)[-1]}, {os.cpu_count()} CPUs, "
           f"total run {time.perf_counter() - t_start:.0f} s)")
-    for r in results:
+    for r in results.values():
         print("\n".join(fmt_phase(r)))
-    if len(results) == 2:
-        b, m = results
-        rb, rm = b["backlog_rate"] or b["throughput"], m["backlog_rate"] or m["throughput"]
-        print(f"  speed-up {m['procs']} processes vs 1 (backlog firing rate): {rm:.1f} / {rb:.1f} = x{rm / rb:.2f}")
+
+    def rate_of(r):  # (timers/s, is it a capacity figure?)
+        return (r["backlog_rate"], True) if r["backlog_rate"] else (r["throughput"], False)
+
+    if "baseline" in results:
+        rb, cap_b = rate_of(results["baseline"])
+        for label in ("capacity", "main"):
+            if label in results and results[label]["procs"] != 1:
+                rp, cap_p = rate_of(results[label])
+                bound = "" if cap_p else ">= "  # it kept up: only the arrival rate was measured
+                print(f"  speed-up {results[label]['procs']} processes ({label}) vs 1 (baseline), firing rate with a "
+                      f"backlog: {rp:.1f} / {rb:.1f} = {bound}x{rp / rb:.2f}"
+                      + ("" if cap_p else f"  [{label} kept up with its arrival rate: a lower bound]")
+                      + ("" if cap_b else "  [baseline kept up too: not a capacity figure]"))
     if prof:
         parts = ", ".join(f"{k} {v:.2f}" for k, v in prof["parts_ms"].items())
         print(f"  cost of one firing in-process (fire_next, {prof['k']} timers, ms/timer): total {prof['total_ms']:.2f}; "
-              f"{parts}; SQL {prof['sql_n']:.1f} statements {prof['sql_ms']:.2f} (inside the parts above too) + COMMIT {prof['commit_ms']:.2f} "
+              f"{parts}; SQL {prof['sql_n']:.1f} statements {prof['sql_ms']:.2f} (inside the parts above too) + COMMIT {prof['commit_ms']:.2f}; "
               f"other (claim + reads + ORM flush + COMMIT) {prof['total_ms'] - sum(prof['parts_ms'].values()):.2f}"
               f" -> at most {1000 / prof['total_ms']:.0f} timers/s per process without logging")
     print("=" * 100)

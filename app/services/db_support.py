@@ -30,3 +30,14 @@ def unit_of_work():
     except BaseException:
         db.session.rollback()
         raise
+
+
+def insert_once(model, unique_column: str, **values) -> bool:
+    """INSERT … ON CONFLICT (unique_column) DO NOTHING: idempotent even when two processes insert the
+    same key at once. Returns True when this call inserted the row."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    db.session.flush()
+    stmt = (sqlite_insert if is_sqlite() else pg_insert)(model).values(**values) \
+        .on_conflict_do_nothing(index_elements=[unique_column])
+    return db.session.execute(stmt).rowcount == 1

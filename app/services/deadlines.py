@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import Case, ProcessVersion, SupervisionEvent
 from .calendar import current_calendar
 from .clock import BEIJING, clock_now
+from .db_support import insert_once
 
 
 def due_date(cal: WorkCalendar, start: date, limit: dict | None) -> date | None:
@@ -31,14 +32,10 @@ def due_date(cal: WorkCalendar, start: date, limit: dict | None) -> date | None:
 
 def system_alert(key: str, content: str, *, case: Case | None = None, rule: str = "CALENDAR-MISSING") -> None:
     """A red supervision event about the system itself (recorded once per key)."""
-    dedup = f"system:{key}"
-    if db.session.execute(select(SupervisionEvent.id).where(SupervisionEvent.dedup_key == dedup)).first():
-        return
-    db.session.add(SupervisionEvent(
-        case_id=case.id if case else None, case_no=case.case_no if case else None,
-        process_id=case.process_id if case else None, scope="system", limit_kind="calendar", colour="red",
-        rule_id=rule, content=content, department="admin", responsible_department="admin", at=clock_now(),
-        dedup_key=dedup))
+    insert_once(SupervisionEvent, "dedup_key", dedup_key=f"system:{key}",
+                case_id=case.id if case else None, case_no=case.case_no if case else None,
+                process_id=case.process_id if case else None, scope="system", limit_kind="calendar", colour="red",
+                rule_id=rule, content=content, department="admin", responsible_department="admin", at=clock_now())
 
 
 def calendar_missing(case: Case, exc: CalendarMissing) -> None:

@@ -2,11 +2,11 @@
 later by a sender job; SMS through Twilio in the portal issue). Idempotent by key."""
 from __future__ import annotations
 
-from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Case, Notification, User
 from .clock import clock_now
+from .db_support import insert_once
 
 TEMPLATES = {
     "special_procedure": "【阳光发改】您的办件{case_no}已进入特别程序（{kind}），预计{duration}{unit}，期间不计入审批时限。原因：{reason}",
@@ -18,12 +18,10 @@ TEMPLATES = {
 
 
 def _add(key: str, channel: str, recipient: str, template: str, case: Case | None, **values) -> None:
-    if db.session.execute(select(Notification.id).where(Notification.key == key)).first():
-        return
     text = TEMPLATES[template].format(case_no=case.case_no if case else "", **values)
-    db.session.add(Notification(key=key[:160], channel=channel, recipient=recipient[:64], template=template,
-                                case_id=case.id if case else None, text=text, payload=values,
-                                created_at=clock_now()))
+    insert_once(Notification, "key", key=key[:160], channel=channel, recipient=recipient[:64], template=template,
+                case_id=case.id if case else None, text=text, payload=values, created_at=clock_now(),
+                status="pending", attempts=0)
 
 
 def notify_applicant(case: Case, template: str, key: str, **values) -> None:

@@ -22,6 +22,7 @@ from ..models import Case, HumanTask, SupervisionEvent
 from .actors import Actor
 from .calendar import current_calendar
 from .clock import BEIJING, clock_now, today_beijing
+from .db_support import insert_once
 from .deadlines import system_alert
 from .notify import notify_staff
 
@@ -34,10 +35,9 @@ def chief_of(groups: list[str]) -> str | None:
 
 
 def _record(key: str, **fields) -> bool:
-    if db.session.execute(select(SupervisionEvent.id).where(SupervisionEvent.dedup_key == key)).first():
-        return False
-    db.session.add(SupervisionEvent(dedup_key=key, at=clock_now(), **fields))
-    return True
+    """Insert the event unless one with this key exists (also when another scheduler inserts it at
+    the same moment: ON CONFLICT DO NOTHING). True when this call recorded it."""
+    return insert_once(SupervisionEvent, "dedup_key", dedup_key=key, at=clock_now(), **fields)
 
 
 def _colour(cal, today: date, due: date, warn_days: int) -> str | None:
@@ -122,12 +122,9 @@ def _calendar_ahead(today: date) -> None:
     cal = current_calendar()
     if today.month >= 11 and today.year + 1 not in cal.years:
         year = today.year + 1
-        if not db.session.execute(select(SupervisionEvent.id).where(
-                SupervisionEvent.dedup_key == f"system:calendar-ahead-{year}")).first():
-            db.session.add(SupervisionEvent(
-                dedup_key=f"system:calendar-ahead-{year}", scope="system", limit_kind="calendar", colour="yellow",
-                rule_id="CALENDAR-AHEAD", department="admin", responsible_department="admin", at=clock_now(),
-                content=f"{year} 年工作日历尚未导入：跨年期限将无法计算，请导入国务院办公厅 {year} 年放假安排"))
+        _record(f"system:calendar-ahead-{year}", scope="system", limit_kind="calendar", colour="yellow",
+                rule_id="CALENDAR-AHEAD", department="admin", responsible_department="admin",
+                content=f"{year} 年工作日历尚未导入：跨年期限将无法计算，请导入国务院办公厅 {year} 年放假安排")
 
 
 def _close_finished() -> None:
