@@ -39,5 +39,5 @@ def insert_once(model, unique_column: str, **values) -> bool:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
     db.session.flush()
     stmt = (sqlite_insert if is_sqlite() else pg_insert)(model).values(**values) \
-        .on_conflict_do_nothing(index_elements=[unique_column])
-    return db.session.execute(stmt).rowcount == 1
+        .on_conflict_do_nothing(index_elements=[unique_column]).returning(getattr(model, unique_column))
+    return db.session.execute(stmt).first() is not None  # (rowcount is not reliable here on psycopg)
