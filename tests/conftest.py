@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,25 @@ def deploy_all(app):
     from app.services.registry import deploy_directory
     with app.app_context():
         return deploy_directory(app.config["PROCESSES_DIR"], app.config["FORMS_DIR"])
+
+
+@contextmanager
+def fixture_api(db_url, clock, users: dict):
+    """An API client on the fixture processes with ``clock``; ``users`` maps name to groups
+    (``"applicant"`` for an applicant)."""
+    from tests.api.helpers import Api
+    app = make_app(db_url, PROCESSES_DIR=str(FIXTURES / "processes"), FORMS_DIR=str(FIXTURES / "forms"),
+                   CLOCK=clock)
+    deploy_all(app)
+    api = Api(app)
+    for name, groups in users.items():
+        if groups == "applicant":
+            api.user(name, "applicant")
+        else:
+            api.user(name, groups=groups)
+    try:
+        yield api
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import calendar as _months
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
 
 from ..domain.workdays import CalendarMissing, WorkCalendar
 from ..extensions import db

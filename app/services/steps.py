@@ -2,7 +2,7 @@
 transaction. Nothing here commits."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import current_app, has_app_context
 from sqlalchemy import delete, event, select, update

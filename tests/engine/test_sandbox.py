@@ -89,7 +89,6 @@ def test_task_data_may_not_shadow_helpers(env):
 
 def test_dates_and_decimals_from_scripts_survive_save_and_reload():
     import json
-    from pathlib import Path
     from app.engine.parser import check_model
     from app.engine.runtime import Engine
     from tests.fixtures.build import form

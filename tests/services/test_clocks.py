@@ -1,6 +1,6 @@
 """Statutory clocks with an injectable clock: acceptance before the 2026 Spring Festival, a 补正
 suspension, the extension, and a year without calendar data."""
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,8 +9,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Notification, SupervisionEvent
 from app.services.clock import FakeClock
-from tests.api.helpers import START, Api
-from tests.conftest import FIXTURES, deploy_all, make_app
+from tests.api.helpers import START
+from tests.conftest import fixture_api
 
 BJ = ZoneInfo("Asia/Shanghai")
 
@@ -22,19 +22,9 @@ def clock():
 
 @pytest.fixture
 def api(db_url, clock):
-    app = make_app(db_url, PROCESSES_DIR=str(FIXTURES / "processes"), FORMS_DIR=str(FIXTURES / "forms"),
-                   CLOCK=clock)
-    deploy_all(app)
-    a = Api(app)
-    a.user("alice", "applicant")
-    a.user("w1", groups=["window"])
-    a.user("leader", groups=["leader", "window"])
-    a.user("eco", groups=["cs_ecology"])
-    a.user("power", groups=["power"])
-    yield a
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with fixture_api(db_url, clock, {"alice": "applicant", "w1": ["window"], "leader": ["leader", "window"],
+                                         "eco": ["cs_ecology"], "power": ["power"]}) as a:
+        yield a
 
 
 def accept(api):

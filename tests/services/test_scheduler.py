@@ -10,8 +10,7 @@ from app.models import CaseEvent, SupervisionEvent, Timer
 from app.services.clock import FakeClock
 from app.services.supervision import run_supervision
 from app.services.timers import drain, next_due
-from tests.api.helpers import Api
-from tests.conftest import FIXTURES, deploy_all, make_app
+from tests.conftest import fixture_api
 
 BJ = ZoneInfo("Asia/Shanghai")
 
@@ -23,17 +22,8 @@ def clock():
 
 @pytest.fixture
 def api(db_url, clock):
-    app = make_app(db_url, PROCESSES_DIR=str(FIXTURES / "processes"), FORMS_DIR=str(FIXTURES / "forms"),
-                   CLOCK=clock)
-    deploy_all(app)
-    a = Api(app)
-    a.user("alice", "applicant")
-    a.user("w1", groups=["window"])
-    a.user("chief", groups=["investment_chief"])
-    yield a
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with fixture_api(db_url, clock, {"alice": "applicant", "w1": ["window"], "chief": ["investment_chief"]}) as a:
+        yield a
 
 
 def timer_rows(app):

@@ -1,5 +1,5 @@
 """Waiting timers are projected with their due time; a timer whose task finished never fires."""
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import select
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import CalendarDay, CalendarYear, SupervisionEvent, User
+from app.models import CalendarDay, CalendarYear, User
 from app.services.auth import set_password
 from app.services.clock import FakeClock
 from app.services.supervision import run_supervision
