@@ -8,6 +8,7 @@ The service layer owns locking and the transaction.
 from __future__ import annotations
 
 import threading
+from uuid import UUID
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -181,7 +182,6 @@ class Engine:
 
     def move_timers(self, wf, due: dict[str, str]) -> StepResult:
         """Give waiting timers new due times (ISO 8601), e.g. when a suspended clock resumes."""
-        from uuid import UUID
         for task_id, value in due.items():
             task = wf.get_task_from_id(UUID(task_id))
             if task is not None and task.state == TaskState.WAITING:
@@ -190,7 +190,6 @@ class Engine:
 
     def fire_due_timers(self, wf, task_ids: list[str]) -> StepResult:
         """Fire the given waiting timers now (the scheduler decided they are due) and step on."""
-        from uuid import UUID
         before = self._snapshot(wf)
         for task_id in task_ids:
             task = wf.get_task_from_id(UUID(task_id))
@@ -207,13 +206,11 @@ class Engine:
     @staticmethod
     def timer_outcome(wf, task_id: str) -> str:
         """What became of a timer that no longer waits: 'fired' or 'cancelled'."""
-        from uuid import UUID
         task = wf.get_task_from_id(UUID(task_id)) if wf is not None else None
         return "fired" if task is not None and task.state == TaskState.COMPLETED else "cancelled"
 
     # -- internals ---------------------------------------------------------------------------
     def _ready_user_task(self, wf, task_id: str):
-        from uuid import UUID
         try:
             task = wf.get_task_from_id(UUID(task_id))
         except Exception:

@@ -153,17 +153,17 @@ def end_special_procedure(actor: Actor, procedure_id: int, result: str) -> Speci
     return proc
 
 
-def _shift_case(case: Case, days: int, *, extension: bool = False):
+def _shift_case(case: Case, days: int, *, extension: bool = False) -> None:
     """Move the case's deadlines by ``days`` working days; for a suspension also the open steps'
     deadlines and the waiting timers of its process (in the workflow state too)."""
     if days <= 0:
-        return None
+        return
     cal = current_calendar()
     if case.statutory_due:
         case.statutory_due = cal.add_working_days(case.statutory_due, days)
     if extension:
         case.extended_days += days
-        return None
+        return
     if case.promised_due:
         case.promised_due = cal.add_working_days(case.promised_due, days)
     case.suspended_days += days
@@ -172,11 +172,11 @@ def _shift_case(case: Case, days: int, *, extension: bool = False):
         if task.due_date:
             task.due_date = cal.add_working_days(task.due_date, days)
     if not case.instance_id:
-        return None
+        return
     timers = list(db.session.execute(select(Timer).where(Timer.instance_id == case.instance_id,
                                                          Timer.status == "waiting")).scalars())
     if not timers:
-        return None
+        return
     inst = lock_one(ProcessInstance, ProcessInstance.id == case.instance_id)
     moved = {}
     for timer in timers:
@@ -186,4 +186,3 @@ def _shift_case(case: Case, days: int, *, extension: bool = False):
     wf = load_workflow(inst)
     result = engine().move_timers(wf, moved)
     apply_step(inst, case, result, "system")
-    return inst

@@ -7,7 +7,7 @@ from ..domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..engine.forms import validate_submission
 from ..engine.runtime import TaskNotReady
 from ..extensions import db
-from ..models import Case, HumanTask, ProcessInstance, ProcessVersion, TaskCandidate
+from ..models import Case, HumanTask, ProcessInstance, TaskCandidate
 from .actors import Actor
 from .db_support import is_sqlite
 from .steps import apply_step, engine, load_workflow, record_event, version_forms
@@ -36,8 +36,9 @@ def list_tasks(actor: Actor, *, limit: int = 50, offset: int = 0, process_id: st
     return list(db.session.execute(stmt).all())
 
 
-def get_task(actor: Actor, task_id: str) -> tuple[HumanTask, Case | None, dict | None]:
-    """A task with its case and form schema. Raises NotFound / NotAuthorized."""
+def get_task(actor: Actor, task_id: str) -> tuple[HumanTask, Case | None, dict | None, int]:
+    """A task with its case, form schema and the instance revision (to send back on completion).
+    Raises NotFound / NotAuthorized."""
     task = db.session.get(HumanTask, task_id)
     if task is None:
         raise NotFound("任务不存在")
@@ -47,9 +48,8 @@ def get_task(actor: Actor, task_id: str) -> tuple[HumanTask, Case | None, dict |
         raise NotAuthorized("无权查看该任务")
     case = db.session.get(Case, task.case_id) if task.case_id else None
     inst = db.session.get(ProcessInstance, task.instance_id)
-    version = db.session.get(ProcessVersion, inst.version_id)
-    form = version.forms.get(task.form_key) if task.form_key else None
-    return task, case, form
+    form = version_forms(inst.version_id).get(task.form_key) if task.form_key else None
+    return task, case, form, inst.revision
 
 
 def complete_task(actor: Actor, task_id: str, data: dict, *, revision: int | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Case, ProcessInstance, Timer
@@ -73,14 +73,9 @@ def drain(now: datetime | None = None, max_instances: int | None = None) -> int:
 
 
 def _any_due_unlocked(now: datetime | None) -> bool:
-    """After a 0, is there still due work (e.g. we lost a race for one instance)?"""
+    """After a 0, is there still due work this process could take (e.g. it lost a race for one
+    instance)? Instances another scheduler holds are skipped, not waited for."""
     now = now or clock_now()
-    stmt = select(func.count()).select_from(Timer).where(Timer.status == "waiting", Timer.due_at <= now)
-    remaining = db.session.execute(stmt).scalar()
-    db.session.rollback()
-    if not remaining:
-        return False
-    # the ones left may be held by another scheduler: only retry if one is takeable
     stmt = select(ProcessInstance.id).where(ProcessInstance.id.in_(
         select(Timer.instance_id).where(Timer.status == "waiting", Timer.due_at <= now).scalar_subquery())).limit(1)
     if not is_sqlite():

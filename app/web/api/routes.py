@@ -164,12 +164,9 @@ class TaskDetail(MethodView):
     @tasks_bp.response(200, TaskDetailOut)
     def get(self, task_id):
         """A task with its form and the case data."""
-        task, case, form = task_svc.get_task(actor(), task_id)
+        task, case, form, revision = task_svc.get_task(actor(), task_id)
         out = _task_out(task, case)
-        from ...extensions import db
-        from ...models import ProcessInstance
-        inst = db.session.get(ProcessInstance, task.instance_id)
-        out.update(form=form, revision=inst.revision, case_data=case.data if case else {})
+        out.update(form=form, revision=revision, case_data=case.data if case else {})
         return out
 
 
