@@ -5,7 +5,10 @@ from .instance import ProcessInstance, HumanTask, TaskCandidate, Timer, Outbound
 from .case import Case, CaseEvent, CaseSerial, SpecialProcedure
 from .supervision import Notification, SupervisionEvent
 from .calendar import CalendarDay, CalendarYear
+from .org import Department, Region, Role, UserRole
+from .inbox import CaseFile, CaseParticipant, TaskCc
 
 __all__ = ["User", "Matter", "ProcessVersion", "ProcessInstance", "HumanTask", "TaskCandidate",
            "Timer", "OutboundMessage", "Incident", "Case", "CaseEvent", "CaseSerial", "CalendarDay", "CalendarYear",
-           "SpecialProcedure", "Notification", "SupervisionEvent"]
+           "SpecialProcedure", "Notification", "SupervisionEvent", "Department", "Region", "Role", "UserRole",
+           "CaseFile", "CaseParticipant", "TaskCc"]

@@ -19,6 +19,8 @@ class Case(db.Model):
     project_code: Mapped[str | None] = mapped_column(String(24), nullable=True, index=True)
     project_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     status: Mapped[str] = mapped_column(String(24), default="draft")
+    #: the region whose staff handle the case (GB/T 2260); tasks inherit it
+    region_code: Mapped[str] = mapped_column(String(6), default="320000")
     data: Mapped[dict] = mapped_column(JSON, default=dict)  # the start form as submitted
     current_step: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # the case clock (办理时限): starts at acceptance, paused by special procedures

@@ -43,23 +43,50 @@ class HumanTask(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow)
     completed_at = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # inbox fields (issue 4)
+    process_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    region_code: Mapped[str] = mapped_column(String(6), default="320000")
+    #: user = a BPMN user task; sign = an ad-hoc 加签 task attached to ``parent_id``
+    kind: Mapped[str] = mapped_column(String(8), default="user")
+    parent_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    sign_mode: Mapped[str | None] = mapped_column(String(8), nullable=True)  # before | after (加签)
+    #: open 加签 tasks this task waits for (before: it is hidden; after: its completion is pending)
+    blocked: Mapped[int] = mapped_column(Integer, default=0)
+    pending_data: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # 后加签: the held completion
+    pending_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)  # 委派: who delegated
+    delegation: Mapped[str | None] = mapped_column(String(16), nullable=True)  # pending | resolved
+    claimed_at = mapped_column(UTCDateTime, nullable=True)
+    draft: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # 暂存
+    draft_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    draft_at = mapped_column(UTCDateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)  # approve|reject|return|sign|…
+    opinion: Mapped[str | None] = mapped_column(Text, nullable=True)
+    urge_count: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
         Index("ix_human_tasks_instance_state", "instance_id", "state"),
         Index("ix_human_tasks_case", "case_id"),
         Index("ix_human_tasks_assignee_state", "assignee", "state"),
         Index("ix_human_tasks_state_due", "state", "due_date"),
+        Index("ix_human_tasks_done_by", "completed_by", "completed_at"),
     )
 
 
 class TaskCandidate(db.Model):
-    """One row per (open task, group or user) so inbox queries are index lookups."""
+    """The 待办 index: one row per (open, actionable task, inbox key). A key is ``u:<username>``
+    (assignee or candidate user) or ``g:<group>@<region>``. The urgency order and the matter filter
+    are copied here so a first inbox page is an index range scan per key, whatever the inbox size."""
     __tablename__ = "task_candidates"
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(1), primary_key=True)  # g = group, u = user
-    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    due_sort = mapped_column(Date)  # the step's due date, 9999-12-31 when it has none
+    created_at = mapped_column(UTCDateTime)
+    process_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
-    __table_args__ = (Index("ix_task_candidates_value", "kind", "value"),)
+    __table_args__ = (Index("ix_task_candidates_key_due", "key", "due_sort", "created_at", "task_id"),
+                      Index("ix_task_candidates_key_proc_due", "key", "process_id", "due_sort", "created_at",
+                            "task_id"))
 
 
 class Timer(db.Model):

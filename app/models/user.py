@@ -25,4 +25,8 @@ class User(db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until = mapped_column(UTCDateTime, nullable=True)
     active: Mapped[bool] = mapped_column(default=True)
+    #: TOTP second factor (RFC 6238): base32 secret, enabled once the user has confirmed a code
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_enabled: Mapped[bool] = mapped_column(default=False)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)  # no code used twice
     created_at = mapped_column(UTCDateTime, default=utcnow)

@@ -20,6 +20,7 @@ class Actor:
     kind: str                     # staff | applicant | system
     groups: frozenset = field(default_factory=frozenset)
     display_name: str = ""
+    region_code: str = "320000"
 
     @property
     def is_staff(self) -> bool:
@@ -47,7 +48,7 @@ def hash_token(token: str) -> str:
 
 def actor_from_user(user: User) -> Actor:
     return Actor(id=user.id, username=user.username, kind=user.kind, groups=frozenset(user.groups or ()),
-                 display_name=user.display_name)
+                 display_name=user.display_name, region_code=user.region_code or "320000")
 
 
 TOKEN_CACHE_SECONDS = 5.0
@@ -66,13 +67,14 @@ def actor_for_token(token: str | None) -> Actor:
     now = time.monotonic()
     if hit is not None and hit[0] > now:
         return hit[1]
-    row = db.session.execute(select(User.id, User.username, User.kind, User.groups, User.display_name, User.active)
+    row = db.session.execute(select(User.id, User.username, User.kind, User.groups, User.display_name, User.active,
+                             User.region_code)
                              .where(User.token_hash == digest)).first()
     if row is None or not row.active:
         cache.pop(digest, None)
         raise NotAuthenticated("令牌无效 (invalid token)")
     actor = Actor(id=row.id, username=row.username, kind=row.kind, groups=frozenset(row.groups or ()),
-                  display_name=row.display_name)
+                  display_name=row.display_name, region_code=row.region_code or "320000")
     if len(cache) > 10_000:
         cache.clear()
     cache[digest] = (now + TOKEN_CACHE_SECONDS, actor)

@@ -14,7 +14,7 @@ from ..domain.codes import format_case_no, is_credit_code, is_project_code
 from ..domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..engine.forms import validate_submission
 from ..extensions import db
-from ..models import Case, CaseEvent, CaseSerial, HumanTask, Incident, ProcessInstance, ProcessVersion, \
+from ..models import Case, CaseEvent, CaseSerial, HumanTask, Incident, ProcessInstance, ProcessVersion, Region, \
     SpecialProcedure
 from .actors import Actor
 from .db_support import is_sqlite, lock_one
@@ -54,6 +54,15 @@ def _identity_fields(actor: Actor, data: dict) -> dict:
             "applicant_name": data.get("applicant_name") or actor.display_name or actor.username}
 
 
+def _handling_region(data: dict) -> str:
+    """The region whose staff handle the case: the start form's ``region_code`` (属地) when it names
+    a known region, else this deployment's region."""
+    code = data.get("region_code")
+    if isinstance(code, str) and db.session.get(Region, code) is not None:
+        return code
+    return current_app.config["REGION_CODE"]
+
+
 def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = True) -> Case:
     """Create a case of the matter's latest version; with ``submit`` also start its process.
     Raises NotAuthorized, NotFound, ValidationError. Commits."""
@@ -65,7 +74,7 @@ def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = Tru
     clean = validate_submission(form, data, partial=not submit) if form else {}
     ident = _identity_fields(actor, clean)
     case = Case(process_id=process_id, version_id=version.id, applicant_id=actor.id, status="draft",
-                data=clean, created_at=now(), updated_at=now(), **ident)
+                data=clean, created_at=now(), updated_at=now(), region_code=_handling_region(clean), **ident)
     try:
         db.session.add(case)
         db.session.flush()

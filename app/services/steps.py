@@ -14,6 +14,8 @@ from ..engine.serializer import SPIFF_VERSION
 from ..extensions import db
 from .clock import clock_now
 from .deadlines import start_case_clock, step_due
+from .inbox_index import close_signs, index_task
+from ..domain.org import PROVINCE
 from ..models import Case, CaseEvent, HumanTask, Incident, OutboundMessage, ProcessInstance, ProcessVersion, \
     TaskCandidate, Timer
 
@@ -135,19 +137,20 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
         db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone), HumanTask.state == "ready")
                            .values(state="cancelled", completed_at=ts).execution_options(synchronize_session=False))
         db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
+        close_signs(gone, ts)
     for tid, view in ready.items():
         if tid in result.previously_ready:
             continue
-        db.session.add(HumanTask(
+        task = HumanTask(
             id=tid, instance_id=inst.id, case_id=case.id if case else None, element_id=view.element_id,
             name=view.name, lane=view.lane, form_key=view.form_key, action=view.action,
             candidate_groups=view.candidate_groups, candidate_users=view.candidate_users,
             assignee=view.assignee, mi_index=view.mi_index, limit_days=view.limit_days, state="ready",
-            due_date=step_due(case, ts, view.limit_days), created_at=ts))
-        cands = {("u", view.assignee)} if view.assignee else \
-            {("g", g) for g in view.candidate_groups} | {("u", u) for u in view.candidate_users}
-        for kind, value in cands:
-            db.session.add(TaskCandidate(task_id=tid, kind=kind, value=value))
+            due_date=step_due(case, ts, view.limit_days), created_at=ts, kind="user", blocked=0, urge_count=0,
+            process_id=case.process_id if case else inst.process_id,
+            region_code=case.region_code if case else PROVINCE)
+        db.session.add(task)
+        index_task(task, fresh=True)
 
     # timer projection (only read when the process has or had timers)
     if result.timers or result.previous_timers:

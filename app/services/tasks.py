@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import Case, HumanTask, ProcessInstance, TaskCandidate
 from .actors import Actor
 from .db_support import is_sqlite
+from ..domain.org import inbox_keys
 from .steps import apply_step, engine, load_workflow, record_event, version_forms
 
 
@@ -24,10 +25,8 @@ def may_act(actor: Actor, task: HumanTask) -> bool:
 
 def list_tasks(actor: Actor, *, limit: int = 50, offset: int = 0, process_id: str | None = None):
     """Open tasks the actor may act on (assigned to them, or unassigned in their groups)."""
-    cand = [and_(TaskCandidate.kind == "u", TaskCandidate.value == actor.username)]
-    if actor.groups:
-        cand.append(and_(TaskCandidate.kind == "g", TaskCandidate.value.in_(sorted(actor.groups))))
-    mine = exists().where(TaskCandidate.task_id == HumanTask.id, or_(*cand))
+    keys = inbox_keys(actor.username, actor.groups, actor.region_code)
+    mine = exists().where(TaskCandidate.task_id == HumanTask.id, TaskCandidate.key.in_(keys))
     stmt = select(HumanTask, Case).join(Case, Case.id == HumanTask.case_id, isouter=True).where(
         HumanTask.state == "ready", mine)
     if process_id:
