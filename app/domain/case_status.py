@@ -15,6 +15,7 @@ class CaseStatus(StrEnum):
     REJECTED = "rejected"                 # 不予受理 / 不予许可
     WITHDRAWN = "withdrawn"               # 申请人撤回
     CLOSED = "closed"                     # 归档 (result delivered)
+    TERMINATED = "terminated"             # 终止 (an administrator ended the case)
 
     @property
     def label(self) -> str:
@@ -26,24 +27,26 @@ LABELS = {
     CaseStatus.ACCEPTED: "已受理", CaseStatus.CORRECTION: "补正中",
     CaseStatus.SPECIAL_PROCEDURE: "特别程序", CaseStatus.APPROVED: "准予许可/办结",
     CaseStatus.REJECTED: "不予受理/不予许可", CaseStatus.WITHDRAWN: "已撤回", CaseStatus.CLOSED: "已归档",
+    CaseStatus.TERMINATED: "已终止",
 }
 
 S = CaseStatus
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.DRAFT: frozenset({S.SUBMITTED, S.WITHDRAWN}),
-    S.SUBMITTED: frozenset({S.RECEIVED, S.ACCEPTED, S.CORRECTION, S.REJECTED, S.APPROVED, S.WITHDRAWN}),
-    S.RECEIVED: frozenset({S.RECEIVED, S.ACCEPTED, S.CORRECTION, S.REJECTED, S.APPROVED, S.WITHDRAWN}),
-    S.CORRECTION: frozenset({S.RECEIVED, S.ACCEPTED, S.REJECTED, S.WITHDRAWN}),
-    S.ACCEPTED: frozenset({S.ACCEPTED, S.CORRECTION, S.SPECIAL_PROCEDURE, S.APPROVED, S.REJECTED, S.WITHDRAWN}),
-    S.SPECIAL_PROCEDURE: frozenset({S.ACCEPTED, S.APPROVED, S.REJECTED, S.WITHDRAWN}),
+    S.SUBMITTED: frozenset({S.TERMINATED, S.RECEIVED, S.ACCEPTED, S.CORRECTION, S.REJECTED, S.APPROVED, S.WITHDRAWN}),
+    S.RECEIVED: frozenset({S.TERMINATED, S.RECEIVED, S.ACCEPTED, S.CORRECTION, S.REJECTED, S.APPROVED, S.WITHDRAWN}),
+    S.CORRECTION: frozenset({S.TERMINATED, S.RECEIVED, S.ACCEPTED, S.REJECTED, S.WITHDRAWN}),
+    S.ACCEPTED: frozenset({S.TERMINATED, S.ACCEPTED, S.CORRECTION, S.SPECIAL_PROCEDURE, S.APPROVED, S.REJECTED, S.WITHDRAWN}),
+    S.SPECIAL_PROCEDURE: frozenset({S.TERMINATED, S.ACCEPTED, S.APPROVED, S.REJECTED, S.WITHDRAWN}),
     S.APPROVED: frozenset({S.CLOSED}),
     S.REJECTED: frozenset({S.CLOSED}),
     S.WITHDRAWN: frozenset({S.CLOSED}),
+    S.TERMINATED: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),
 }
-FINAL = frozenset({S.APPROVED, S.REJECTED, S.WITHDRAWN, S.CLOSED})
+FINAL = frozenset({S.APPROVED, S.REJECTED, S.WITHDRAWN, S.CLOSED, S.TERMINATED})
 #: statuses a process element may set through its ``caseStatus`` property
-SETTABLE_BY_PROCESS = frozenset(S) - {S.DRAFT, S.SUBMITTED}
+SETTABLE_BY_PROCESS = frozenset(S) - {S.DRAFT, S.SUBMITTED, S.TERMINATED}
 
 
 def can_transition(current: CaseStatus, new: CaseStatus) -> bool:

@@ -198,6 +198,65 @@ class Engine:
         wf.refresh_timers()
         return self._advance(wf, before)
 
+    def reset_to(self, wf, task_id: str, data: dict | None = None) -> StepResult:
+        """Take the process back to a completed user task (退回 / 撤回): everything after it is
+        dropped and the task is ready again, with the data it had when it was reached (or ``data``)."""
+        try:
+            task = wf.get_task_from_id(UUID(task_id))
+        except Exception:
+            task = None
+        if task is None or not isinstance(task.task_spec, UserTask) or task.state != TaskState.COMPLETED:
+            raise TaskNotReady(task_id)
+        before = self._snapshot(wf)
+        wf.reset_from_task_id(task.id, data)
+        return self._advance(wf, before)
+
+    @staticmethod
+    def passed_user_tasks(wf, task_id: str) -> list[tuple[str, str]]:
+        """(task id, element id) of the completed user tasks on the path that led to a ready task,
+        nearest first, top-level process only and outside multi-instance (the return targets)."""
+        try:
+            task = wf.get_task_from_id(UUID(task_id))
+        except Exception:
+            return []
+        out, seen = [], set()
+        node = task.parent if task is not None else None
+        while node is not None:
+            spec = node.task_spec
+            if isinstance(spec, UserTask) and node.state == TaskState.COMPLETED and node.workflow is wf \
+                    and "key_or_index" not in node.internal_data and spec.bpmn_id not in seen:
+                seen.add(spec.bpmn_id)
+                out.append((str(node.id), spec.bpmn_id))
+            node = node.parent
+        return out
+
+    @staticmethod
+    def ready_after(wf, task_id: str) -> bool:
+        """Whether every ready user task descends from the given completed task (so withdrawing it
+        touches nothing else)."""
+        try:
+            task = wf.get_task_from_id(UUID(task_id))
+        except Exception:
+            return False
+        if task is None:
+            return False
+        ready = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if isinstance(t.task_spec, UserTask)]
+        return bool(ready) and all(t.is_descendant_of(task) for t in ready)
+
+    @staticmethod
+    def path(wf) -> dict:
+        """The diagram view: element ids completed, ready now, and sequence flows taken."""
+        done, current = set(), set()
+        for t in wf.get_tasks():
+            bid = getattr(t.task_spec, "bpmn_id", None)
+            if not bid or t.workflow is not wf:
+                continue
+            if t.state == TaskState.COMPLETED:
+                done.add(bid)
+            elif t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
+                current.add(bid)
+        return {"done": sorted(done - current), "current": sorted(current)}
+
     def cancel(self, wf) -> StepResult:
         before = self._snapshot(wf)
         wf.cancel()

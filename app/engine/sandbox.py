@@ -26,6 +26,7 @@ from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getit
 from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence,
                                      safer_getattr)
 from RestrictedPython.PrintCollector import PrintCollector
+from SpiffWorkflow.util.task import TaskState
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -285,6 +286,29 @@ class SandboxScriptEngine(PythonScriptEngine):
     def __init__(self, time_limit_ms: int = 1000, clock=None, extra_helpers: dict | None = None):
         super().__init__(environment=SandboxEnvironment(time_limit_ms, extra_helpers))
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    def evaluate(self, task, expression, external_context=None):
+        """Expressions in a multi-instance child also see the Camunda counters (nrOfInstances,
+        nrOfCompletedInstances, nrOfActiveInstances) and ``completed_items``: the item of every
+        finished instance, so a completion condition can express a quorum or an early rejection."""
+        parent = getattr(task, "parent", None)
+        merged = parent.internal_data.get("merged") if parent is not None else None
+        if merged is not None:
+            spec = parent.task_spec
+            item = getattr(spec, "output_item", None) or getattr(spec, "input_item", None)
+            name = getattr(item, "bpmn_id", None)
+            done_ids = set(merged)
+            finished = [c for c in parent.children if str(c.id) in done_ids]
+            active = [c for c in parent.children if str(c.id) not in done_ids and not c.has_state(TaskState.CANCELLED)]
+            remaining = parent.internal_data.get("remaining") or []
+            extra = {
+                "nrOfCompletedInstances": len(finished),
+                "nrOfActiveInstances": len(active),
+                "nrOfInstances": len(finished) + len(active) + len(remaining),
+                "completed_items": [c.data.get(name) if name else c.data for c in finished],
+            }
+            external_context = {**extra, **(external_context or {})}
+        return super().evaluate(task, expression, external_context)
 
     def validate(self, expression):
         compile_code(expression, "eval")

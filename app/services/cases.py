@@ -15,7 +15,7 @@ from ..domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..engine.forms import validate_submission
 from ..extensions import db
 from ..models import Case, CaseEvent, CaseSerial, HumanTask, Incident, ProcessInstance, ProcessVersion, Region, \
-    SpecialProcedure
+    CaseParticipant, TaskCc, SpecialProcedure
 from .actors import Actor
 from .db_support import is_sqlite, lock_one
 from .registry import get_matter
@@ -134,17 +134,27 @@ def _submit(case: Case, version: ProcessVersion, actor: Actor):
 
 
 def can_read_case(actor: Actor, case: Case) -> bool:
+    """Applicants their own cases; supervisors and administrators every case; leaders every case of
+    their region; staff the cases they acted on, were sent a copy of, or whose steps are or were
+    offered to their groups in their region."""
     if actor.is_admin or actor.is_inspector:
         return True
     if actor.is_applicant:
         return case.applicant_id == actor.id
-    # staff: anyone who holds, could hold, or did one of its tasks
-    stmt = select(HumanTask.id).where(HumanTask.case_id == case.id).where(or_(
-        HumanTask.completed_by == actor.username, HumanTask.assignee == actor.username))
-    if db.session.execute(stmt.limit(1)).first():
+    if not actor.is_staff:
+        return False
+    if db.session.execute(select(CaseParticipant.case_id).where(
+            CaseParticipant.case_id == case.id, CaseParticipant.username == actor.username)).first():
         return True
+    if db.session.execute(select(TaskCc.id).where(TaskCc.case_id == case.id, TaskCc.to_user == actor.username)
+                          .limit(1)).first():
+        return True
+    if "leader" in actor.groups and case.region_code == actor.region_code:
+        return True  # commission leaders read every case of their region
+    from .operations import is_candidate
     for row in db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id)).scalars():
-        if set(row.candidate_groups or ()) & actor.groups or actor.username in (row.candidate_users or ()):
+        # the holders, and the groups (in the region) that had or have a step of it
+        if actor.username in (row.completed_by, row.assignee, row.owner) or is_candidate(actor, row):
             return True
     return False
 

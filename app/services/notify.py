@@ -14,6 +14,8 @@ TEMPLATES = {
     "warning_yellow": "【督办提醒】办件{case_no}「{step}」将于{due}到期，请及时办理。",
     "warning_red": "【超期警告】办件{case_no}「{step}」已超过期限{due}，请立即办理并说明情况。",
     "urge": "【催办】办件{case_no}「{step}」请尽快办理。",
+    "assigned": "【待办】办件{case_no}「{step}」已交由您办理。",
+    "returned": "【退回】办件{case_no}已退回至「{step}」，理由：{reason}",
 }
 
 

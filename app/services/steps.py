@@ -86,7 +86,7 @@ def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason
     if target == CaseStatus.ACCEPTED and case.accepted_at is None:
         case.accepted_at = ts
         start_case_clock(case)
-    if target in {CaseStatus.APPROVED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN} and \
+    if target in {CaseStatus.APPROVED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.TERMINATED} and \
             case.clock_state in {"running", "suspended"}:
         case.clock_state = "stopped"
     if target in {CaseStatus.APPROVED, CaseStatus.REJECTED}:

@@ -15,12 +15,22 @@ from .steps import apply_step, engine, load_workflow, record_event, version_form
 
 
 def may_act(actor: Actor, task: HumanTask) -> bool:
-    """Server-side rule: the assignee alone when there is one, else a candidate user or group."""
-    if task.assignee:
-        return task.assignee == actor.username
-    if actor.is_applicant:
-        return False
-    return actor.username in (task.candidate_users or ()) or bool(set(task.candidate_groups or ()) & actor.groups)
+    from .operations import may_act as rule
+    return rule(actor, task)
+
+
+def may_view(actor: Actor, task: HumanTask, case: Case | None) -> bool:
+    """Who may open a task page: whoever may act, held or did it, the task's candidates, anyone who
+    may read its case (participants, cc, supervisors)."""
+    from .operations import is_candidate
+    if may_act(actor, task) or actor.username in (task.completed_by, task.assignee, task.owner, task.pending_by):
+        return True
+    if task.state == "ready" and is_candidate(actor, task):
+        return True
+    if case is not None:
+        from .cases import can_read_case
+        return can_read_case(actor, case)
+    return actor.is_admin or actor.is_inspector
 
 
 def list_tasks(actor: Actor, *, limit: int = 50, offset: int = 0, process_id: str | None = None):
@@ -38,14 +48,12 @@ def list_tasks(actor: Actor, *, limit: int = 50, offset: int = 0, process_id: st
 def get_task(actor: Actor, task_id: str) -> tuple[HumanTask, Case | None, dict | None, int]:
     """A task with its case, form schema and the instance revision (to send back on completion).
     Raises NotFound / NotAuthorized."""
-    task = db.session.get(HumanTask, task_id)
+    task = db.session.get(HumanTask, task_id) if isinstance(task_id, str) and len(task_id) <= 36 else None
     if task is None:
         raise NotFound("任务不存在")
-    if task.state == "ready" and not may_act(actor, task) and task.completed_by != actor.username:
-        raise NotAuthorized("无权查看该任务")
-    if task.state != "ready" and task.completed_by != actor.username and not may_act(actor, task):
-        raise NotAuthorized("无权查看该任务")
     case = db.session.get(Case, task.case_id) if task.case_id else None
+    if not may_view(actor, task, case):
+        raise NotAuthorized("无权查看该任务")
     inst = db.session.get(ProcessInstance, task.instance_id)
     form = version_forms(inst.version_id).get(task.form_key) if task.form_key else None
     return task, case, form, inst.revision
@@ -53,62 +61,9 @@ def get_task(actor: Actor, task_id: str) -> tuple[HumanTask, Case | None, dict |
 
 def complete_task(actor: Actor, task_id: str, data: dict, *, revision: int | None = None,
                   opinion: str | None = None) -> tuple[HumanTask, Case | None, ProcessInstance]:
-    """Complete a ready user task with form data, in one transaction:
-    lock instance → load → refresh timers → run task → engine steps → save state + projections + audit.
+    """Complete a ready user task with form data, in one transaction (see operations.complete).
 
     Raises NotFound (unknown task), NotAuthorized (not the actor's), Conflict (already completed, or
     ``revision`` is stale), ValidationError (data does not fit the form). Nothing changes then."""
-    if not isinstance(data, dict):
-        raise ValidationError("data 必须是 JSON 对象", details={"data": ["must be an object"]})
-    try:
-        # one statement: lock the instance (then the task read is what the lock protects), with its
-        # task and case
-        stmt = (select(ProcessInstance, HumanTask, Case)
-                .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
-                .outerjoin(Case, Case.id == HumanTask.case_id)
-                .where(HumanTask.id == task_id))
-        if not is_sqlite():
-            stmt = stmt.with_for_update(of=ProcessInstance)
-        row = db.session.execute(stmt).first()
-        if row is None:
-            raise NotFound("任务不存在")
-        inst, task, case = row
-        if not may_act(actor, task):
-            raise NotAuthorized("无权办理该任务")
-        if task.state != "ready":
-            raise Conflict("任务已被办理或已撤销 (task is no longer open)", details={"state": task.state})
-        if revision is not None and revision != inst.revision:
-            raise Conflict("办件已有新进展，请刷新后再办理 (stale revision)",
-                           details={"revision": inst.revision})
-        form = version_forms(inst.version_id).get(task.form_key) if task.form_key else None
-        clean = validate_submission(form, data) if form else {}
-        wf = load_workflow(inst)
-        wf.refresh_timers()
-        try:
-            result = engine().complete(wf, task_id, clean)
-        except TaskNotReady:
-            raise Conflict("任务已不可办理 (task is not ready in the process)") from None
-        record_event(case, actor.username, "complete", task_id=task.id, element_id=task.element_id,
-                     step_name=task.name, opinion=opinion or _opinion_of(clean), data_change=clean)
-        apply_step(inst, case, result, actor.username, completed_task=task)
-        revision_after = inst.revision
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    engine().remember(inst.id, revision_after, result.workflow)
-    return task, case, inst
-
-
-def _opinion_of(data: dict) -> str | None:
-    """The opinion text of a submission, for the trail: the first field named like an opinion."""
-    def scan(d):
-        for key, value in d.items():
-            if isinstance(value, dict):
-                found = scan(value)
-                if found:
-                    return found
-            elif isinstance(value, str) and value and ("opinion" in key or key.endswith("_reply")):
-                return value
-        return None
-    return scan(data)
+    from .operations import complete
+    return complete(actor, task_id, data, revision=revision, opinion=opinion)

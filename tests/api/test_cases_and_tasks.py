@@ -141,7 +141,7 @@ def test_applicant_sees_only_own_cases(api):
 def test_completed_task_gives_409_and_changes_nothing(api):
     start(api)
     task = api.tasks("w1")[0]
-    assert api.post("w1", f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "reject"}}).status_code == 200
+    assert api.post("w1", f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "reject"}, "opinion": "材料不符合受理条件"}).status_code == 200
     before = snapshot(api.app)
     r = api.post("w2", f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "approve"}})
     assert r.status_code == 409
