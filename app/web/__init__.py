@@ -4,6 +4,7 @@
 def init_web(app):
     from .admin import bp as admin_bp
     from .api import init_api
+    from .assets import bp as assets_bp
     from .auth import bp as auth_bp, check_csrf, csrf_token, current_actor
     from .errors import init_errors
     from .home import bp as home_bp
@@ -11,7 +12,7 @@ def init_web(app):
     from .supervision import bp as supervision_bp
     init_api(app)
     init_errors(app)  # after flask-smorest, whose HTTPException handler ours replaces
-    for bp in (home_bp, auth_bp, supervision_bp, admin_bp):
+    for bp in (home_bp, auth_bp, supervision_bp, admin_bp, assets_bp):
         app.register_blueprint(bp)
     app.before_request(check_csrf)
 
