@@ -1,4 +1,5 @@
-"""Command line: ``flask processes deploy|list``, ``flask demo seed``, ``flask users add``."""
+"""Command line: ``flask processes deploy|list``, ``flask demo seed``, ``flask users add``,
+``flask org ...`` (departments, staff users, role assignments)."""
 from __future__ import annotations
 
 import json
@@ -20,6 +21,7 @@ def init_cli(app):
     app.cli.add_command(processes)
     app.cli.add_command(demo)
     app.cli.add_command(users)
+    app.cli.add_command(org)
 
 
 @click.group(cls=AppGroup, help="部署与查看事项流程 (deploy and list matters)")
@@ -115,7 +117,7 @@ def users():
     pass
 
 
-def _upsert_user(username, display_name, kind, groups, org_code=None, phone=None, token=None):
+def _upsert_user(username, display_name, kind, groups, org_code=None, phone=None, token=None, region=None):
     from .models import User
     from .services.actors import hash_token
     user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
@@ -124,7 +126,7 @@ def _upsert_user(username, display_name, kind, groups, org_code=None, phone=None
         db.session.add(user)
     user.display_name, user.kind, user.groups = display_name, kind, sorted(groups)
     user.org_code, user.phone = org_code, phone
-    user.region_code = current_app.config["REGION_CODE"]
+    user.region_code = region or current_app.config["REGION_CODE"]
     token = token or secrets.token_urlsafe(24)
     user.token_hash = hash_token(token)
     return user, token
@@ -166,6 +168,9 @@ DEMO_USERS = [
     ("admin", "系统管理员", "staff", ["admin", "designer", "inspector"], None),
 ] + [(f"{code}_1", f"{name} 联络员", "staff", [code], None) for code, name in GROUPS.items()
      if code.startswith("cs_")]
+#: demo users of another region (region separation): username, name, groups, region
+DEMO_REGION_USERS = [("nj_invest1", "南京市发改委投资处 孙磊", ["investment"], "320100")]
+DEMO_REGION_DEPARTMENTS = [("investment", "南京市发展和改革委员会 固定资产投资处", "320100", "division")]
 
 
 @click.group(cls=AppGroup, help="演示数据 (demo data)")
@@ -178,14 +183,128 @@ def demo_seed():
     from .domain.codes import credit_code_check_char
     from .services.registry import deploy_directory
     from .services.calendar import seed_from_package
+    from .models import Department
+    from .services.auth import set_password
+    from .services.org import find_department, seed_departments, set_roles_from_groups
     seed_from_package()
-    for username, name, kind, groups, org in DEMO_USERS:
+    seed_departments()
+    for code, name, region, kind in DEMO_REGION_DEPARTMENTS:
+        if find_department(code, region) is None:
+            db.session.add(Department(code=code, name=name, region_code=region, kind=kind, active=True))
+    db.session.flush()
+    seeded = [(u, n, k, g, o, None) for u, n, k, g, o in DEMO_USERS] + \
+             [(u, n, "staff", g, None, r) for u, n, g, r in DEMO_REGION_USERS]
+    for username, name, kind, groups, org, region in seeded:
         if org:
             org = org[:17] + credit_code_check_char(org[:17])
-        user, _ = _upsert_user(username, name, kind, groups, org, token=f"demo-{username}")
-        from .services.auth import set_password
+        user, _ = _upsert_user(username, name, kind, groups, org, token=f"demo-{username}", region=region)
         set_password(user, f"demo-{username}-pass")
+        db.session.flush()
+        if kind == "staff":
+            set_roles_from_groups(user, groups)
     db.session.commit()
     deploy_directory(current_app.config["PROCESSES_DIR"], current_app.config["FORMS_DIR"])
-    click.echo(json.dumps({"demo_users": [u[0] for u in DEMO_USERS], "token": "demo-<username>"},
+    click.echo(json.dumps({"demo_users": [u[0] for u in seeded], "token": "demo-<username>"},
                           ensure_ascii=False))
+
+
+@click.group(cls=AppGroup, help="组织机构：部门、工作人员、角色 (departments, staff, roles)")
+def org():
+    pass
+
+
+def _fail(exc) -> None:
+    click.echo(f"失败: {exc.message}", err=True)
+    for field, msgs in (exc.details or {}).items():
+        click.echo(f"  {field}: {'; '.join(msgs)}", err=True)
+    raise SystemExit(1)
+
+
+def _org_call(fn, *args, **kwargs):
+    from .domain.errors import DomainError
+    from .services.actors import SYSTEM
+    try:
+        return fn(SYSTEM, *args, **kwargs)
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(exc)
+
+
+@org.command("departments", help="List departments (optionally of one region).")
+@click.option("--region", default=None)
+def org_departments(region):
+    from .services.org import list_departments
+    for d in list_departments(region):
+        click.echo(f"{d.region_code} {d.code:24} {d.kind:10} {'' if d.active else '(停用) '}{d.name}")
+
+
+@org.command("department-add", help="Create a department: CODE (lower-case, as BPMN groups name it) NAME.")
+@click.argument("code")
+@click.argument("name")
+@click.option("--region", default="320000", show_default=True)
+@click.option("--kind", default="division", show_default=True,
+              type=click.Choice(["division", "hall", "leadership", "external", "platform"]))
+def org_department_add(code, name, region, kind):
+    from .services.org import create_department
+    d = _org_call(create_department, code, name, region, kind)
+    click.echo(f"created {d.region_code} {d.code}")
+
+
+@org.command("users", help="List staff users with region, roles' groups and lock state.")
+@click.option("--region", default=None)
+@click.option("--role", default=None)
+def org_users(region, role):
+    from .services.org import is_locked, list_users
+    for u in _org_call(list_users, region_code=region, role_code=role):
+        state = "inactive" if not u.active else "locked" if is_locked(u) else "ok"
+        click.echo(f"{u.username:20} {u.region_code} {state:8} {','.join(u.groups or []) or '-':40} {u.display_name}")
+
+
+@org.command("user-add", help="Create a staff user with a sign-in password.")
+@click.argument("username")
+@click.option("--name", "display_name", required=True)
+@click.option("--region", default="320000", show_default=True)
+@click.option("--phone", default=None)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def org_user_add(username, display_name, region, phone, password):
+    from .services.org import create_user
+    u = _org_call(create_user, username, display_name, region, password, phone=phone)
+    click.echo(f"created {u.username} ({u.region_code})")
+
+
+@org.command("assign", help="Give USERNAME a ROLE (--dept CODE of a department in the user's region "
+                            "for handler, chief, liaison).")
+@click.argument("username")
+@click.argument("role")
+@click.option("--dept", default=None)
+def org_assign(username, role, dept):
+    from .services.org import assign_role, get_user
+    _org_call(assign_role, username, role, dept)
+    click.echo(f"{username}: {', '.join(get_user(username).groups)}")
+
+
+@org.command("unassign", help="Take ROLE (in --dept CODE) away from USERNAME.")
+@click.argument("username")
+@click.argument("role")
+@click.option("--dept", default=None)
+def org_unassign(username, role, dept):
+    from .services.org import get_user, remove_role
+    _org_call(remove_role, username, role, dept)
+    click.echo(f"{username}: {', '.join(get_user(username).groups) or '-'}")
+
+
+@org.command("unlock", help="Clear USERNAME's failed sign-ins and lock.")
+@click.argument("username")
+def org_unlock(username):
+    from .services.org import unlock
+    _org_call(unlock, username)
+    click.echo(f"{username} unlocked")
+
+
+@org.command("passwd", help="Set USERNAME's password (prompted unless --password).")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def org_passwd(username, password):
+    from .services.org import reset_password
+    _org_call(reset_password, username, password)
+    click.echo(f"{username}: password set")

@@ -14,6 +14,7 @@ def init_web(app):
     init_errors(app)  # after flask-smorest, whose HTTPException handler ours replaces
     for bp in (home_bp, auth_bp, supervision_bp, admin_bp, assets_bp):
         app.register_blueprint(bp)
+    from .admin_users import bp as admin_users_bp; app.register_blueprint(admin_users_bp)  # noqa: E702
     app.before_request(check_csrf)
 
     @app.context_processor

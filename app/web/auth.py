@@ -1,4 +1,5 @@
-"""Browser sign-in (session cookie) and CSRF protection of every HTML form."""
+"""Browser sign-in (session cookie) with an optional TOTP second step, the account security page
+(enroll / disable TOTP), and CSRF protection of every HTML form."""
 from __future__ import annotations
 
 import secrets
@@ -6,10 +7,27 @@ from functools import wraps
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
-from ..domain.errors import NotAuthenticated, NotAuthorized
-from ..services.auth import actor_for_user_id, authenticate
+from ..domain.errors import Conflict, NotAuthenticated, NotAuthorized, ValidationError
+from ..services.auth import SecondFactorRequired, actor_for_user_id, authenticate, verify_second_factor
+from ..services.clock import clock_now
+from . import i18n
 
 bp = Blueprint("auth", __name__, template_folder="templates")
+PENDING_SECONDS = 300  # how long a correct password waits for its code
+
+i18n.EN.update({
+    "动态验证码": "One-time code", "两步验证": "Two-step verification", "验证": "Verify",
+    "账户安全": "Account security", "已开启": "Enabled", "未开启": "Not enabled",
+    "开启两步验证": "Enable two-step verification", "关闭两步验证": "Disable two-step verification",
+    "密钥": "Secret", "确认开启": "Confirm", "取消": "Cancel", "当前密码": "Current password",
+    "请输入身份验证器应用显示的 6 位数字": "Enter the 6 digits your authenticator app shows",
+    "在身份验证器应用（如 Microsoft Authenticator、Google 身份验证器）中添加账户：手动输入下面的密钥，或打开下面的链接。":
+        "Add an account in your authenticator app (Microsoft Authenticator, Google Authenticator…): "
+        "type the secret below or open the link.",
+    "然后输入应用显示的 6 位数字确认。": "Then confirm with the 6 digits it shows.",
+    "登录时除密码外还需输入身份验证器应用上的动态验证码。":
+        "Signing in asks for the code of your authenticator app as well as the password.",
+})
 
 
 def csrf_token() -> str:
@@ -48,28 +66,125 @@ def login_required(check=None):
     return decorate
 
 
+def _safe_next(target: str | None) -> str:
+    target = target or "/"
+    if not target.startswith("/") or target.startswith("//") or target.startswith("/\\"):
+        return "/"
+    return target
+
+
+def _fresh_session(**values) -> None:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session.update(values)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
     if request.method == "POST":
         try:
             actor = authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        except SecondFactorRequired as exc:
+            _fresh_session(pending_uid=exc.user_id, pending_at=clock_now().timestamp(),
+                           pending_next=_safe_next(request.args.get("next")))
+            return redirect(url_for("auth.login_code"))
         except NotAuthenticated as exc:
             error = exc.message
         else:
-            lang = session.get("lang")
-            session.clear()
-            session["uid"] = actor.id
-            if lang:
-                session["lang"] = lang
-            target = request.args.get("next") or "/"
-            if not target.startswith("/") or target.startswith("//"):
-                target = "/"
-            return redirect(target)
+            _fresh_session(uid=actor.id)
+            return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", error=error), (401 if error else 200)
+
+
+def _pending_uid() -> int | None:
+    uid, at = session.get("pending_uid"), session.get("pending_at")
+    if not uid or at is None or clock_now().timestamp() - float(at) > PENDING_SECONDS:
+        return None
+    return uid
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    """The second step: a correct password is waiting in the session for the TOTP code."""
+    uid = _pending_uid()
+    if uid is None:
+        for key in ("pending_uid", "pending_at", "pending_next"):
+            session.pop(key, None)
+        return redirect(url_for("auth.login"))
+    error = None
+    if request.method == "POST":
+        try:
+            actor = verify_second_factor(uid, request.form.get("code", ""))
+        except NotAuthenticated as exc:
+            error = exc.message
+            if "锁定" in error:  # locked: the password has to be given again after the lock
+                for key in ("pending_uid", "pending_at", "pending_next"):
+                    session.pop(key, None)
+        else:
+            target = session.get("pending_next")
+            _fresh_session(uid=actor.id)
+            return redirect(_safe_next(target))
+    return render_template("auth/login_code.html", error=error), (401 if error else 200)
 
 
 @bp.post("/logout")
 def logout():
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/account/security")
+@login_required()
+def security():
+    return _security_page()
+
+
+def _security_page(status: int = 200, **extra):
+    from ..domain import totp
+    from ..services.org import get_user
+    user = get_user(current_actor().id)
+    pending = None
+    if not user.totp_enabled and user.totp_secret and session.get("enrolling"):
+        pending = {"secret": user.totp_secret, "uri": totp.otpauth_uri(user.totp_secret, user.username)}
+    return render_template("auth/security.html", user=user, pending=pending,
+                           message=request.args.get("msg"), **extra), status
+
+
+@bp.post("/account/security/enroll")
+@login_required()
+def security_enroll():
+    from ..services.org import begin_enrollment
+    try:
+        begin_enrollment(current_actor())
+    except Conflict as exc:
+        return _security_page(409, error=exc.message)
+    session["enrolling"] = True
+    return redirect(url_for("auth.security"))
+
+
+@bp.post("/account/security/confirm")
+@login_required()
+def security_confirm():
+    from ..services.org import confirm_enrollment
+    try:
+        confirm_enrollment(current_actor(), request.form.get("code", ""))
+    except (ValidationError, Conflict) as exc:
+        return _security_page(422, error=exc.message)
+    session.pop("enrolling", None)
+    return redirect(url_for("auth.security", msg="两步验证已开启"))
+
+
+@bp.post("/account/security/disable")
+@login_required()
+def security_disable():
+    """Turning the second factor off asks for the password again."""
+    from ..services.auth import password_matches
+    from ..services.org import disable_totp
+    if not password_matches(current_actor().id, request.form.get("password", "")):
+        return _security_page(422, error="当前密码不正确 (wrong password)")
+    disable_totp(current_actor(), current_actor().id)
+    session.pop("enrolling", None)
+    return redirect(url_for("auth.security", msg="两步验证已关闭"))
