@@ -36,8 +36,12 @@ class Settings:
     FORMS_DIR: str = field(default_factory=lambda: os.environ.get("FORMS_DIR", str(ROOT / "forms")))
     #: deploy every file in PROCESSES_DIR when the app starts
     DEPLOY_ON_START: bool = field(default_factory=lambda: _bool("DEPLOY_ON_START", True))
-    #: largest request body accepted (bytes)
+    #: largest request body accepted (bytes); file uploads may be FILE_MAX_BYTES
     MAX_CONTENT_LENGTH: int = field(default_factory=lambda: _int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024))
+    #: where attached files are kept (outside the web root), by checksum
+    FILES_DIR: str = field(default_factory=lambda: os.environ.get("FILES_DIR", str(ROOT / "instance" / "files")))
+    #: largest attached file (bytes)
+    FILE_MAX_BYTES: int = field(default_factory=lambda: _int("FILE_MAX_BYTES", 20 * 1024 * 1024))
     #: largest BPMN file accepted (bytes)
     MAX_BPMN_BYTES: int = field(default_factory=lambda: _int("MAX_BPMN_BYTES", 1024 * 1024))
     #: wall-clock limit of one script or expression, in milliseconds

@@ -7,6 +7,8 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+import tempfile
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -60,7 +62,7 @@ def db_url(database_url, tmp_path):
     with eng.begin() as conn:
         tables = [r[0] for r in conn.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname='public' "
-            "AND tablename NOT IN ('alembic_version', 'calendar_days', 'calendar_years')"))]
+            "AND tablename NOT IN ('alembic_version', 'calendar_days', 'calendar_years', 'regions', 'roles')"))]
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     eng.dispose()
@@ -75,7 +77,8 @@ def make_app(db_url, **config):
     from app.services.clock import FakeClock
     cfg = {"DATABASE_URL": db_url, "DEPLOY_ON_START": False, "TESTING": True,
            "PROCESSES_DIR": str(ROOT / "processes"), "FORMS_DIR": str(ROOT / "forms"),
-           "CLOCK": FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))}
+           "CLOCK": FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))),
+           "FILES_DIR": tempfile.mkdtemp(prefix="files-")}
     cfg.update(config)
     return create_app(cfg)
 
@@ -104,13 +107,13 @@ def client(app):
     return app.test_client()
 
 
-def add_user(app, username, kind="staff", groups=(), org_code=None):
+def add_user(app, username, kind="staff", groups=(), org_code=None, region_code="320000"):
     """Create a user; the API token is ``tok-<username>``."""
     from app.models import User
     from app.services.actors import hash_token
     with app.app_context():
         db.session.add(User(username=username, display_name=username, kind=kind, groups=sorted(groups),
-                            org_code=org_code, token_hash=hash_token(f"tok-{username}")))
+                            org_code=org_code, token_hash=hash_token(f"tok-{username}"), region_code=region_code))
         db.session.commit()
     return {"Authorization": f"Bearer tok-{username}"}
 

@@ -298,8 +298,10 @@ class SandboxScriptEngine(PythonScriptEngine):
             item = getattr(spec, "output_item", None) or getattr(spec, "input_item", None)
             name = getattr(item, "bpmn_id", None)
             done_ids = set(merged)
-            finished = [c for c in parent.children if str(c.id) in done_ids]
-            active = [c for c in parent.children if str(c.id) not in done_ids and not c.has_state(TaskState.CANCELLED)]
+            inner = getattr(spec, "task_spec", None)  # the instances' spec (other children: what follows)
+            children = [c for c in parent.children if c.task_spec.name == inner]
+            finished = [c for c in children if str(c.id) in done_ids]
+            active = [c for c in children if str(c.id) not in done_ids and not c.has_state(TaskState.CANCELLED)]
             remaining = parent.internal_data.get("remaining") or []
             extra = {
                 "nrOfCompletedInstances": len(finished),

@@ -55,9 +55,9 @@ def _identity_fields(actor: Actor, data: dict) -> dict:
 
 
 def _handling_region(data: dict) -> str:
-    """The region whose staff handle the case: the start form's ``region_code`` (属地) when it names
+    """The region whose staff handle the case: the start form's ``handling_region`` when it names
     a known region, else this deployment's region."""
-    code = data.get("region_code")
+    code = data.get("handling_region")
     if isinstance(code, str) and db.session.get(Region, code) is not None:
         return code
     return current_app.config["REGION_CODE"]

@@ -11,8 +11,8 @@ class Api:
         self.client = app.test_client()
         self.headers = {}
 
-    def user(self, username, kind="staff", groups=()):
-        self.headers[username] = add_user(self.app, username, kind, groups)
+    def user(self, username, kind="staff", groups=(), region_code="320000"):
+        self.headers[username] = add_user(self.app, username, kind, groups, region_code=region_code)
         return username
 
     def get(self, who, url, **kw):

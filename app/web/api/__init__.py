@@ -10,5 +10,6 @@ def init_api(app):
         "security": [{"bearer": []}],
     })
     from .routes import cases_bp, incidents_bp, matters_bp, supervision_bp, tasks_bp
-    for bp in (matters_bp, cases_bp, tasks_bp, incidents_bp, supervision_bp):
+    from .inbox_routes import admin_cases_bp, inbox_bp, ops_bp
+    for bp in (matters_bp, cases_bp, tasks_bp, incidents_bp, supervision_bp, inbox_bp, ops_bp, admin_cases_bp):
         api.register_blueprint(bp)

@@ -63,7 +63,8 @@ class MatterDetail(MethodView):
 def _task_out(task, case=None):
     out = {c: getattr(task, c) for c in (
         "id", "case_id", "element_id", "name", "lane", "form_key", "action", "candidate_groups", "candidate_users",
-        "assignee", "mi_index", "state", "limit_days", "due_date", "created_at", "completed_at", "completed_by")}
+        "assignee", "mi_index", "state", "limit_days", "due_date", "created_at", "completed_at", "completed_by",
+        "kind", "region_code", "owner", "delegation", "blocked", "urge_count", "outcome", "opinion")}
     out["case_no"] = case.case_no if case is not None else None
     out["process_id"] = case.process_id if case is not None else None
     return out
@@ -166,7 +167,7 @@ class TaskDetail(MethodView):
         """A task with its form and the case data."""
         task, case, form, revision = task_svc.get_task(actor(), task_id)
         out = _task_out(task, case)
-        out.update(form=form, revision=revision, case_data=case.data if case else {})
+        out.update(form=form, revision=revision, case_data=case.data if case else {}, draft=task.draft)
         return out
 
 

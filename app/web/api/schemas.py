@@ -71,9 +71,18 @@ class TaskOut(Schema):
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.String(allow_none=True)
+    kind = fields.String()
+    region_code = fields.String()
+    owner = fields.String(allow_none=True)
+    delegation = fields.String(allow_none=True)
+    blocked = fields.Integer()
+    urge_count = fields.Integer()
+    outcome = fields.String(allow_none=True)
+    opinion = fields.String(allow_none=True)
 
 
 class TaskDetailOut(TaskOut):
+    draft = fields.Dict(allow_none=True)
     form = fields.Dict(allow_none=True)
     revision = fields.Integer()
     case_data = fields.Dict()
