@@ -53,10 +53,19 @@ def allow_upload_size() -> None:
 
 
 def _case_for(actor: Actor, case_id: int) -> Case:
+    from ..domain.errors import NotAuthorized
     case = db.session.get(Case, case_id) if isinstance(case_id, int) else None
-    if case is None or not can_read_case(actor, case):
+    if case is None:
         raise NotFound("办件不存在")
+    if not can_read_case(actor, case):
+        raise NotAuthorized("无权查看该办件的附件")
     return case
+
+
+def _visible(actor: Actor, f: CaseFile) -> bool:
+    """Staff papers (meeting minutes, expert and department opinions) are internal: an applicant
+    sees only what they uploaded themselves."""
+    return not actor.is_applicant or f.uploaded_by == actor.username
 
 
 def attach(actor: Actor, case_id: int, upload, *, kind: str = "other", note: str | None = None,
@@ -111,8 +120,8 @@ def attach(actor: Actor, case_id: int, upload, *, kind: str = "other", note: str
 
 def list_files(actor: Actor, case_id: int) -> list[CaseFile]:
     case = _case_for(actor, case_id)
-    return list(db.session.execute(select(CaseFile).where(CaseFile.case_id == case.id)
-                                   .order_by(CaseFile.id)).scalars())
+    return [f for f in db.session.execute(select(CaseFile).where(CaseFile.case_id == case.id)
+                                          .order_by(CaseFile.id)).scalars() if _visible(actor, f)]
 
 
 def send(actor: Actor, case_id: int, file_id: int):
@@ -121,6 +130,9 @@ def send(actor: Actor, case_id: int, file_id: int):
     f = db.session.get(CaseFile, file_id)
     if f is None or f.case_id != case.id:
         raise NotFound("附件不存在")
+    if not _visible(actor, f):
+        from ..domain.errors import NotAuthorized
+        raise NotAuthorized("内部材料，申请人不可下载")
     path = Path(current_app.config["FILES_DIR"]) / f.storage_key
     if not path.exists():
         raise NotFound("附件文件缺失")

@@ -23,6 +23,8 @@ def may_view(actor: Actor, task: HumanTask, case: Case | None) -> bool:
     """Who may open a task page: whoever may act, held or did it, the task's candidates, anyone who
     may read its case (participants, cc, supervisors)."""
     from .operations import is_candidate
+    if actor.is_applicant:  # an applicant sees the steps that are theirs (补正), not staff work
+        return actor.username in (task.assignee, task.completed_by)
     if may_act(actor, task) or actor.username in (task.completed_by, task.assignee, task.owner, task.pending_by):
         return True
     if task.state == "ready" and is_candidate(actor, task):

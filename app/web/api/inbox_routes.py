@@ -166,7 +166,11 @@ _op("draft", DraftIn, lambda a, t, b: ops.save_draft(a, t, b["data"]), "暂存")
 class ReturnTargets(MethodView):
     def get(self, task_id):
         """The earlier steps this task may be returned to."""
-        task, case, form, revision = task_svc.get_task(actor(), task_id)
+        who = actor()
+        task, case, form, revision = task_svc.get_task(who, task_id)
+        if not ops.may_act(who, task):
+            from ...domain.errors import NotAuthorized
+            raise NotAuthorized("无权办理该任务")
         return {"targets": ops.return_targets(task)}
 
 
