@@ -246,10 +246,13 @@ def _reachability(errors, filename, container):
 
 
 def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_id: str | None = None,
-                max_bytes: int = 1024 * 1024) -> CheckedModel:
+                max_bytes: int = 1024 * 1024, known_groups: set[str] | frozenset[str] | None = None) -> CheckedModel:
     """Validate a BPMN file of our dialect and parse it with SpiffWorkflow.
 
-    ``forms`` maps form id to form-js schema (what exists). Raises InvalidModel listing every error."""
+    ``forms`` maps form id to form-js schema (what exists); ``known_groups`` the candidate groups
+    the organisation has (default: the code set of app.domain.groups). Raises InvalidModel listing
+    every error."""
+    known = is_known_group if known_groups is None else (lambda g: g in known_groups or is_known_group(g))
     root = parse_xml(data, filename, max_bytes)
     errors: list[dict] = []
     processes = root.findall("bpmn:process", NS)
@@ -303,7 +306,7 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
                 _check_expr(errors, filename, tid, m.group(1), "eval", what)
             elif what == "candidateGroups":
                 for g in split_list(raw):
-                    if not GROUP_CODE_RE.match(g) or not is_known_group(g):
+                    if not GROUP_CODE_RE.match(g) or not known(g):
                         _err(errors, tid, f"未知的候选组: {g}", filename)
         user_tasks.append({"id": tid, "name": el.get("name") or tid, "form": key})
 

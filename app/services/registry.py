@@ -64,6 +64,18 @@ def _form_errors(form_id, form, filename):
     return errors
 
 
+def known_groups() -> frozenset[str]:
+    """Candidate groups the organisation can staff: each active department's handler, chief and
+    liaison groups, and the platform roles (see app.domain.org.group_for)."""
+    from ..domain.org import ROLES, group_for
+    from ..models import Department
+    codes = db.session.execute(select(Department.code).where(Department.active.is_(True))).scalars().all()
+    out = {group_for(role, None) for role, (_, _, needs) in ROLES.items() if not needs}
+    for code in codes:
+        out |= {group_for(role, code) for role, (_, _, needs) in ROLES.items() if needs}
+    return frozenset(out)
+
+
 def deploy(bpmn: bytes, matter_data: object, forms: dict[str, dict], *, filename: str,
            actor: Actor = SYSTEM, expected_id: str | None = None) -> DeployResult:
     """Check and store one matter. An unchanged matter (same hash) creates no new version.
@@ -71,7 +83,7 @@ def deploy(bpmn: bytes, matter_data: object, forms: dict[str, dict], *, filename
     Raises InvalidModel with every problem found; nothing is written then. Does not commit."""
     if not actor.is_admin and "designer" not in actor.groups:
         raise NotAuthorized("只有流程设计人员可以部署流程")
-    model = check_model(bpmn, filename, forms, expected_id=expected_id)
+    model = check_model(bpmn, filename, forms, expected_id=expected_id, known_groups=known_groups())
     errors = []
     for key in model.form_keys:
         errors += _form_errors(key, forms[key], f"{key}.form.json")
