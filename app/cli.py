@@ -204,8 +204,30 @@ def demo_seed():
             set_roles_from_groups(user, groups)
     db.session.commit()
     deploy_directory(current_app.config["PROCESSES_DIR"], current_app.config["FORMS_DIR"])
-    click.echo(json.dumps({"demo_users": [u[0] for u in seeded], "token": "demo-<username>"},
-                          ensure_ascii=False))
+    made = _demo_cases()
+    click.echo(json.dumps({"demo_users": [u[0] for u in seeded], "token": "demo-<username>",
+                           "demo_cases": made}, ensure_ascii=False))
+
+
+def _demo_cases() -> list[str]:
+    """A few applications from the shipped path tests' start data, so the inboxes are not empty:
+    made once (only while there is no case at all)."""
+    from pathlib import Path
+    from sqlalchemy import func, select
+    from .models import Case, User
+    from .services.actors import actor_from_user
+    from .services.cases import create_case
+    if db.session.execute(select(func.count()).select_from(Case)).scalar():
+        return []
+    applicant = db.session.execute(select(User).where(User.username == "demo_applicant")).scalar_one()
+    actor = actor_from_user(applicant)
+    made = []
+    for path in sorted(Path(current_app.config["PROCESSES_DIR"]).glob("*.scenarios.json")):
+        scenarios = json.loads(path.read_text(encoding="utf-8")).get("scenarios") or []
+        if scenarios:
+            case = create_case(actor, path.name.split(".")[0], scenarios[0]["start"])
+            made.append(case.case_no)
+    return made
 
 
 @click.group(cls=AppGroup, help="组织机构：部门、工作人员、角色 (departments, staff, roles)")
