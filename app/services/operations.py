@@ -414,41 +414,36 @@ def withdraw(actor: Actor, task_id: str, reason: str | None = None):
 
 
 # -- transfer / delegate ---------------------------------------------------------------------------
-def transfer(actor: Actor, task_id: str, to_user: str, reason: str | None = None) -> HumanTask:
-    """转办: hand the task over for good to a colleague of the same region."""
-    text = _opinion(reason, required=False)
-    with _tx():
-        inst, task, case = _lock(task_id)
-        _open_for(actor, inst, task)
-        target = _staff(to_user, task.region_code, what="转办对象")
-        if target.username == actor.username:
-            raise ValidationError("不能转办给自己", details={"user": ["self"]})
-        task.assignee, task.claimed_at, task.owner, task.delegation = target.username, now(), None, None
-        index_task(task)
-        _event(case, actor, "transfer", task, text, to=target.username)
-        notify_staff(case, [target.username], "assigned", f"transfer:{task.id}:{target.username}:{now().isoformat()}",
-                     step=task.name)
-    return task
-
-
-def delegate(actor: Actor, task_id: str, to_user: str, note: str | None = None) -> HumanTask:
-    """委派: ask a colleague to work the task; it comes back to the actor, who completes it."""
+def _hand_over(actor: Actor, task_id: str, to_user: str, note, *, action: str, what: str) -> HumanTask:
     text = _opinion(note, required=False)
     with _tx():
         inst, task, case = _lock(task_id)
         _open_for(actor, inst, task)
         if task.kind != "user":
-            raise Conflict("加签任务不能委派")
-        target = _staff(to_user, task.region_code, what="委派对象")
+            raise Conflict("加签任务不能转办或委派")
+        target = _staff(to_user, task.region_code, what=what)
         if target.username == actor.username:
-            raise ValidationError("不能委派给自己", details={"user": ["self"]})
-        task.owner, task.assignee, task.delegation = actor.username, target.username, "pending"
-        task.claimed_at = task.claimed_at or now()
+            raise ValidationError(f"不能{what[:2]}给自己", details={"user": ["self"]})
+        if action == "delegate":
+            task.owner, task.delegation = actor.username, "pending"
+        else:  # a transfer is for good: no owner to come back to
+            task.owner, task.delegation = None, None
+        task.assignee, task.claimed_at = target.username, task.claimed_at or now()
         index_task(task)
-        _event(case, actor, "delegate", task, text, to=target.username)
-        notify_staff(case, [target.username], "assigned", f"delegate:{task.id}:{target.username}:{now().isoformat()}",
+        _event(case, actor, action, task, text, to=target.username)
+        notify_staff(case, [target.username], "assigned", f"{action}:{task.id}:{target.username}:{now().isoformat()}",
                      step=task.name)
     return task
+
+
+def transfer(actor: Actor, task_id: str, to_user: str, reason: str | None = None) -> HumanTask:
+    """转办: hand the task over for good to a colleague of the same region."""
+    return _hand_over(actor, task_id, to_user, reason, action="transfer", what="转办对象")
+
+
+def delegate(actor: Actor, task_id: str, to_user: str, note: str | None = None) -> HumanTask:
+    """委派: ask a colleague to work the task; it comes back to the actor, who completes it."""
+    return _hand_over(actor, task_id, to_user, note, action="delegate", what="委派对象")
 
 
 def resolve(actor: Actor, task_id: str, opinion: str, data: dict | None = None) -> HumanTask:
