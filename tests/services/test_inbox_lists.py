@@ -130,3 +130,37 @@ def test_bad_files_are_refused_and_change_nothing(api):  # noqa: F811
     assert r.status_code == 422
     assert api.get("w1", f"/api/cases/{case['id']}/files").json["files"] == []
     assert upload(api, "w1", 99999, PDF, "x.pdf").status_code == 404
+
+
+def count_queries(app, call):
+    from sqlalchemy import event
+    from app.extensions import db
+    seen = []
+    with app.app_context():
+        engine = db.engine
+    def listener(conn, cursor, statement, *rest):
+        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE is not a query
+            seen.append(statement)
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return seen
+
+
+def test_each_list_costs_a_fixed_number_of_queries_whatever_its_length(api):  # noqa: F811
+    def cost(tab):
+        inbox(api, "w1", tab)  # warm: the token lookup is cached for a few seconds
+        return len(count_queries(api.app, lambda: inbox(api, "w1", tab)))
+    start(api)
+    op(api, "w1", first_task(api, "w1")["id"], "cc", users=["w1"])
+    small = {tab: cost(tab) for tab in ("todo", "done", "handled", "cc")}
+    # the pinned figures: page ids + rows + counts (todo); rows + counts (the others)
+    assert small == {"todo": 3, "done": 2, "handled": 2, "cc": 2}
+    for _ in range(6):
+        start(api)
+    for t in inbox(api, "w1")["rows"][:4]:
+        op(api, "w1", t["task"]["id"], "cc", users=["w1"])
+        op(api, "w1", t["task"]["id"], "approve", opinion="受理")
+    assert {tab: cost(tab) for tab in ("todo", "done", "handled", "cc")} == small
