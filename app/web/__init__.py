@@ -15,6 +15,7 @@ def init_web(app):
     for bp in (home_bp, auth_bp, supervision_bp, admin_bp, assets_bp):
         app.register_blueprint(bp)
     from .admin_users import bp as admin_users_bp; app.register_blueprint(admin_users_bp)  # noqa: E702
+    from .inbox import bp as inbox_bp; app.register_blueprint(inbox_bp)  # noqa: E702
     app.before_request(check_csrf)
 
     @app.context_processor

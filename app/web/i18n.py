@@ -34,3 +34,43 @@ def current_lang() -> str:
 
 def gettext(text: str) -> str:
     return EN.get(text, text) if current_lang() == "en" else text
+
+# 工作台 (app/web/inbox.py and templates/inbox)
+EN.update({
+    "工作台": "Workbench", "待办": "To do", "已办": "Done", "我经手的": "Handled by me", "抄送给我": "Copied to me",
+    "上一页": "Previous", "下一页": "Next", "第": "Page", "页": "", "分页": "Pages", "清除": "Clear",
+    "名称或统一社会信用代码": "Name or credit code", "项目代码": "Project code", "项目名称": "Project",
+    "申请人": "Applicant", "环节": "Step", "时间": "Time", "标记": "Marks", "办件状态": "Case status",
+    "即将到期": "Due soon", "已超期": "Overdue", "无时限": "No limit", "环节时限": "Step due",
+    "待签收": "Unclaimed", "已签收": "Claimed", "已委派": "Delegated to", "委派": "Delegate",
+    "委派已交回": "Delegation returned", "有暂存": "Draft saved", "催办": "Urge", "未读": "Unread", "已读": "Read",
+    "加签": "Add signers", "等待加签意见": "Waiting for added signers", "已办结": "Finished", "已撤销": "Cancelled",
+    "办理人": "Handler", "表单": "Form", "办理": "Handle", "意见": "Opinion", "办理意见": "Opinion",
+    "加签意见": "Signer's opinion", "请填写意见；不予许可时填写理由": "Your opinion; the reason when refusing",
+    "签收": "Claim", "签收后该任务从其他候选人的待办中移除": "Claiming removes the task from the other candidates' lists",
+    "同意": "Approve", "不予许可": "Refuse", "不予受理/不予许可": "Refused", "办理完毕，交回": "Done, hand back",
+    "暂存": "Save draft", "更多操作": "More actions", "退回": "Return", "退回到": "Return to",
+    "退回理由": "Reason for returning", "转办": "Transfer", "转办给（用户名）": "Transfer to (user name)",
+    "委派给（用户名）": "Delegate to (user name)", "说明": "Note",
+    "加签人（用户名，逗号分隔）": "Signers (user names, comma separated)",
+    "前加签：加签人先签署意见，再回到我": "Before: the signers give their opinions first, then it comes back to me",
+    "后加签：我先办理，加签人签署后流转": "After: I complete now, the case moves on once they signed",
+    "意见（后加签必填）": "Opinion (required for 'after')", "减签": "Remove signer", "抄送": "Copy to",
+    "抄送给（用户名，逗号分隔）": "Copy to (user names, comma separated)", "附言": "Note",
+    "催办说明": "Reminder note", "请尽快办理": "Please handle soon", "取消签收": "Unclaim", "收回委派": "Take back delegation",
+    "收回": "Take back", "撤回": "Withdraw", "撤回理由": "Reason for withdrawing", "管理操作": "Administration",
+    "挂起": "Suspend", "挂起理由": "Reason for suspending", "激活": "Resume", "终止": "Terminate",
+    "终止理由": "Reason for terminating", "流程图": "Process diagram", "当前环节": "Current step",
+    "已办环节": "Steps done", "会签意见": "Countersign opinions", "结果": "Result", "办理过程": "Case history",
+    "材料与附件": "Files", "文件": "File", "大小": "Size", "上传人": "Uploaded by", "暂无附件": "No files",
+    "文件（PDF、JPG、PNG、OFD）": "File (PDF, JPG, PNG, OFD)", "上传": "Upload", "申请信息": "Application",
+    "只读": "Read only", "没有正在办理的环节": "No open step", "查看": "View", "已挂起": "Suspended",
+    # history actions, outcomes, statuses, file kinds
+    "创建申请": "Created", "提交申请": "Submitted", "状态变更": "Status", "委派交回": "Delegation handed back",
+    "前加签": "Signers added (before)", "后加签": "Signers added (after)", "上传附件": "File attached",
+    "延长审批": "Extension", "流程异常": "Incident", "重试": "Retry", "定时": "Timer", "已减签": "Signer removed",
+    "补正": "Correction", "已提交": "Submitted", "已收件": "Received", "已受理": "Accepted", "补正中": "In correction",
+    "特别程序": "Special procedure", "准予许可/办结": "Approved", "已撤回": "Withdrawn", "已归档": "Archived",
+    "已终止": "Terminated", "会议纪要": "Meeting minutes", "专家评审意见": "Expert review", "部门意见": "Department opinion",
+    "材料扫描件": "Scan", "其他": "Other",
+})

@@ -1,0 +1,529 @@
+"""Staff workbench (工作台) pages: the four lists (待办 / 已办 / 我经手的 / 抄送给我), the task page with
+every operation of DOMAIN.md §8, the read-only case page, case files.
+
+Views only parse, call one service and render; the services check permissions and own the
+transaction. Every POST carries the session's CSRF token (form field, or ``X-CSRF-Token`` for the
+task page's fetch). A DomainError of an operation is a flash message and a redirect back to the
+page (or ``{"message": …}`` with the error's status for a JSON request), never a 500."""
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from functools import wraps
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from ..domain.errors import DomainError, NotAuthorized, ValidationError
+from ..domain.groups import GROUPS
+from ..services import cases as case_svc
+from ..services import files as file_svc
+from ..services import inbox as inbox_svc
+from ..services import operations as ops
+from ..services import tasks as task_svc
+from ..services.clock import BEIJING
+from ..services.registry import get_version, list_matters
+from ..services.steps import engine, spec_pair
+from .auth import current_actor, login_required
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
+staff_only = login_required(lambda a: a.is_staff)
+
+TAB_LABELS = {"todo": "待办", "done": "已办", "handled": "我经手的", "cc": "抄送给我"}
+COLOUR_LABELS = {"red": "已超期", "yellow": "即将到期", "green": "正常", "none": "无时限"}
+ACTION_LABELS = {
+    "create": "创建申请", "draft": "暂存", "submit": "提交申请", "status": "状态变更", "claim": "签收",
+    "unclaim": "取消签收", "complete": "办理", "reject": "不予受理/不予许可", "return": "退回", "withdraw": "撤回",
+    "transfer": "转办", "delegate": "委派", "resolve": "委派交回", "reclaim": "收回委派", "add_sign_before": "前加签",
+    "add_sign_after": "后加签", "remove_sign": "减签", "sign": "加签意见", "cc": "抄送", "urge": "催办",
+    "suspend": "挂起", "resume": "激活", "terminate": "终止", "attach": "上传附件", "extend": "延长审批",
+    "incident": "流程异常", "retry": "重试", "timer": "定时", "approve": "同意",
+}
+OUTCOME_LABELS = {"approve": "同意", "reject": "不予许可", "return": "退回", "sign": "加签意见", "removed": "已减签",
+                  "correction": "补正"}
+
+
+# -- small helpers ---------------------------------------------------------------------------------
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def _body() -> dict:
+    """The request's fields: a JSON object, or the form (``data`` as JSON text)."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise ValidationError("请求格式不正确 (JSON object expected)")
+        return body
+    body = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    raw = body.get("data")
+    if raw:
+        try:
+            body["data"] = json.loads(raw)
+        except ValueError:
+            raise ValidationError("表单数据格式不正确", details={"data": ["not JSON"]}) from None
+    else:
+        body.pop("data", None)
+    for key in ("users",):
+        if key in body and isinstance(body[key], str):
+            body[key] = [u for u in re.split(r"[\s,，、;；]+", body[key]) if u]
+    return body
+
+
+def _revision(body: dict) -> int | None:
+    raw = body.get("revision")
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ValidationError("版本号不正确", details={"revision": ["integer"]}) from None
+
+
+def _text(body: dict, key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValidationError("请求格式不正确", details={key: ["string expected"]})
+    if value is not None and len(value) > ops.OPINION_MAX:
+        raise ValidationError(f"内容过长（最多 {ops.OPINION_MAX} 字）", details={key: ["too long"]})
+    return value
+
+
+def _back(default: str | None = None) -> str:
+    """Where to go after a POST: the form's ``back`` or the referrer, if it is a path on this site."""
+    target = request.form.get("back") or request.referrer or ""
+    if target.startswith(request.host_url):
+        target = "/" + target[len(request.host_url):]
+    if not target.startswith("/") or target.startswith("//") or target.startswith("/\\"):
+        return default or url_for("inbox.index")
+    return target
+
+
+def _answer(message: str, target: str, status: int = 200, category: str = "ok"):
+    if _wants_json():
+        return jsonify({"message": message, "redirect": target}), status
+    flash(message, category)
+    return redirect(target)
+
+
+def _operation(view):
+    """A POST: run it; a DomainError becomes a flash (or JSON) message and changes nothing."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        back = _back()
+        try:
+            return view(*args, **kwargs)
+        except DomainError as exc:
+            if exc.status == 404 and not _wants_json():
+                raise
+            if exc.status == 403 and not _wants_json():
+                raise
+            return _answer(exc.message, back, exc.status, "error")
+    return wrapped
+
+
+def _local(ts):
+    return ts.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def _group_names(groups) -> str:
+    return "、".join(GROUPS.get(g, g) for g in groups or ())
+
+
+@bp.app_template_filter("bj")
+def _bj_filter(ts):
+    return _local(ts)
+
+
+def _diagram_xml(version_id: int) -> str:
+    """A version's BPMN XML (versions never change: read once per process)."""
+    cache = current_app.extensions.setdefault("inbox_bpmn", {})
+    xml = cache.get(version_id)
+    if xml is None:
+        xml = cache[version_id] = get_version(version_id).bpmn_xml
+    return xml
+
+
+def _flows(xml: str, done: set, current: set) -> list[str]:
+    """Sequence flows taken: from a step done to a step done or current."""
+    out = []
+    try:
+        root = ET.fromstring(xml.encode("utf-8"))
+    except ET.ParseError:
+        return out
+    for el in root.iter():
+        if el.tag.endswith("}sequenceFlow") and el.get("sourceRef") in done and \
+                el.get("targetRef") in (done | current):
+            out.append(el.get("id"))
+    return out
+
+
+def _path(inst) -> dict:
+    """Where the case stands in its diagram. Read-only: the workflow goes back to the engine cache."""
+    if inst is None:
+        return {"done": [], "current": [], "flows": []}
+    eng = engine()
+    wf = eng.take_cached(inst.id, inst.revision)
+    if wf is None:
+        wf = eng.load(spec_pair(get_version(inst.version_id)), inst.state)
+    path = eng.path(wf)
+    eng.remember(inst.id, inst.revision, wf)
+    return path
+
+
+def _matters() -> dict:
+    return {m.process_id: m.name for m in list_matters()}
+
+
+# -- lists -----------------------------------------------------------------------------------------
+@bp.get("")
+@staff_only
+def index():
+    actor = current_actor()
+    tab = request.args.get("tab") or "todo"
+    error, page, f = None, None, inbox_svc.Filters()
+    try:
+        try:
+            number = int(request.args.get("page") or 1)
+        except ValueError:
+            raise ValidationError("页码不正确") from None
+        f = inbox_svc.Filters.parse(request.args)
+        page = inbox_svc.list_inbox(actor, tab, f, page=number, per_page=20)
+    except ValidationError as exc:
+        error = exc.message
+        tab = tab if tab in inbox_svc.TABS else "todo"
+        page = inbox_svc.Page(tab=tab, rows=[], page=1, per_page=20, has_next=False, counts=inbox_svc.counts(actor))
+    matters = _matters()
+    args = {k: v for k, v in f.as_dict().items()}
+    return render_template("inbox/index.html", page=page, tab=tab, tabs=TAB_LABELS, f=args, matters=matters,
+                           colours=COLOUR_LABELS, error=error, inbox_counts=page.counts, action_labels=ACTION_LABELS,
+                           filtered=bool(args), outcome_labels=OUTCOME_LABELS,
+                           page_url=lambda n: url_for("inbox.index", tab=tab, page=n, **args)), (422 if error else 200)
+
+
+# -- the task page ---------------------------------------------------------------------------------
+def _actions(actor, task, case, form, inst) -> dict:
+    """What the actor may do on this page (the services check it again on POST)."""
+    a = {}
+    open_ = task.state == "ready" and (inst is None or inst.status != "suspended")
+    can = ops.may_act(actor, task)
+    if open_ and can:
+        if task.kind == "sign":
+            a["sign"] = True
+        elif task.delegation == "pending" and task.assignee == actor.username:
+            a.update(resolve=True, draft=True)
+        else:
+            if not task.assignee:
+                a["claim"] = True
+            if task.assignee == actor.username and task.claimed_at:
+                a["unclaim"] = True
+            a.update(approve=True, transfer=True, delegate=True, signers=True, cc=True, draft=True)
+            dec = ops.decision_field(form)
+            a["reject"] = bool(dec and "reject" in dec[1])
+            targets = ops.return_targets(task)
+            if targets:
+                a["return"] = targets
+    if open_ and task.owner == actor.username and task.delegation == "pending":
+        a["reclaim"] = True
+    if task.state == "ready" and task.blocked and (task.pending_by or task.assignee) == actor.username:
+        a["unsign"] = True
+    if task.state == "ready" and not can and case is not None and ops.may_urge(actor, case):
+        a["urge"] = True
+    if task.state == "completed" and task.completed_by == actor.username and task.kind == "user":
+        a["withdraw"] = True
+        a["cc"] = case is not None
+    return a
+
+
+def _form_data(task, case, form) -> dict:
+    """What the form shows first: the task's draft, else the applicant's data; the decision field
+    set to 'approve' when empty (the buttons say approve / reject)."""
+    data = dict(task.draft) if task.draft else dict((case.data if case is not None else None) or {})
+    dec = ops.decision_field(form)
+    if dec is not None and task.state == "ready":
+        cur, parts = data, dec[0].split(".")
+        for part in parts[:-1]:
+            nxt = cur.get(part)
+            cur[part] = nxt = dict(nxt) if isinstance(nxt, dict) else {}
+            cur = nxt
+        if cur.get(parts[-1]) in (None, ""):
+            for value in ops.APPROVE_VALUES:
+                if value in dec[1]:
+                    cur[parts[-1]] = value
+                    break
+    return data
+
+
+def _case_context(actor, case) -> dict:
+    """Everything the lower half of the task page and the case page show."""
+    d = case_svc.case_details(case)
+    inst = d["instance"]
+    path = _path(inst)
+    xml = _diagram_xml(case.version_id)
+    path["flows"] = _flows(xml, set(path["done"]), set(path["current"]))
+    groups: dict[str, list] = {}
+    for t in d["tasks"]:
+        if t.kind == "user" and t.state == "completed" and t.mi_index is not None:
+            groups.setdefault(t.element_id, []).append(t)
+    countersigns = [{"name": ts[0].name, "rows": [{"dept": _group_names(t.candidate_groups) or t.completed_by,
+                                                  "by": t.completed_by, "at": t.completed_at, "opinion": t.opinion,
+                                                  "outcome": OUTCOME_LABELS.get(t.outcome, t.outcome)} for t in ts]}
+                    for ts in groups.values()]
+    version = get_version(case.version_id)
+    start_key = (version.summary or {}).get("start_form")
+    start_form = (version.forms or {}).get(start_key) if start_key else None
+    from ..domain.case_status import CaseStatus
+    try:
+        status_label = CaseStatus(case.status).label
+    except ValueError:
+        status_label = case.status
+    return {"case": case, "details": d, "inst": inst, "path": path, "bpmn_xml": xml, "countersigns": countersigns,
+            "files": file_svc.list_files(actor, case.id), "kinds": file_svc.KINDS, "start_form": start_form,
+            "matter_name": (version.matter or {}).get("name") or case.process_id, "status_label": status_label,
+            "case_colour": inbox_svc.colour_of(case.promised_due or case.statutory_due),
+            "statutory_colour": inbox_svc.colour_of(case.statutory_due),
+            "promised_colour": inbox_svc.colour_of(case.promised_due),
+            "status_labels": {s.value: s.label for s in CaseStatus}, "action_labels": ACTION_LABELS, "outcome_labels": OUTCOME_LABELS, "colours": COLOUR_LABELS,
+            "group_names": _group_names, "can_upload": actor.is_staff and not actor.groups <= {"inspector"}}
+
+
+@bp.get("/tasks/<task_id>")
+@staff_only
+def task_page(task_id):
+    actor = current_actor()
+    task, case, form, revision = task_svc.get_task(actor, task_id)
+    if case is None:
+        raise ValidationError("该任务没有办件")
+    ctx = _case_context(actor, case)
+    actions = _actions(actor, task, case, form, ctx["inst"])
+    signs = [t for t in ctx["details"]["tasks"] if t.parent_id == task.id and t.kind == "sign" and t.state == "ready"]
+    submitted = None
+    if task.state == "completed":
+        for ev in ctx["details"]["history"]:
+            if ev.task_id == task.id and ev.action in ("complete", "reject"):
+                submitted = ev.data_change
+    data = submitted if submitted is not None else _form_data(task, case, form)
+    return render_template("inbox/task.html", task=task, form=form, form_data=data, revision=revision,
+                           actions=actions, signs=signs, decision_key=(ops.decision_field(form) or (None,))[0], colour=inbox_svc.colour_of(task.due_date),
+                           editable=bool(actions.get("approve") or actions.get("resolve") or actions.get("draft")),
+                           **ctx)
+
+
+@bp.get("/cases/<int:case_id>")
+@staff_only
+def case_page(case_id):
+    actor = current_actor()
+    case = case_svc.get_case(actor, case_id)
+    inbox_svc.mark_cc_read(actor, case.id)
+    from ..extensions import db
+    db.session.commit()  # the read mark is this request's only change
+    ctx = _case_context(actor, case)
+    mine = [t for t in ctx["details"]["tasks"] if t.state == "ready" and ops.may_act(actor, t)]
+    return render_template("inbox/case.html", mine=mine, **ctx)
+
+
+# -- task operations -------------------------------------------------------------------------------
+def _task_url(task_id: str) -> str:
+    return url_for("inbox.task_page", task_id=task_id)
+
+
+@bp.post("/tasks/<task_id>/claim")
+@staff_only
+@_operation
+def claim(task_id):
+    ops.claim(current_actor(), task_id)
+    return _answer("已签收", _task_url(task_id))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@staff_only
+@_operation
+def unclaim(task_id):
+    ops.unclaim(current_actor(), task_id)
+    return _answer("已取消签收，任务已退回候选人待办", url_for("inbox.index"))
+
+
+def _complete(task_id, outcome):
+    body = _body()
+    data = body.get("data") or {}
+    ops.complete(current_actor(), task_id, data, revision=_revision(body), opinion=_text(body, "opinion"),
+                 outcome=outcome, require_opinion=True)
+
+
+@bp.post("/tasks/<task_id>/approve")
+@staff_only
+@_operation
+def approve(task_id):
+    _complete(task_id, "approve")
+    return _answer("办理完成，已提交下一环节", url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/reject")
+@staff_only
+@_operation
+def reject(task_id):
+    _complete(task_id, "reject")
+    return _answer("已作出不予受理/不予许可决定", url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/return")
+@staff_only
+@_operation
+def return_(task_id):
+    body = _body()
+    target = body.get("target")
+    if not isinstance(target, str) or not target:
+        raise ValidationError("请选择退回的环节", details={"target": ["required"]})
+    ops.return_to(current_actor(), task_id, target, _text(body, "reason"))
+    return _answer("已退回", url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/withdraw")
+@staff_only
+@_operation
+def withdraw(task_id):
+    ops.withdraw(current_actor(), task_id, _text(_body(), "reason"))
+    return _answer("已撤回，任务回到您的待办", _task_url(task_id))
+
+
+@bp.post("/tasks/<task_id>/transfer")
+@staff_only
+@_operation
+def transfer(task_id):
+    body = _body()
+    ops.transfer(current_actor(), task_id, _text(body, "user") or "", _text(body, "reason"))
+    return _answer(f"已转办给 {body.get('user')}", url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/delegate")
+@staff_only
+@_operation
+def delegate(task_id):
+    body = _body()
+    ops.delegate(current_actor(), task_id, _text(body, "user") or "", _text(body, "reason"))
+    return _answer(f"已委派给 {body.get('user')}，办理完毕后将交回给您", _task_url(task_id))
+
+
+@bp.post("/tasks/<task_id>/resolve")
+@staff_only
+@_operation
+def resolve(task_id):
+    body = _body()
+    ops.resolve(current_actor(), task_id, _text(body, "opinion"), body.get("data"))
+    return _answer("已交回委派人", url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/reclaim")
+@staff_only
+@_operation
+def reclaim(task_id):
+    ops.reclaim(current_actor(), task_id)
+    return _answer("已收回委派", _task_url(task_id))
+
+
+@bp.post("/tasks/<task_id>/signers")
+@staff_only
+@_operation
+def signers(task_id):
+    body = _body()
+    users = body.get("users") or []
+    mode = body.get("mode") or ""
+    ops.add_signers(current_actor(), task_id, users, mode, _text(body, "opinion"), body.get("data"))
+    return _answer("已加签：" + "、".join(str(u) for u in users), _task_url(task_id))
+
+
+@bp.post("/tasks/<task_id>/remove-signer")
+@staff_only
+@_operation
+def remove_signer(task_id):
+    """减签: ``task_id`` is the 加签 task; back to its parent's page."""
+    sign = ops.remove_signer(current_actor(), task_id, _text(_body(), "reason"))
+    return _answer(f"已减签：{sign.assignee}", _task_url(sign.parent_id) if sign.parent_id else url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/cc")
+@staff_only
+@_operation
+def cc(task_id):
+    body = _body()
+    users = body.get("users") or []
+    ops.cc(current_actor(), task_id, users, _text(body, "note"))
+    return _answer("已抄送：" + "、".join(str(u) for u in users), _task_url(task_id))
+
+
+@bp.post("/tasks/<task_id>/urge")
+@staff_only
+@_operation
+def urge(task_id):
+    ops.urge(current_actor(), task_id, _text(_body(), "note"))
+    return _answer("已催办", _task_url(task_id))
+
+
+@bp.post("/tasks/<task_id>/draft")
+@staff_only
+@_operation
+def draft(task_id):
+    body = _body()
+    data = body.get("data")
+    if data is None:
+        data = {}
+    ops.save_draft(current_actor(), task_id, data)
+    return _answer("已暂存", _task_url(task_id))
+
+
+# -- administrators: the case ----------------------------------------------------------------------
+def _case_op(case_id: int, call, done: str):
+    call(current_actor(), case_id, _text(_body(), "reason"))
+    return _answer(done, _back(url_for("inbox.case_page", case_id=case_id)))
+
+
+@bp.post("/cases/<int:case_id>/suspend")
+@staff_only
+@_operation
+def suspend(case_id):
+    return _case_op(case_id, ops.suspend, "办件已挂起")
+
+
+@bp.post("/cases/<int:case_id>/resume")
+@staff_only
+@_operation
+def resume(case_id):
+    return _case_op(case_id, ops.resume, "办件已激活")
+
+
+@bp.post("/cases/<int:case_id>/terminate")
+@staff_only
+@_operation
+def terminate(case_id):
+    return _case_op(case_id, ops.terminate, "办件已终止")
+
+
+# -- files -----------------------------------------------------------------------------------------
+@bp.url_value_preprocessor
+def _upload_size(endpoint, values):
+    """An upload may be larger than other requests; this runs before the CSRF check reads the form."""
+    if endpoint == "inbox.upload" and request.method == "POST":
+        file_svc.allow_upload_size()
+
+
+@bp.post("/cases/<int:case_id>/files")
+@staff_only
+@_operation
+def upload(case_id):
+    try:
+        f = file_svc.attach(current_actor(), case_id, request.files.get("file"),
+                            kind=request.form.get("kind") or "other", note=(request.form.get("note") or None),
+                            task_id=request.form.get("task_id") or None)
+    except ValidationError as exc:  # say which check failed: "附件未通过校验：只接受 PDF…"
+        reasons = "；".join(str(m) for msgs in exc.details.values() if isinstance(msgs, list) for m in msgs)
+        raise ValidationError(f"{exc.message}：{reasons}" if reasons else exc.message, details=exc.details) from None
+    return _answer(f"已上传附件：{f.filename}", _back(url_for("inbox.case_page", case_id=case_id)))
+
+
+@bp.get("/cases/<int:case_id>/files/<int:file_id>")
+@staff_only
+def download(case_id, file_id):
+    return file_svc.send(current_actor(), case_id, file_id)
+
+
+__all__ = ["bp", "NotAuthorized"]
