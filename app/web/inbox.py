@@ -100,7 +100,9 @@ def _back(default: str | None = None) -> str:
 
 
 def _answer(message: str, target: str, status: int = 200, category: str = "ok"):
-    if _wants_json():
+    if _wants_json():  # the page's script goes to ``redirect``, where a success is flashed
+        if status < 400:
+            flash(message, category)
         return jsonify({"message": message, "redirect": target}), status
     flash(message, category)
     return redirect(target)
