@@ -120,6 +120,17 @@ def _staff(username, region: str | None = None, *, what: str = "办理人") -> U
     return user
 
 
+def colleagues(actor: Actor, region_code: str, limit: int = 500) -> list[tuple[str, str]]:
+    """(username, display name) of the active staff of a region: whom a task can be handed to."""
+    if not actor.is_staff:
+        return []
+    return [tuple(r) for r in db.session.execute(
+        select(User.username, User.display_name).where(User.kind == "staff", User.active.is_(True),
+                                                       User.region_code == region_code,
+                                                       User.username != actor.username)
+        .order_by(User.username).limit(limit)).all()]
+
+
 def touch(case: Case | None, username: str, action: str) -> None:
     """我经手的: remember that a staff user acted on the case (upsert)."""
     if case is None:

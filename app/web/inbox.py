@@ -305,8 +305,10 @@ def task_page(task_id):
             if ev.task_id == task.id and ev.action in ("complete", "reject"):
                 submitted = ev.data_change
     data = submitted if submitted is not None else _form_data(task, case, form)
+    people = ops.colleagues(actor, task.region_code) if any(
+        actions.get(k) for k in ("transfer", "signers", "cc")) else []
     return render_template("inbox/task.html", task=task, form=form, form_data=data, revision=revision,
-                           actions=actions, signs=signs, decision_key=(ops.decision_field(form) or (None,))[0], colour=inbox_svc.colour_of(task.due_date),
+                           actions=actions, signs=signs, colleagues=people, decision_key=(ops.decision_field(form) or (None,))[0], colour=inbox_svc.colour_of(task.due_date),
                            editable=bool(actions.get("approve") or actions.get("resolve") or actions.get("draft")),
                            **ctx)
 

@@ -224,6 +224,9 @@ def test_task_page_renders_for_candidates_and_refuses_others(app):
         assert text in page, text
     assert '"current": ["review"]' in page  # the diagram's highlight
     assert 'id="op-return"' not in page  # the first step has nothing to return to
+    # the colleagues a task can be handed to: staff of the task's region, not oneself
+    names = re.findall(r'<option value="([^"]+)">', page.split('<datalist id="colleagues">')[1].split("</datalist>")[0])
+    assert "w2" in names and "chief" in names and "w1" not in names and "alice" not in names
     Browser(app, "eco").get(f"/inbox/tasks/{t['id']}", expect=403)
     Browser(app, "w1").get("/inbox/tasks/no-such-task", expect=404)
 
