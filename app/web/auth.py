@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import wraps
 
+from markupsafe import Markup
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from ..domain.errors import Conflict, NotAuthenticated, NotAuthorized, ValidationError
@@ -21,9 +22,9 @@ i18n.EN.update({
     "开启两步验证": "Enable two-step verification", "关闭两步验证": "Disable two-step verification",
     "密钥": "Secret", "确认开启": "Confirm", "取消": "Cancel", "当前密码": "Current password",
     "请输入身份验证器应用显示的 6 位数字": "Enter the 6 digits your authenticator app shows",
-    "在身份验证器应用（如 Microsoft Authenticator、Google 身份验证器）中添加账户：手动输入下面的密钥，或打开下面的链接。":
+    "在身份验证器应用（如 Microsoft Authenticator、Google 身份验证器）中添加账户：扫描二维码，或手动输入下面的密钥，或打开下面的链接。":
         "Add an account in your authenticator app (Microsoft Authenticator, Google Authenticator…): "
-        "type the secret below or open the link.",
+        "scan the QR code, type the secret below or open the link.", "二维码": "QR code",
     "然后输入应用显示的 6 位数字确认。": "Then confirm with the 6 digits it shows.",
     "登录时除密码外还需输入身份验证器应用上的动态验证码。":
         "Signing in asks for the code of your authenticator app as well as the password.",
@@ -99,6 +100,12 @@ def login():
     return render_template("auth/login.html", error=error), (401 if error else 200)
 
 
+def _qr_svg(text: str) -> str:
+    """An inline SVG QR code (segno, pure Python) for an authenticator app to scan."""
+    import segno
+    return segno.make(text, error="m").svg_inline(scale=4, border=2)
+
+
 def _pending_uid() -> int | None:
     uid, at = session.get("pending_uid"), session.get("pending_at")
     if not uid or at is None or clock_now().timestamp() - float(at) > PENDING_SECONDS:
@@ -148,7 +155,8 @@ def _security_page(status: int = 200, **extra):
     user = get_user(current_actor().id)
     pending = None
     if not user.totp_enabled and user.totp_secret and session.get("enrolling"):
-        pending = {"secret": user.totp_secret, "uri": totp.otpauth_uri(user.totp_secret, user.username)}
+        uri = totp.otpauth_uri(user.totp_secret, user.username)
+        pending = {"secret": user.totp_secret, "uri": uri, "qr": Markup(_qr_svg(uri))}
     return render_template("auth/security.html", user=user, pending=pending,
                            message=request.args.get("msg"), **extra), status
 

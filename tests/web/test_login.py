@@ -135,6 +135,8 @@ def test_enroll_confirm_and_disable_on_the_security_page(app, clock):
     page = c.get("/account/security").get_data(as_text=True)
     secret = re.search(r"<code[^>]*>([A-Z2-7]{32})</code>", page).group(1)
     assert "otpauth://totp/" in page
+    qr = re.search(r'<p class="qr"[^>]*>(<svg.*?</svg>)', page, re.S)
+    assert qr and qr.group(1).count("<path") >= 1  # a scannable code, drawn inline
     r = c.post("/account/security/confirm", data={"code": "12345", "csrf_token": csrf(page)})
     assert r.status_code == 422 and "验证码不正确" in r.get_data(as_text=True)
     now_code = totp.code_at(secret, clock().timestamp())
