@@ -289,6 +289,11 @@ def _case_context(actor, case) -> dict:
             "group_names": _group_names, "can_upload": actor.is_staff and not actor.groups <= {"inspector"}}
 
 
+@bp.app_template_global("badge")
+def _badge(counts, tab):
+    return inbox_svc.badge(counts, tab)
+
+
 @bp.get("/tasks/<task_id>")
 @staff_only
 def task_page(task_id):

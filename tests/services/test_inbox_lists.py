@@ -52,7 +52,22 @@ def test_done_handled_and_cc_lists(api):  # noqa: F811
     assert cc["rows"][0]["cc"]["note"] == "请知悉" and cc["counts"]["cc"] == 1
     # reading the case clears the unread count only through the page (API reads are not "read")
     counts = inbox(api, "w1")["counts"]
-    assert counts == {"todo": 0, "done": 1, "handled": 1, "cc": 0}
+    assert counts == {"todo": 0, "done": 1, "handled": 1, "cc": 0, "capped": []}
+
+
+def test_badges_count_exactly_up_to_the_cap_then_say_more(api, monkeypatch):  # noqa: F811
+    from app.services import inbox as inbox_svc
+    monkeypatch.setattr(inbox_svc, "COUNT_CAP", 2)
+    api.user("both", groups=["window", "cs_ecology"])
+    for _ in range(2):
+        start(api)
+    assert inbox(api, "w1")["counts"]["todo"] == 2 and inbox(api, "w1")["counts"]["capped"] == []
+    start(api)
+    c = inbox(api, "w1")["counts"]
+    assert c["todo"] == 2 and c["capped"] == ["todo"]
+    assert inbox_svc.badge(c, "todo") == "2+" and inbox_svc.badge(c, "cc") == "0"
+    # two keys: still exact up to the cap (rows read: cap × keys + 1)
+    assert inbox(api, "both")["counts"]["capped"] == ["todo"]
 
 
 def test_a_task_offered_through_two_of_my_groups_is_listed_once(api):  # noqa: F811
