@@ -54,7 +54,7 @@ def allow_upload_size() -> None:
 
 def _case_for(actor: Actor, case_id: int) -> Case:
     from ..domain.errors import NotAuthorized
-    case = db.session.get(Case, case_id) if isinstance(case_id, int) else None
+    case = db.session.get(Case, case_id) if isinstance(case_id, int) and 0 < case_id < 2 ** 31 else None
     if case is None:
         raise NotFound("办件不存在")
     if not can_read_case(actor, case):
@@ -80,8 +80,8 @@ def attach(actor: Actor, case_id: int, upload, *, kind: str = "other", note: str
         raise ValidationError("请选择要上传的文件", details={"file": ["必填 (required)"]})
     if kind not in KINDS:
         errors["kind"] = [f"应为 {' / '.join(KINDS)}"]
-    if note is not None and len(note) > 500:
-        errors["note"] = ["最多 500 字"]
+    if note is not None and (len(note) > 500 or "\x00" in note):
+        errors["note"] = ["最多 500 字，且不能含空字符"]
     limit = current_app.config["FILE_MAX_BYTES"]
     blob = upload.stream.read(limit + 1)
     if len(blob) > limit:
@@ -91,6 +91,11 @@ def attach(actor: Actor, case_id: int, upload, *, kind: str = "other", note: str
     ctype = sniff(blob[:16], blob) if "file" not in errors else None
     if "file" not in errors and ctype is None:
         errors["file"] = ["只接受 PDF、JPG、PNG、OFD 文件（按内容识别）"]
+    if task_id is not None and task_id != "":
+        from ..models import HumanTask
+        owner = db.session.get(HumanTask, task_id) if isinstance(task_id, str) and len(task_id) <= 36 else None
+        if owner is None or owner.case_id != case.id:
+            errors["task_id"] = ["不是本办件的任务"]
     if errors:
         raise ValidationError("附件未通过校验", details=errors)
     digest = hashlib.sha256(blob).hexdigest()
@@ -103,7 +108,7 @@ def attach(actor: Actor, case_id: int, upload, *, kind: str = "other", note: str
         os.replace(tmp, path)
     name = SAFE_NAME.sub("_", os.path.basename(upload.filename))[:150] or "file"
     stem = name.rsplit(".", 1)[0] if "." in name else name
-    f = CaseFile(case_id=case.id, task_id=task_id if isinstance(task_id, str) and len(task_id) <= 36 else None,
+    f = CaseFile(case_id=case.id, task_id=task_id or None,
                  uploaded_by=actor.username, kind=kind, filename=stem + TYPES[ctype], content_type=ctype,
                  size=len(blob), sha256=digest, storage_key=key, note=note, created_at=now())
     try:
@@ -127,7 +132,7 @@ def list_files(actor: Actor, case_id: int) -> list[CaseFile]:
 def send(actor: Actor, case_id: int, file_id: int):
     """The file as a download, after checking the actor may read the case and the checksum."""
     case = _case_for(actor, case_id)
-    f = db.session.get(CaseFile, file_id)
+    f = db.session.get(CaseFile, file_id) if isinstance(file_id, int) and 0 < file_id < 2 ** 31 else None
     if f is None or f.case_id != case.id:
         raise NotFound("附件不存在")
     if not _visible(actor, f):

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from uuid import uuid4
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,8 +20,8 @@ from ..domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..engine.forms import validate_submission
 from ..engine.runtime import TaskNotReady
 from ..extensions import db
-from ..models import Case, CaseEvent, CaseParticipant, HumanTask, ProcessInstance, TaskCandidate, TaskCc, Timer, \
-    User
+from ..models import Case, CaseEvent, CaseParticipant, HumanTask, Incident, ProcessInstance, TaskCandidate, TaskCc, \
+    Timer, User
 from .actors import Actor
 from .db_support import is_sqlite
 from .inbox_index import close_signs, index_task
@@ -83,6 +83,17 @@ def may_act(actor: Actor, task: HumanTask) -> bool:
     return is_candidate(actor, task)
 
 
+def _not_suspended(inst: ProcessInstance) -> None:
+    if inst.status == "suspended":
+        raise Conflict("办件已挂起，恢复后才能办理")
+
+
+def _staff_only(actor: Actor) -> None:
+    """Operations of the inbox that only staff have (an applicant answers their 补正, nothing more)."""
+    if not actor.is_staff:
+        raise NotAuthorized("只有工作人员可以进行该操作")
+
+
 def _open_for(actor: Actor, inst: ProcessInstance, task: HumanTask, *, holder: bool = True) -> None:
     """Refuse unless the task is open and the actor may act on it (and, with ``holder``, is not
     merely its delegate)."""
@@ -90,8 +101,7 @@ def _open_for(actor: Actor, inst: ProcessInstance, task: HumanTask, *, holder: b
         raise Conflict("任务已被办理或已撤销 (task is no longer open)", details={"state": task.state})
     if not may_act(actor, task) and not (task.blocked and task.assignee == actor.username):
         raise NotAuthorized("无权办理该任务")
-    if inst.status == "suspended":
-        raise Conflict("办件已挂起，恢复后才能办理")
+    _not_suspended(inst)
     if (task.blocked or 0) > 0:
         raise Conflict("正在等待加签人签署意见")
     if holder and task.delegation == "pending":
@@ -171,7 +181,8 @@ def unclaim(actor: Actor, task_id: str) -> HumanTask:
     with _tx():
         inst, task, case = _lock(task_id)
         _open_for(actor, inst, task)
-        if task.assignee != actor.username or not task.claimed_at or task.kind != "user":
+        if task.assignee != actor.username or not task.claimed_at or task.kind != "user" \
+                or not (task.candidate_groups or task.candidate_users):
             raise Conflict("只有签收人可以取消签收，流程指定的办理人不能取消")
         task.assignee, task.claimed_at = None, None
         index_task(task)
@@ -249,6 +260,8 @@ def _prepare(form, data: dict, opinion: str | None, outcome: str | None) -> tupl
         _set_path(data, op_field, opinion)
     clean = validate_submission(form, data) if form else {}
     chosen = _get_path(clean, dec[0]) if dec else None
+    if outcome == "approve" and chosen == "reject":
+        outcome = "reject"  # the decision taken is what counts (and needs its reason)
     if outcome is None:
         outcome = "reject" if chosen == "reject" else "return" if chosen == "return" else \
             "approve" if chosen in APPROVE_VALUES or dec is None else str(chosen)[:16]
@@ -269,6 +282,8 @@ def complete(actor: Actor, task_id: str, data: dict, *, revision: int | None = N
         if revision is not None and revision != inst.revision:
             raise Conflict("办件已有新进展，请刷新后再办理 (stale revision)", details={"revision": inst.revision})
         if task.kind == "sign":
+            if outcome == "reject":
+                raise Conflict("加签任务只能签署意见，不能作出不予决定")
             text = _opinion(opinion or _opinion_of(data), required=True, what="加签意见")
             _finish_sign(actor, inst, task, case, text)
             return task, case, inst
@@ -411,7 +426,8 @@ def withdraw(actor: Actor, task_id: str, reason: str | None = None):
             raise Conflict("办件已办结或已挂起，不能撤回")
         later = db.session.execute(select(HumanTask.id).where(
             HumanTask.instance_id == inst.id, HumanTask.id != task.id, HumanTask.state == "completed",
-            HumanTask.completed_at >= task.completed_at).limit(1)).first()
+            HumanTask.completed_at >= task.completed_at,
+            or_(HumanTask.parent_id.is_(None), HumanTask.parent_id != task.id)).limit(1)).first()
         touched = db.session.execute(select(HumanTask.id).where(
             HumanTask.instance_id == inst.id, HumanTask.state == "ready",
             (HumanTask.claimed_at.is_not(None)) | (HumanTask.draft.is_not(None)) | (HumanTask.kind == "sign")
@@ -430,6 +446,7 @@ def _hand_over(actor: Actor, task_id: str, to_user: str, note, *, action: str, w
     with _tx():
         inst, task, case = _lock(task_id)
         _open_for(actor, inst, task)
+        _staff_only(actor)
         if task.kind != "user":
             raise Conflict("加签任务不能转办或委派")
         target = _staff(to_user, task.region_code, what=what)
@@ -485,6 +502,7 @@ def reclaim(actor: Actor, task_id: str) -> HumanTask:
             raise NotAuthorized("只有委派人可以收回委派中的任务")
         if task.state != "ready":
             raise Conflict("任务已被办理或已撤销 (task is no longer open)")
+        _not_suspended(inst)
         was = task.assignee
         task.assignee, task.delegation, task.owner = actor.username, None, None
         index_task(task)
@@ -505,6 +523,7 @@ def add_signers(actor: Actor, task_id: str, users: list[str], mode: str, opinion
     with _tx():
         inst, task, case = _lock(task_id)
         _open_for(actor, inst, task)
+        _staff_only(actor)
         if task.kind != "user":
             raise Conflict("加签任务不能再加签")
         people = []
@@ -549,6 +568,7 @@ def remove_signer(actor: Actor, sign_task_id: str, reason: str | None = None) ->
             raise NotAuthorized("只有加签人可以减签")
         if sign.state != "ready":
             raise Conflict("该加签人已签署意见，不能减签")
+        _not_suspended(inst)
         sign.state, sign.completed_at, sign.outcome = "cancelled", now(), "removed"
         index_task(sign)
         _event(case, actor, "remove_sign", parent, _opinion(reason, required=False), signer=sign.assignee)
@@ -594,11 +614,12 @@ def cc(actor: Actor, task_id: str, users: list[str], note: str | None = None) ->
         inst, task, case = _lock(task_id)
         if case is None:
             raise Conflict("该任务没有办件")
+        _staff_only(actor)
         if not (may_act(actor, task) or task.completed_by == actor.username or task.owner == actor.username):
             raise NotAuthorized("只有办理人可以抄送")
         rows = []
         for name in dict.fromkeys(users):
-            user = _staff(name, what="抄送对象")
+            user = _staff(name, task.region_code, what="抄送对象")
             rows.append(TaskCc(case_id=case.id, task_id=task.id, from_user=actor.username, to_user=user.username,
                                note=text, created_at=now()))
         db.session.add_all(rows)
@@ -607,10 +628,13 @@ def cc(actor: Actor, task_id: str, users: list[str], note: str | None = None) ->
 
 
 def may_urge(actor: Actor, case: Case) -> bool:
-    if actor.is_admin or actor.is_inspector or "leader" in actor.groups:
+    """Inspectors and administrators; leaders of the case's region; staff who acted on the case."""
+    if actor.is_admin or actor.is_inspector:
         return True
     if not actor.is_staff:
         return False
+    if "leader" in actor.groups and case.region_code == actor.region_code:
+        return True
     return db.session.execute(select(CaseParticipant.case_id).where(
         CaseParticipant.case_id == case.id, CaseParticipant.username == actor.username)).first() is not None
 
@@ -624,6 +648,7 @@ def urge(actor: Actor, task_id: str, note: str | None = None) -> HumanTask:
             raise Conflict("任务已被办理或已撤销 (task is no longer open)")
         if case is None or not may_urge(actor, case):
             raise NotAuthorized("无权催办该任务")
+        _not_suspended(inst)
         since = now() - URGE_INTERVAL
         if db.session.execute(select(CaseEvent.id).where(
                 CaseEvent.case_id == case.id, CaseEvent.task_id == task.id, CaseEvent.action == "urge",
@@ -658,7 +683,7 @@ def save_draft(actor: Actor, task_id: str, data: dict) -> HumanTask:
 def _admin_case(actor: Actor, case_id: int) -> tuple[Case, ProcessInstance]:
     if not actor.is_admin:
         raise NotAuthorized("只有管理员可以挂起、激活或终止办件")
-    if not isinstance(case_id, int):
+    if not isinstance(case_id, int) or not 0 < case_id < 2 ** 31:
         raise NotFound("办件不存在")
     stmt = select(Case, ProcessInstance).join(ProcessInstance, ProcessInstance.id == Case.instance_id) \
         .where(Case.id == case_id)
@@ -696,7 +721,9 @@ def resume(actor: Actor, case_id: int, reason: str | None = None) -> Case:
             raise Conflict("办件未挂起")
         ready = list(db.session.execute(select(HumanTask).where(HumanTask.instance_id == inst.id,
                                                                 HumanTask.state == "ready")).scalars())
-        inst.status = "running" if any(t.kind == "user" for t in ready) else "waiting"
+        stopped = db.session.execute(select(Incident.id).where(Incident.instance_id == inst.id,
+                                                               Incident.status == "open").limit(1)).first()
+        inst.status = "error" if stopped else "running" if any(t.kind == "user" for t in ready) else "waiting"
         db.session.execute(update(Timer).where(Timer.instance_id == inst.id, Timer.status == "suspended")
                            .values(status="waiting"))
         for task in ready:
