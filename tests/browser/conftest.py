@@ -219,6 +219,10 @@ def browser_page(browser, live_server):
 
 
 @pytest.fixture(scope="session")
-def screenshot_dir():
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshot_dir(tmp_path_factory):
+    """docs/screenshots with UPDATE_SCREENSHOTS=1 (to refresh the committed pictures), else a
+    temporary folder: a test run leaves the working tree as it found it."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
