@@ -50,6 +50,43 @@ def processes_list():
         click.echo(f"{m.process_id:24} v{m.latest_version.number:<3} {m.name}")
 
 
+@processes.command("versions", help="Every version of PROCESS_ID, newest first, with its diff.")
+@click.argument("process_id")
+def processes_versions(process_id):
+    from .domain.errors import DomainError
+    from .services.actors import SYSTEM
+    from .services.registry import list_versions, version_details
+    try:
+        rows = [version_details(SYSTEM, process_id, v["number"]) for v in list_versions(SYSTEM, process_id)]
+    except DomainError as exc:
+        click.echo(f"失败: {exc.message}", err=True)
+        raise SystemExit(1)
+    for v in rows:
+        at = v["deployed_at"].isoformat(timespec="seconds") if v["deployed_at"] else "-"
+        click.echo(f"v{v['number']:<3} {v['content_hash'][:12]} {at} {v['deployed_by']:12} "
+                   f"running={v['running_instances']}{'  (latest)' if v['latest'] else ''}")
+        diff = v["diff"]
+        if diff is None:
+            click.echo("    (no diff recorded)")
+            continue
+        click.echo(f"    against v{diff['base']}" if diff.get("base") else "    first version")
+        for kind, sign in (("added", "+"), ("removed", "-"), ("changed", "~")):
+            for e in diff["elements"][kind]:
+                what = f" [{', '.join(e['fields'])}]" if kind == "changed" else ""
+                click.echo(f"    {sign} {e['type']} {e['id']}{' ' + e['name'] if e['name'] else ''}{what}")
+        forms = diff["forms"]
+        for fid in forms["added"]:
+            click.echo(f"    + form {fid}")
+        for fid in forms["removed"]:
+            click.echo(f"    - form {fid}")
+        for f in forms["changed"]:
+            keys = [f"+{k}" for k in f["fields_added"]] + [f"-{k}" for k in f["fields_removed"]] + \
+                   [f"~{k}" for k in f["fields_changed"]]
+            click.echo(f"    ~ form {f['id']} [{', '.join(keys)}]")
+        if diff["matter"]["changed"] and diff.get("base"):
+            click.echo(f"    ~ matter [{', '.join(diff['matter']['changed'])}]")
+
+
 @click.group("scheduler", cls=AppGroup, help="定时器与电子监察调度进程 (timers and supervision)")
 def scheduler_cmd():
     pass

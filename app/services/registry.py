@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from ..domain.errors import InvalidModel, NotAuthorized, NotFound
+from ..engine.diff import diff_counts, version_diff
 from ..engine.forms import check_form_schema
 from ..engine.matter import check_matter
 from ..engine.parser import check_model
@@ -105,11 +106,18 @@ def deploy(bpmn: bytes, matter_data: object, forms: dict[str, dict], *, filename
     if existing is None:
         number = (db.session.execute(select(func.max(ProcessVersion.number)).where(
             ProcessVersion.process_id == model.process_id)).scalar() or 0) + 1
+        bpmn_xml = bpmn.decode("utf-8") if isinstance(bpmn, bytes) else bpmn
+        # the diff is against the version new cases started on until now (the matter's latest)
+        base = db.session.get(Matter, model.process_id)
+        base = base.latest_version if base is not None else None
+        diff = version_diff(base and {"bpmn": base.bpmn_xml, "forms": base.forms, "matter": base.matter},
+                            {"bpmn": bpmn_xml, "forms": used_forms, "matter": matter})
+        diff["base"] = base.number if base is not None else None
         existing = ProcessVersion(
             process_id=model.process_id, content_hash=content_hash, number=number,
-            bpmn_xml=(bpmn.decode("utf-8") if isinstance(bpmn, bytes) else bpmn), matter=matter,
+            bpmn_xml=bpmn_xml, matter=matter,
             forms=used_forms, spec_json=dump_spec(model.spec, model.subprocess_specs),
-            summary=model.summary, source_file=filename, deployed_by=actor.username)
+            summary=dict(model.summary, diff=diff), source_file=filename, deployed_by=actor.username)
         db.session.add(existing)
         db.session.flush()
     row = db.session.get(Matter, model.process_id)
@@ -173,3 +181,42 @@ def get_version(version_id: int) -> ProcessVersion:
     if row is None:
         raise NotFound(f"流程版本不存在: {version_id}")
     return row
+
+
+RUNNING = ("running", "waiting", "error")  # instance statuses that still run on their version
+
+
+def _designer(actor: Actor) -> None:
+    if not actor.is_admin and "designer" not in actor.groups:
+        raise NotAuthorized("只有流程设计人员和管理员可以查看流程版本")
+
+
+def list_versions(actor: Actor, process_id: str) -> list[dict]:
+    """Every version of a matter, newest first: who deployed it when, how many instances still run
+    on it, and the counts of its diff against the version before. Designers and administrators."""
+    from ..models import ProcessInstance
+    _designer(actor)
+    rows = list(db.session.execute(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                                   .order_by(ProcessVersion.number.desc())).scalars())
+    if not rows:
+        raise NotFound(f"事项不存在: {process_id}")
+    running = dict(db.session.execute(
+        select(ProcessInstance.version_id, func.count()).where(
+            ProcessInstance.process_id == process_id, ProcessInstance.status.in_(RUNNING))
+        .group_by(ProcessInstance.version_id)).all())
+    latest = db.session.get(Matter, process_id)
+    return [{"number": v.number, "version_id": v.id, "content_hash": v.content_hash,
+             "source_file": v.source_file, "deployed_by": v.deployed_by, "deployed_at": v.deployed_at,
+             "latest": latest is not None and latest.latest_version_id == v.id,
+             "running_instances": running.get(v.id, 0),
+             "base": ((v.summary or {}).get("diff") or {}).get("base"),
+             "diff_counts": diff_counts((v.summary or {}).get("diff"))} for v in rows]
+
+
+def version_details(actor: Actor, process_id: str, number: int) -> dict:
+    """One version with its full diff (``None`` for versions deployed before diffs were recorded)."""
+    for out in list_versions(actor, process_id):
+        if out["number"] == number:
+            v = db.session.get(ProcessVersion, out["version_id"])
+            return dict(out, diff=(v.summary or {}).get("diff"))
+    raise NotFound(f"流程版本不存在: {process_id} v{number}")
