@@ -87,6 +87,42 @@ def processes_versions(process_id):
             click.echo(f"    ~ matter [{', '.join(diff['matter']['changed'])}]")
 
 
+@processes.command("test", help="Run the path tests (<id>.scenarios.json) of deployed matters (all, or the "
+                                 "PROCESS_IDs), or with --dir of the files of a directory before deploying. "
+                                 "Exit code 1 if any fails.")
+@click.argument("process_ids", nargs=-1)
+@click.option("--dir", "processes_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="test the *.bpmn of this directory (not deployed) instead of the deployed versions")
+@click.option("--forms", "forms_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="forms of --dir (default FORMS_DIR)")
+def processes_test(process_ids, processes_dir, forms_dir):
+    from .services.scenarios import test_deployed, test_directory
+    if processes_dir:
+        reports = test_directory(processes_dir, forms_dir or current_app.config["FORMS_DIR"], list(process_ids))
+    else:
+        reports = test_deployed(list(process_ids))
+    if not reports:
+        click.echo("没有可测试的事项 (nothing to test: deploy first, or use --dir processes/)", err=True)
+        raise SystemExit(1)
+    total = failed = broken = 0
+    for report in reports:
+        click.echo(f"{report.process_id}" + (f" v{report.version}" if report.version else ""))
+        broken += bool(report.errors)
+        for line in report.errors:
+            click.echo(f"  ERROR {line}")
+        for r in report.results:
+            total += 1
+            failed += not r.passed
+            click.echo(f"  {'PASS' if r.passed else 'FAIL'} {r.name} → {r.end_event or '(not ended)'}")
+            click.echo(f"       path: {' → '.join(r.path)}")
+            if not r.passed:
+                click.echo(f"       {r.message}")
+    click.echo(f"{total} scenarios: {total - failed} passed, {failed} failed"
+               + (f"; {broken} matter(s) could not be tested" if broken else ""))
+    if failed or broken:
+        raise SystemExit(1)
+
+
 @click.group("scheduler", cls=AppGroup, help="定时器与电子监察调度进程 (timers and supervision)")
 def scheduler_cmd():
     pass
