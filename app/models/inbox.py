@@ -1,4 +1,4 @@
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db

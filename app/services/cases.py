@@ -5,7 +5,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -17,6 +17,7 @@ from ..extensions import db
 from ..models import Case, CaseEvent, CaseSerial, HumanTask, Incident, ProcessInstance, ProcessVersion, Region, \
     CaseParticipant, TaskCc, SpecialProcedure
 from .actors import Actor
+from .operations import is_candidate
 from .db_support import is_sqlite, lock_one
 from .registry import get_matter
 from .steps import apply_step, engine, load_workflow, now, record_event, set_case_status, spec_pair
@@ -151,7 +152,6 @@ def can_read_case(actor: Actor, case: Case) -> bool:
         return True
     if "leader" in actor.groups and case.region_code == actor.region_code:
         return True  # commission leaders read every case of their region
-    from .operations import is_candidate
     for row in db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id)).scalars():
         # the holders, and the groups (in the region) that had or have a step of it
         if actor.username in (row.completed_by, row.assignee, row.owner) or is_candidate(actor, row):

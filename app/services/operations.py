@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from uuid import uuid4
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,7 +24,7 @@ from ..models import Case, CaseEvent, CaseParticipant, HumanTask, Incident, Proc
     Timer, User
 from .actors import Actor
 from .db_support import is_sqlite
-from .inbox_index import close_signs, index_task
+from .inbox_index import index_task
 from .notify import notify_staff
 from .steps import apply_step, engine, load_workflow, now, record_event, set_case_status, version_forms
 
@@ -705,9 +705,8 @@ def suspend(actor: Actor, case_id: int, reason: str) -> Case:
         inst.status = "suspended"
         db.session.execute(update(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting")
                            .values(status="suspended"))
-        for task in db.session.execute(select(HumanTask).where(HumanTask.instance_id == inst.id,
-                                                               HumanTask.state == "ready")).scalars():
-            db.session.execute(TaskCandidate.__table__.delete().where(TaskCandidate.task_id == task.id))
+        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(
+            select(HumanTask.id).where(HumanTask.instance_id == inst.id, HumanTask.state == "ready"))))
         record_event(case, actor.username, "suspend", opinion=text)
     return case
 
@@ -741,10 +740,7 @@ def terminate(actor: Actor, case_id: int, reason: str) -> Case:
             raise Conflict("办件已办结，不能终止")
         wf = load_workflow(inst)
         result = engine().cancel(wf)
-        open_ids = [t.id for t in db.session.execute(select(HumanTask).where(
-            HumanTask.instance_id == inst.id, HumanTask.state == "ready", HumanTask.kind == "user")).scalars()]
-        apply_step(inst, case, result, actor.username)
-        close_signs(open_ids, now())
+        apply_step(inst, case, result, actor.username)  # closes the open tasks and their 加签 tasks
         db.session.execute(update(Timer).where(Timer.instance_id == inst.id, Timer.status.in_(("waiting", "suspended")))
                            .values(status="cancelled"))
         set_case_status(case, CaseStatus.TERMINATED.value, actor.username, reason=text)

@@ -1,28 +1,20 @@
 """User tasks: list the actor's, read one, complete one (办理)."""
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import exists, select
 
-from ..domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
-from ..engine.forms import validate_submission
-from ..engine.runtime import TaskNotReady
+from ..domain.errors import NotAuthorized, NotFound
+from ..domain.org import inbox_keys
 from ..extensions import db
 from ..models import Case, HumanTask, ProcessInstance, TaskCandidate
 from .actors import Actor
-from .db_support import is_sqlite
-from ..domain.org import inbox_keys
-from .steps import apply_step, engine, load_workflow, record_event, version_forms
-
-
-def may_act(actor: Actor, task: HumanTask) -> bool:
-    from .operations import may_act as rule
-    return rule(actor, task)
+from .operations import complete, is_candidate, may_act
+from .steps import version_forms
 
 
 def may_view(actor: Actor, task: HumanTask, case: Case | None) -> bool:
     """Who may open a task page: whoever may act, held or did it, the task's candidates, anyone who
     may read its case (participants, cc, supervisors)."""
-    from .operations import is_candidate
     if actor.is_applicant:  # an applicant sees the steps that are theirs (补正), not staff work
         return actor.username in (task.assignee, task.completed_by)
     if may_act(actor, task) or actor.username in (task.completed_by, task.assignee, task.owner, task.pending_by):
@@ -67,5 +59,4 @@ def complete_task(actor: Actor, task_id: str, data: dict, *, revision: int | Non
 
     Raises NotFound (unknown task), NotAuthorized (not the actor's), Conflict (already completed, or
     ``revision`` is stale), ValidationError (data does not fit the form). Nothing changes then."""
-    from .operations import complete
     return complete(actor, task_id, data, revision=revision, opinion=opinion)
