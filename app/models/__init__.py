@@ -12,3 +12,6 @@ __all__ = ["User", "Matter", "ProcessVersion", "ProcessInstance", "HumanTask", "
            "Timer", "OutboundMessage", "Incident", "Case", "CaseEvent", "CaseSerial", "CalendarDay", "CalendarYear",
            "SpecialProcedure", "Notification", "SupervisionEvent", "Department", "Region", "Role", "UserRole",
            "CaseFile", "CaseParticipant", "TaskCc"]
+
+# portal (issue 5): each module owns its tables
+from . import sms, accounts, intake, correction, feedback  # noqa: E402,F401

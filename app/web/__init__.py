@@ -41,6 +41,10 @@ def init_web(app):
         app.register_blueprint(bp)
     from .admin_users import bp as admin_users_bp; app.register_blueprint(admin_users_bp)  # noqa: E702
     from .inbox import bp as inbox_bp; app.register_blueprint(inbox_bp)  # noqa: E702
+    # applicant portal (issue 5)
+    from . import correction, feedback, outbox, portal, portal_cases
+    for module in (outbox, portal, portal_cases, correction, feedback):
+        app.register_blueprint(module.bp)
     app.before_request(refuse_unstorable_input)
     app.before_request(check_csrf)
 

@@ -1,0 +1,1 @@
+"""Applicant accounts, profile, materials library, drafts."""

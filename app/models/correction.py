@@ -1,0 +1,1 @@
+"""One-time notices (一次性告知 / 补正)."""

@@ -1,0 +1,1 @@
+"""Evaluations (好差评), rectifications, consultations, complaints, disclosure."""

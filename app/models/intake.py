@@ -1,0 +1,1 @@
+"""Paper-mail intake, receipts, results, progress query."""

@@ -1,0 +1,1 @@
+"""SMS delivery through Twilio, verification codes, rate limits."""

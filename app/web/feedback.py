@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("feedback", __name__, template_folder="templates")
