@@ -39,6 +39,16 @@ class ValidationError(DomainError):
     code = "validation_error"
 
 
+class RateLimited(DomainError):
+    """Too many requests (429); ``retry_after`` seconds until the next one is allowed."""
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int = 60, details: dict | None = None):
+        super().__init__(message, details=details)
+        self.retry_after = max(1, int(retry_after))
+
+
 class InvalidModel(DomainError):
     """A BPMN file, form or matter metadata that cannot be deployed. ``details['errors']`` is a list
     of ``{"element": id-or-None, "file": name, "message": text}``."""

@@ -40,7 +40,13 @@ def init_errors(app):
         if exc.status == 401 and not wants_json():
             from flask import redirect, url_for
             return redirect(url_for("auth.login", next=request.full_path))
-        return _answer(exc.status, exc.code, exc.message, exc.details or None, exc.code)
+        answer = _answer(exc.status, exc.code, exc.message, exc.details or None, exc.code)
+        if getattr(exc, "retry_after", None):
+            response, status = answer
+            response = current_app.make_response((response, status))
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        return answer
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
