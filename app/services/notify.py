@@ -16,6 +16,14 @@ TEMPLATES = {
     "urge": "【催办】办件{case_no}「{step}」请尽快办理。",
     "assigned": "【待办】办件{case_no}「{step}」已交由您办理。",
     "returned": "【退回】办件{case_no}已退回至「{step}」，理由：{reason}",
+    # the applicant's moments (DOMAIN.md §5); the SMS helper module may refine the wording
+    "submitted": "【阳光发改】您的申请「{matter}」已提交，办件编号{case_no}。可凭办件编号和短信验证码查询进度。",
+    "received": "【阳光发改】办件{case_no}的材料已收讫，电子回执已出具，承诺办结日期{promised_due}。",
+    "accepted": "【阳光发改】您的办件{case_no}已受理，承诺于{promised_due}前办结。",
+    "correction_requested": "【阳光发改】您的办件{case_no}需补正材料{count}项，请登录查看一次性告知书并补正，补正期间不计入审批时限。",
+    "decided": "【阳光发改】您的办件{case_no}已办结，结果：{result}。请登录查看并对本次服务进行评价。",
+    "result_sent": "【阳光发改】您的办件{case_no}的办理结果原件已寄出，快递单号{tracking_no}。",
+    "verification_code": "【阳光发改】您的验证码为{code}，{minutes}分钟内有效，仅用于{purpose}，请勿告诉他人。",
 }
 
 

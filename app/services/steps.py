@@ -93,6 +93,8 @@ def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason
         case.decided_at = ts
     record_event(case, actor, "status", element_id=element_id, from_status=current.value,
                  to_status=target.value, opinion=reason)
+    from .hooks import status_changed
+    status_changed(case, current.value, target.value, actor)
 
 
 def urge_handlers(inst: ProcessInstance, case: Case | None, task_element: str, event_id: str, ts) -> None:
