@@ -45,6 +45,7 @@ def init_web(app):
     from . import correction, feedback, outbox, portal, portal_cases
     for module in (outbox, portal, portal_cases, correction, feedback):
         app.register_blueprint(module.bp)
+    from .designer import bp as designer_bp; app.register_blueprint(designer_bp)  # noqa: E702  (issue 6)
     app.before_request(refuse_unstorable_input)
     app.before_request(check_csrf)
 
