@@ -58,6 +58,38 @@ class Settings:
     SUPERVISION_SECONDS: float = field(default_factory=lambda: float(os.environ.get("SUPERVISION_SECONDS", "60")))
     #: yellow warning when at most this many working days remain (电子监察)
     WARNING_DAYS: int = field(default_factory=lambda: _int("WARNING_DAYS", 1))
+    #: 好差评: working days a department has to rectify a 差评 (provinces use 5, 7 or 15)
+    RECTIFICATION_DAYS: int = field(default_factory=lambda: _int("RECTIFICATION_DAYS", 5))
+    #: working days to answer a consultation (咨询) and a complaint (投诉)
+    CONSULTATION_DAYS: int = field(default_factory=lambda: _int("CONSULTATION_DAYS", 3))
+    COMPLAINT_DAYS: int = field(default_factory=lambda: _int("COMPLAINT_DAYS", 5))
+    #: 双公示: working days after the decision by which it must be published
+    DISCLOSURE_DAYS: int = field(default_factory=lambda: _int("DISCLOSURE_DAYS", 7))
+
+    # -- SMS (app/services/sms.py, sms_codes.py; docs/sms.md) ------------------------------------------
+    #: Twilio credentials; without an account SID and token SMS stay in the development outbox (/dev/outbox)
+    TWILIO_ACCOUNT_SID: str = field(default_factory=lambda: os.environ.get("TWILIO_ACCOUNT_SID", ""))
+    TWILIO_AUTH_TOKEN: str = field(default_factory=lambda: os.environ.get("TWILIO_AUTH_TOKEN", ""))
+    #: the sender: a number (E.164) or a messaging service (MG…); one of the two is needed
+    TWILIO_FROM_NUMBER: str = field(default_factory=lambda: os.environ.get("TWILIO_FROM_NUMBER", ""))
+    TWILIO_MESSAGING_SERVICE_SID: str = field(default_factory=lambda: os.environ.get("TWILIO_MESSAGING_SERVICE_SID", ""))
+    #: another host instead of https://api.twilio.com (a stand-in in tests); empty = Twilio itself
+    TWILIO_BASE_URL: str = field(default_factory=lambda: os.environ.get("TWILIO_BASE_URL", ""))
+    #: public URL of /api/twilio/status given to Twilio as StatusCallback (empty = no callbacks)
+    TWILIO_STATUS_CALLBACK_URL: str = field(default_factory=lambda: os.environ.get("TWILIO_STATUS_CALLBACK_URL", ""))
+    TWILIO_TIMEOUT_SECONDS: float = field(default_factory=lambda: float(os.environ.get("TWILIO_TIMEOUT_SECONDS", "10")))
+    #: how often the scheduler's sender looks for due SMS (seconds), and how many it sends per pass
+    SMS_SEND_SECONDS: float = field(default_factory=lambda: float(os.environ.get("SMS_SEND_SECONDS", "5")))
+    SMS_BATCH: int = field(default_factory=lambda: _int("SMS_BATCH", 50))
+    #: attempts per SMS on 429 / 5xx / network errors, waiting SMS_RETRY_BASE_SECONDS x 2^(n-1) between them
+    SMS_MAX_ATTEMPTS: int = field(default_factory=lambda: _int("SMS_MAX_ATTEMPTS", 6))
+    SMS_RETRY_BASE_SECONDS: int = field(default_factory=lambda: _int("SMS_RETRY_BASE_SECONDS", 60))
+    #: verification codes: validity, wrong attempts allowed, rate limits per phone and per IP
+    SMS_CODE_TTL_SECONDS: int = field(default_factory=lambda: _int("SMS_CODE_TTL_SECONDS", 300))
+    SMS_CODE_MAX_ATTEMPTS: int = field(default_factory=lambda: _int("SMS_CODE_MAX_ATTEMPTS", 5))
+    SMS_CODE_PHONE_INTERVAL_SECONDS: int = field(default_factory=lambda: _int("SMS_CODE_PHONE_INTERVAL_SECONDS", 60))
+    SMS_CODE_PHONE_DAILY: int = field(default_factory=lambda: _int("SMS_CODE_PHONE_DAILY", 10))
+    SMS_CODE_IP_HOURLY: int = field(default_factory=lambda: _int("SMS_CODE_IP_HOURLY", 30))
 
     def validate(self) -> None:
         if not self.DATABASE_URL.startswith(("sqlite", "postgresql")):
@@ -66,6 +98,10 @@ class Settings:
             raise RuntimeError("REGION_CODE must be a 6-digit GB/T 2260 code")
         if self.SCRIPT_TIME_LIMIT_MS <= 0:
             raise RuntimeError("SCRIPT_TIME_LIMIT_MS must be positive")
+        if self.TWILIO_ACCOUNT_SID and not (self.TWILIO_AUTH_TOKEN and (
+                self.TWILIO_FROM_NUMBER or self.TWILIO_MESSAGING_SERVICE_SID)):
+            raise RuntimeError("TWILIO_ACCOUNT_SID needs TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER or "
+                               "TWILIO_MESSAGING_SERVICE_SID")
 
     def as_flask_config(self) -> dict:
         cfg = {f.name: getattr(self, f.name) for f in fields(self)}

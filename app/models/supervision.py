@@ -47,3 +47,11 @@ class Notification(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at = mapped_column(UTCDateTime, default=utcnow)
     sent_at = mapped_column(UTCDateTime, nullable=True)
+    # SMS delivery (migration 0005, app/services/sms.py); status of an SMS: dev (no provider configured) |
+    # pending | sending (claimed by a sender until claimed_until) | sent | failed
+    provider_sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    provider_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    next_attempt_at = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    claimed_until = mapped_column(UTCDateTime, nullable=True)

@@ -2,11 +2,13 @@
 later by a sender job; SMS through Twilio in the portal issue). Idempotent by key."""
 from __future__ import annotations
 
+from flask import current_app
 
 from ..extensions import db
 from ..models import Case, Notification, User
 from .clock import clock_now
 from .db_support import insert_once
+from .sms_phones import normalize_phone
 
 TEMPLATES = {
     "special_procedure": "【阳光发改】您的办件{case_no}已进入特别程序（{kind}），预计{duration}{unit}，期间不计入审批时限。原因：{reason}",
@@ -27,11 +29,27 @@ TEMPLATES = {
 }
 
 
-def _add(key: str, channel: str, recipient: str, template: str, case: Case | None, **values) -> None:
+def sms_configured() -> bool:
+    """Twilio settings present: SMS are sent; otherwise they stay in the development outbox."""
+    cfg = current_app.config
+    return bool(cfg.get("TWILIO_ACCOUNT_SID") and cfg.get("TWILIO_AUTH_TOKEN")
+                and (cfg.get("TWILIO_FROM_NUMBER") or cfg.get("TWILIO_MESSAGING_SERVICE_SID")))
+
+
+def _add(key: str, channel: str, recipient: str, template: str, case: Case | None, **values) -> bool:
     text = TEMPLATES[template].format(case_no=case.case_no if case else "", **values)
-    insert_once(Notification, "key", key=key[:160], channel=channel, recipient=recipient[:64], template=template,
-                case_id=case.id if case else None, text=text, payload=values, created_at=clock_now(),
-                status="pending", attempts=0)
+    now = clock_now()
+    # an SMS waits for the sender job (pending) or, without Twilio settings, stays in the dev outbox
+    status = "pending" if channel != "sms" or sms_configured() else "dev"
+    return insert_once(Notification, "key", key=key[:160], channel=channel, recipient=recipient[:64],
+                       template=template, case_id=case.id if case else None, text=text, payload=values,
+                       created_at=now, status=status, attempts=0, next_attempt_at=now if channel == "sms" else None)
+
+
+def notify_phone(phone: str, template: str, key: str, **values) -> bool:
+    """An SMS to a phone number (E.164) that is not tied to a case (verification codes). In the
+    caller's transaction; idempotent by ``key``; True when written now."""
+    return _add(f"{key}:sms", "sms", phone, template, None, **values)
 
 
 def notify_applicant(case: Case, template: str, key: str, **values) -> None:
@@ -39,8 +57,8 @@ def notify_applicant(case: Case, template: str, key: str, **values) -> None:
     user = db.session.get(User, case.applicant_id)
     _add(f"{key}:internal", "internal", user.username if user else str(case.applicant_id), template, case, **values)
     phone = (user.phone if user else None) or (case.data or {}).get("contact_phone")
-    if phone:
-        _add(f"{key}:sms", "sms", phone, template, case, **values)
+    if phone and isinstance(phone, str):
+        _add(f"{key}:sms", "sms", normalize_phone(phone) or phone.strip(), template, case, **values)
 
 
 def notify_staff(case: Case | None, recipients: list[str], template: str, key: str, **values) -> None:
