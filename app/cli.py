@@ -22,6 +22,7 @@ def init_cli(app):
     app.cli.add_command(demo)
     app.cli.add_command(users)
     app.cli.add_command(org)
+    app.cli.add_command(sms_cmd)
 
 
 @click.group(cls=AppGroup, help="部署与查看事项流程 (deploy and list matters)")
@@ -403,3 +404,31 @@ def org_passwd(username, password):
     from .services.org import reset_password
     _org_call(reset_password, username, password)
     click.echo(f"{username}: password set")
+
+
+@click.group("sms", cls=AppGroup, help="短信：发送与发件箱 (SMS through Twilio, outbox)")
+def sms_cmd():
+    pass
+
+
+@sms_cmd.command("send", help="One pass of the SMS sender: send the due SMS through Twilio and exit.")
+@click.option("--limit", type=int, default=None, help="At most this many SMS (default SMS_BATCH).")
+def sms_send(limit):
+    from .services.sms import deliver_pending
+    counts = deliver_pending(limit=limit)
+    if not counts["configured"]:
+        click.echo("Twilio is not configured (TWILIO_ACCOUNT_SID …): SMS stay in the development outbox /dev/outbox")
+    click.echo("claimed {claimed}, sent {sent}, retry later {retry}, failed {failed}, expired codes {expired}"
+               .format(**counts))
+
+
+@sms_cmd.command("outbox", help="List the newest SMS of the outbox (optionally for one phone).")
+@click.option("--phone", default=None, help="Only this phone number.")
+@click.option("--limit", type=int, default=20)
+def sms_outbox(phone, limit):
+    from .services.sms import recent_sms
+    for n in recent_sms(phone, limit=max(1, min(limit, 500))):
+        when = n.created_at.strftime("%Y-%m-%d %H:%M:%S") if n.created_at else ""
+        click.echo(f"{n.id}\t{when}\t{n.recipient}\t{n.status}\t{n.provider_sid or '-'}\t"
+                   f"attempts={n.attempts}\t{n.error_code or ''} {n.last_error or ''}".rstrip())
+        click.echo(f"\t{n.text}")

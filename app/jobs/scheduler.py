@@ -2,8 +2,9 @@
 
 It fires timers at their due time (it sleeps until the earliest due timer, and at most
 ``SCHEDULER_POLL_SECONDS`` so that timers created meanwhile by other processes are seen), fires
-on start everything missed while no scheduler ran, and runs electronic supervision every
-``SUPERVISION_SECONDS``. Several scheduler processes may run at once: each timer fires once.
+on start everything missed while no scheduler ran, runs electronic supervision every
+``SUPERVISION_SECONDS`` and sends the SMS outbox every ``SMS_SEND_SECONDS`` (app/services/sms.py).
+Several scheduler processes may run at once: each timer fires once, each SMS is sent once.
 """
 from __future__ import annotations
 
@@ -61,11 +62,23 @@ def run(app, *, max_seconds: float | None = None) -> None:
             except Exception:
                 log.exception("supervision run failed")
 
+    def sms_job():
+        from ..services.sms import deliver_pending
+        with app.app_context():
+            try:
+                counts = deliver_pending()
+                if counts["claimed"]:
+                    log.info("SMS: %(sent)d sent, %(retry)d to retry, %(failed)d failed", counts)
+            except Exception:
+                log.exception("SMS sender run failed")
+
     scheduler.add_listener(after_timers, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED |
                            EVENT_JOB_MAX_INSTANCES)
     scheduler.add_job(timers_job, "date", id="timers", run_date=datetime.now(timezone.utc))
     scheduler.add_job(supervision_job, "interval", id="supervision",
                       seconds=float(app.config["SUPERVISION_SECONDS"]), next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(sms_job, "interval", id="sms", seconds=float(app.config["SMS_SEND_SECONDS"]),
+                      next_run_time=datetime.now(timezone.utc))
     if max_seconds is not None:
         def stop():
             time.sleep(max_seconds)
