@@ -1,15 +1,19 @@
-"""Browser assets: prebuilt dist files of the npm packages in package.json (bpmn-js, form-js), served
-from node_modules under ``/vendor/<name>`` — never committed bundles, no bundler — and our own small
-scripts in ``app/web/static`` (``/assets/static/js/diagram.js``, ``…/taskform.js``).
+"""Browser assets: prebuilt dist files of the npm packages in package.json (bpmn-js, camunda-bpmn-js,
+form-js), served from node_modules under ``/vendor/<name>`` — never committed bundles — and our own
+small scripts in ``app/web/static`` (``/assets/static/js/diagram.js``, ``…/taskform.js``,
+``…/designer.js``). The one thing built: bpmnlint for the designer, bundled by scripts/setup with
+esbuild (after ``npm ci``) into ``node_modules/.build/bpmnlint.js``.
 
 Only the names of ``VENDOR`` are served (anything else is a 404). The URLs carry the package version
-(``?v=18.31.1``), so responses are cached for a year. Without node_modules (``npm ci`` not run) the
-pages still render; the files answer 404 and the scripts report that the library is missing.
+(``?v=18.31.1``; for the built file a hash of its content), so responses are cached for a year.
+Without node_modules (``npm ci`` not run) the pages still render; the files answer 404 and the
+scripts report that the library is missing.
 
 Templates: ``{{ asset_tags('diagram', 'taskform') }}`` writes the <link>/<script> tags of a bundle,
 ``vendor_url(name)`` the URL of one file."""
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -28,12 +32,29 @@ VENDOR: dict[str, tuple[str, str]] = {
     "bpmn-js.css": ("bpmn-js", "dist/assets/bpmn-js.css"),
     "form-viewer.js": ("@bpmn-io/form-js", "dist/form-viewer.umd.js"),  # global FormViewer
     "form-js.css": ("@bpmn-io/form-js", "dist/assets/form-js.css"),  # includes the flatpickr styles
+    # the designer: Camunda 7 modeler (bpmn-js + properties panel + camunda-bpmn-moddle built in)
+    "camunda-platform-modeler.js": ("camunda-bpmn-js", "dist/camunda-platform-modeler.production.min.js"),  # global BpmnModeler
+    "camunda-diagram-js.css": ("camunda-bpmn-js", "dist/assets/diagram-js.css"),
+    "camunda-bpmn-js.css": ("camunda-bpmn-js", "dist/assets/bpmn-js.css"),
+    "bpmn-embedded.css": ("camunda-bpmn-js", "dist/assets/bpmn-font/css/bpmn-embedded.css"),  # font inlined
+    "properties-panel.css": ("camunda-bpmn-js", "dist/assets/properties-panel.css"),
+    "element-templates.css": ("camunda-bpmn-js", "dist/assets/element-templates.css"),
+    "color-picker.css": ("camunda-bpmn-js", "dist/assets/color-picker.css"),
+    "popup-menu.css": ("camunda-bpmn-js", "dist/assets/popup-menu.css"),
+    "form-editor.js": ("@bpmn-io/form-js", "dist/form-editor.umd.js"),  # global FormEditor
+    "form-js-editor.css": ("@bpmn-io/form-js", "dist/assets/form-js-editor.css"),
+    "draggle.css": ("@bpmn-io/form-js", "dist/assets/draggle.css"),
+    "bpmnlint.js": (".build", "bpmnlint.js"),  # global BpmnLint, built by scripts/setup
 }
 
 # bundle → vendor files, then our own scripts under app/web/static
 BUNDLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "diagram": (("diagram-js.css", "bpmn-js.css", "bpmn-navigated-viewer.js"), ("js/diagram.js",)),
     "taskform": (("form-js.css", "form-viewer.js"), ("js/taskform.js",)),
+    "designer": (("camunda-diagram-js.css", "camunda-bpmn-js.css", "bpmn-embedded.css", "properties-panel.css",
+                  "element-templates.css", "color-picker.css", "popup-menu.css", "form-js.css",
+                  "form-js-editor.css", "draggle.css", "camunda-platform-modeler.js", "form-editor.js",
+                  "bpmnlint.js"), ("js/designer.js",)),
 }
 
 bp = Blueprint("assets", __name__, static_folder="static", static_url_path="/assets/static")
@@ -50,6 +71,11 @@ def vendor_path(name: str) -> Path | None:
 
 @lru_cache(maxsize=None)
 def _package_version(package: str) -> str:
+    if package.startswith("."):  # built by scripts/setup: the content's hash is its version
+        digest = hashlib.sha256()
+        for path in sorted((NODE_MODULES / package).glob("*.js")):
+            digest.update(path.read_bytes())
+        return digest.hexdigest()[:12]
     try:
         return json.loads((NODE_MODULES / package / "package.json").read_text("utf-8"))["version"]
     except (OSError, ValueError, KeyError):
@@ -76,7 +102,7 @@ def vendor_url(name: str) -> str:
 
 @bp.app_template_global()
 def asset_tags(*bundles: str) -> Markup:
-    """<link> and <script> tags of the named bundles ('diagram', 'taskform'), each file once."""
+    """<link> and <script> tags of the named bundles ('diagram', 'taskform', 'designer'), each file once."""
     seen: list[str] = []
     own: list[str] = []
     for bundle in bundles:
