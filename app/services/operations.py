@@ -103,7 +103,7 @@ def _open_for(actor: Actor, inst: ProcessInstance, task: HumanTask, *, holder: b
         raise NotAuthorized("无权办理该任务")
     _not_suspended(inst)
     if (task.blocked or 0) > 0:
-        raise Conflict("正在等待加签人签署意见")
+        raise Conflict("正在等待申请人补正" if task.sign_mode == "补正" else "正在等待加签人签署意见")
     if holder and task.delegation == "pending":
         raise Conflict("任务已委派，请由被委派人办理完毕后交回，或先收回委派")
 
@@ -289,6 +289,9 @@ def complete(actor: Actor, task_id: str, data: dict, *, revision: int | None = N
             return task, case, inst
         form = version_forms(inst.version_id).get(task.form_key) if task.form_key else None
         clean, result_outcome = _prepare(form, data, opinion, outcome)
+        if task.action == "receive":  # paper-mail intake (issue 5): no 受理 before the paper is in
+            from .intake import check_paper
+            clean = check_paper(case, task, form, clean)
         text = _opinion(opinion or _opinion_of(clean), required=require_opinion or result_outcome == "reject",
                         what="不予受理/不予许可的理由" if result_outcome == "reject" else "办理意见")
         _run(actor, inst, task, case, clean, text, result_outcome)
