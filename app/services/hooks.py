@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-LISTENER_MODULES = ("app.services.sms_moments", "app.services.disclosure")
+LISTENER_MODULES = ("app.services.sms_moments", "app.services.disclosure", "app.services.corrections")
 _listeners: list[Callable] = []
 _loaded = False
 
