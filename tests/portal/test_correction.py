@@ -373,3 +373,24 @@ def test_items_are_read_from_a_clerks_numbered_text():
     assert items_from_text(notice_text(items)) == items
     assert items_from_text("（1）缺少A；（2）B：不清晰\n\n3、C") == [
         {"material": "缺少A", "problem": ""}, {"material": "B", "problem": "不清晰"}, {"material": "C", "problem": ""}]
+
+
+def test_the_fixture_process_without_a_missing_items_field_carries_the_notice_in_the_opinion(fixture_app):
+    from tests.api.helpers import START as T_START
+    deploy_all(fixture_app)
+    api = Api(fixture_app)
+    api.user("alice", "applicant")
+    api.user("w1", groups=["window"])
+    r = api.post("alice", "/api/cases", json={"process_id": "t_simple", "data": T_START})
+    case_id = r.json["id"]
+    [review] = ready(fixture_app, case_id, "review")
+    out = Page(fixture_app, "w1").post_json(f"/correction/tasks/{review}",
+                                            {"items": [{"material": "申请表", "problem": "未盖章"}]}, expect=201)
+    with fixture_app.app_context():
+        assert "1. 申请表：未盖章" in db.session.get(HumanTask, review).opinion
+    [req] = requests(fixture_app, case_id)
+    assert req.id == out["request"] and req.applicant_task_id == ready(fixture_app, case_id, "correction")[0]
+    Page(fixture_app, "alice").post(f"/portal/cases/{case_id}/correction", {"remark_1": "已盖章重新上传"},
+                                    content_type="multipart/form-data")
+    assert requests(fixture_app, case_id)[0].status == "answered"
+    assert len(ready(fixture_app, case_id, "review")) == 1 and ready(fixture_app, case_id, "correction") == []
