@@ -46,4 +46,6 @@ class CaseFile(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the materials-list entry (its name) an applicant's upload answers (migration 0006)
+    material: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at = mapped_column(UTCDateTime, default=utcnow)

@@ -123,6 +123,48 @@ def attach(actor: Actor, case_id: int, upload, *, kind: str = "other", note: str
     return f
 
 
+def store_upload(upload, field: str = "file") -> dict:
+    """Check an applicant's upload (present, not empty, at most FILE_MAX_BYTES, PDF/JPG/PNG/OFD by
+    content) and store its bytes once by SHA-256. Returns ``{filename, content_type, size, sha256,
+    storage_key}``; raises ValidationError naming ``field``. Writes no row (the caller does)."""
+    if upload is None or not getattr(upload, "filename", None):
+        raise ValidationError("请选择要上传的文件", details={field: ["必填 (required)"]})
+    limit = current_app.config["FILE_MAX_BYTES"]
+    blob = upload.stream.read(limit + 1)
+    if len(blob) > limit:
+        raise ValidationError(f"文件超过 {limit // (1024 * 1024)} MB", details={
+            field: [f"文件超过 {limit // (1024 * 1024)} MB (larger than {limit} bytes)"]})
+    if not blob:
+        raise ValidationError("文件为空", details={field: ["文件为空 (empty file)"]})
+    ctype = sniff(blob[:16], blob)
+    if ctype is None:
+        raise ValidationError("只接受 PDF、JPG、PNG、OFD 文件（按内容识别）", details={
+            field: ["只接受 PDF、JPG、PNG、OFD 文件（按内容识别，不看扩展名）"]})
+    digest = hashlib.sha256(blob).hexdigest()
+    key = f"{digest[:2]}/{digest[2:4]}/{digest}"
+    path = Path(current_app.config["FILES_DIR"]) / key
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+    name = SAFE_NAME.sub("_", os.path.basename(upload.filename))[:150] or "file"
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return {"filename": stem + TYPES[ctype], "content_type": ctype, "size": len(blob), "sha256": digest,
+            "storage_key": key}
+
+
+def read_stored(storage_key: str, sha256: str) -> bytes:
+    """The stored bytes, after checking they still match their checksum. Raises NotFound."""
+    path = Path(current_app.config["FILES_DIR"]) / storage_key
+    if not path.exists():
+        raise NotFound("附件文件缺失")
+    blob = path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != sha256:
+        raise NotFound("附件校验失败（文件已损坏）")
+    return blob
+
+
 def list_files(actor: Actor, case_id: int) -> list[CaseFile]:
     case = _case_for(actor, case_id)
     return [f for f in db.session.execute(select(CaseFile).where(CaseFile.case_id == case.id)
