@@ -1,3 +1,116 @@
-from flask import Blueprint
+"""流程设计 (issue 6): the designer pages — matters and their versions, the Camunda 7 modeler with
+the properties panel, the matter's metadata and its forms (form-js editor), check and deploy.
 
-bp = Blueprint("designer", __name__, template_folder="templates")
+Designers and administrators only (server-checked on every route). The JSON posts carry the
+session's CSRF token in ``X-CSRF-Token`` (app.web.auth.check_csrf). See docs/designer.md."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request, url_for
+
+from ..domain.errors import Conflict, InvalidModel, NotAuthenticated, NotFound, ValidationError
+from ..domain.groups import GROUPS
+from ..engine.parser import ID_RE
+from ..services import designer as svc
+from ..services.clock import BEIJING
+from . import i18n
+from .auth import current_actor, login_required
+
+bp = Blueprint("designer", __name__, url_prefix="/designer", template_folder="templates")
+
+i18n.EN.update({
+    "流程设计": "Process designer", "事项与版本": "Matters and versions", "新建流程": "New process",
+    "版本": "Version", "部署人": "Deployed by", "部署时间": "Deployed at", "内容摘要": "Hash",
+    "变更": "Changes", "运行中实例": "Running instances", "打开": "Open", "检查": "Check", "部署": "Deploy",
+    "流程图": "Diagram", "事项信息": "Matter", "表单": "Forms", "下载 BPMN": "Download BPMN",
+    "流程标识": "Process id", "事项名称": "Matter name", "创建": "Create", "检查结果": "Check results",
+    "没有发现问题": "No problems found", "最新": "latest", "首个版本": "first version",
+    "新增": "added", "删除": "removed", "修改": "changed", "元素": "elements", "元数据": "metadata",
+    "还没有部署任何事项。": "No matter has been deployed yet.",
+    "字母、数字、下划线，不以数字开头": "letters, digits, underscores; not starting with a digit",
+})
+
+
+def _designer_page(view):
+    return login_required(svc.is_designer)(view)
+
+
+def _json_actor():
+    actor = current_actor()
+    if actor is None:
+        raise NotAuthenticated("需要登录")
+    svc.require_designer(actor)
+    return actor
+
+
+@bp.get("")
+@_designer_page
+def index():
+    return render_template("designer/index.html", matters=svc.overview(current_actor()), tz=BEIJING)
+
+
+@bp.get("/new")
+@_designer_page
+def new():
+    pid = (request.args.get("process_id") or "").strip()
+    name = (request.args.get("name") or "").strip()
+    if not pid:
+        return render_template("designer/new.html", process_id="", name="", error=None)
+    try:
+        doc = svc.new_matter(current_actor(), pid, name)
+    except (ValidationError, Conflict) as exc:  # shown on the form
+        return render_template("designer/new.html", process_id=pid, name=name, error=exc.message), exc.status
+    return _editor(doc)
+
+
+@bp.get("/<process_id>")
+@_designer_page
+def edit(process_id):
+    if not ID_RE.match(process_id):
+        raise NotFound(f"事项不存在: {process_id}")
+    return _editor(svc.open_matter(current_actor(), process_id))
+
+
+def _editor(doc: dict):
+    data = dict(doc, form_ids=svc.existing_form_ids(),
+                groups=[{"code": c, "name": n} for c, n in GROUPS.items()],
+                urls={"check": url_for("designer.check"), "deploy": url_for("designer.deploy"),
+                      "form": url_for("designer.form", form_id="FORM_ID"), "index": url_for("designer.index")})
+    return render_template("designer/edit.html", doc=doc, data=data)
+
+
+@bp.get("/forms/<form_id>")
+def form(form_id):
+    """A form of FORMS_DIR as JSON (the editor opens a formKey the loaded version does not carry)."""
+    _json_actor()
+    if not ID_RE.match(form_id):
+        raise NotFound("表单不存在")
+    from ..services.registry import load_forms
+    forms, _ = load_forms(svc._forms_dir())
+    if form_id not in forms:
+        raise NotFound(f"表单不存在: {form_id}")
+    return jsonify(forms[form_id])
+
+
+def _payload():
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise ValidationError("请求内容应为 JSON (application/json)", details={"body": ["JSON expected"]})
+    return payload
+
+
+@bp.post("/check")
+def check():
+    """Run the deploy checks on the posted files without deploying: ``{errors: [...]}``."""
+    actor = _json_actor()
+    errors = svc.check(actor, _payload())
+    return jsonify({"ok": not errors, "errors": errors})
+
+
+@bp.post("/deploy")
+def deploy():
+    """Check, then write the files and deploy (422 with ``errors`` when anything is wrong)."""
+    actor = _json_actor()
+    try:
+        return jsonify(dict(svc.deploy(actor, _payload()), ok=True))
+    except InvalidModel as exc:
+        return jsonify({"ok": False, "message": exc.message, "errors": exc.errors}), 422

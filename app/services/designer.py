@@ -1,0 +1,335 @@
+"""The process designer (issue 6): what the designer pages show and do, for designers and
+administrators only.
+
+* ``overview`` — every matter with its versions (who, when, hash, diff counts) and running instances;
+* ``open_matter`` — the latest version's BPMN, metadata and forms, to edit in the browser;
+* ``new_matter`` — a fresh executable diagram (camunda namespace, a start event) and a metadata
+  skeleton for a process id nobody uses yet;
+* ``check`` — the deploy checks of the registry (app.engine.parser.check_model, the forms'
+  schema check, app.engine.matter.check_matter) on posted files, WITHOUT deploying: a list of
+  ``{element, file, message}``;
+* ``deploy`` — the same checks, then ``registry.deploy`` and the files written into PROCESSES_DIR /
+  FORMS_DIR; all or nothing (the database transaction commits only once the files are in place, and
+  the files are put back as they were when anything fails).
+
+Posted content is untrusted: the BPMN goes through the registry's safe XML parser (no DTD, no
+entities, bounded size), ids that become file names are checked against ``ID_RE``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..domain.errors import Conflict, InvalidModel, NotAuthorized, NotFound, ValidationError
+from ..engine.matter import check_matter
+from ..engine.parser import ID_RE, check_model
+from ..extensions import db
+from ..models import Matter, ProcessInstance
+from . import registry
+from .actors import Actor
+
+MAX_FORMS = 50
+MAX_BPMN_BYTES = 1024 * 1024  # as the registry's parser
+
+
+def is_designer(actor: Actor | None) -> bool:
+    """Designers and administrators (staff with the group ``designer`` or ``admin``; the system)."""
+    if actor is None:
+        return False
+    if actor.kind == "system":
+        return True
+    return actor.is_staff and ("designer" in actor.groups or "admin" in actor.groups)
+
+
+def require_designer(actor: Actor | None) -> None:
+    if not is_designer(actor):
+        raise NotAuthorized("只有流程设计人员和管理员可以使用流程设计器")
+
+
+# -- reading ---------------------------------------------------------------------------------------
+def overview(actor: Actor) -> list[dict]:
+    """Every deployed matter (active or not), newest version first, with running-instance counts."""
+    require_designer(actor)
+    matters = list(db.session.execute(select(Matter).order_by(Matter.process_id)).scalars())
+    running = dict(db.session.execute(
+        select(ProcessInstance.process_id, func.count()).where(ProcessInstance.status.in_(registry.RUNNING))
+        .group_by(ProcessInstance.process_id)).all())
+    out = []
+    for m in matters:
+        try:
+            versions = registry.list_versions(actor, m.process_id)
+        except NotFound:
+            versions = []
+        out.append({"process_id": m.process_id, "name": m.name, "active": m.active,
+                    "running_instances": running.get(m.process_id, 0), "versions": versions})
+    return out
+
+
+def _forms_dir() -> Path:
+    return Path(current_app.config["FORMS_DIR"])
+
+
+def _processes_dir() -> Path:
+    return Path(current_app.config["PROCESSES_DIR"])
+
+
+def open_matter(actor: Actor, process_id: str) -> dict:
+    """The latest deployed version's files: ``{process_id, name, version, bpmn, matter, forms}``."""
+    require_designer(actor)
+    row = db.session.get(Matter, process_id)
+    if row is None or row.latest_version_id is None:
+        raise NotFound(f"事项不存在: {process_id}")
+    v = row.latest_version
+    return {"process_id": process_id, "name": row.name, "version": v.number, "content_hash": v.content_hash,
+            "bpmn": v.bpmn_xml, "matter": v.matter, "forms": dict(v.forms or {}), "new": False}
+
+
+def existing_form_ids() -> list[str]:
+    """The form ids of FORMS_DIR (to pick from, or to see that a formKey names a form that exists)."""
+    return sorted(p.name[: -len(".form.json")] for p in _forms_dir().glob("*.form.json"))
+
+
+NEW_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+                  xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+                  xmlns:di="http://www.omg.org/spec/DD/20100524/DI"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+                  xmlns:modeler="http://camunda.org/schema/modeler/1.0"
+                  id="Definitions_{pid}" targetNamespace="http://bpmn.io/schema/bpmn"
+                  exporter="阳光发改 流程设计" exporterVersion="1.0"
+                  modeler:executionPlatform="Camunda Platform" modeler:executionPlatformVersion="7.21.0">
+  <bpmn:process id="{pid}" name="{name}" isExecutable="true">
+    <bpmn:startEvent id="start" name="提交申请" camunda:formKey="{pid}_apply" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="BPMNDiagram_{pid}">
+    <bpmndi:BPMNPlane id="BPMNPlane_{pid}" bpmnElement="{pid}">
+      <bpmndi:BPMNShape id="start_di" bpmnElement="start">
+        <dc:Bounds x="180" y="160" width="36" height="36" />
+        <bpmndi:BPMNLabel><dc:Bounds x="170" y="203" width="56" height="14" /></bpmndi:BPMNLabel>
+      </bpmndi:BPMNShape>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""
+
+
+def new_matter(actor: Actor, process_id: str, name: str = "") -> dict:
+    """A new executable diagram for ``process_id`` (a start event with its start form), a metadata
+    skeleton to fill in and an empty start form. Refused when the id is taken (deployed or a file)."""
+    require_designer(actor)
+    process_id = (process_id or "").strip()
+    name = (name or "").strip()[:200] or process_id
+    if not ID_RE.match(process_id) or len(process_id) > 64:
+        raise ValidationError("流程标识只能由字母、数字和下划线组成，且不以数字开头（最长 64 个字符）",
+                              details={"process_id": ["[A-Za-z_][A-Za-z0-9_]*, ≤ 64"]})
+    if db.session.get(Matter, process_id) is not None or (_processes_dir() / f"{process_id}.bpmn").exists():
+        raise Conflict(f"流程标识已被使用: {process_id}")
+    start_form = f"{process_id}_apply"
+    matter = {
+        "process_id": process_id, "name": name, "basic_code": "", "implementation_code": "",
+        "matter_type": "01", "exercise_level": "2", "case_type": "2",
+        "implementing_body": {"name": current_app.config.get("AGENCY_NAME", ""), "credit_code": ""},
+        "legal_basis": [], "statutory_limit": {"value": 20, "unit": "working_day", "note": ""},
+        "promised_limit": {"value": 10, "unit": "working_day", "note": ""},
+        "service_object": ["2"], "handling_forms": ["2"], "departments": [], "joint_departments": [],
+        "acceptance_conditions": [], "process_description": "", "result": {"name": "", "type": ""},
+        "fees": "不收费", "materials": [],
+    }
+    forms = {}
+    if not (_forms_dir() / f"{start_form}.form.json").exists():
+        forms[start_form] = empty_form(start_form)
+    return {"process_id": process_id, "name": name, "version": None, "content_hash": None,
+            "bpmn": NEW_BPMN.replace("{pid}", process_id).replace("{name}", xml_escape(name, {'"': "&quot;"})),
+            "matter": matter, "forms": forms, "new": True}
+
+
+def empty_form(form_id: str) -> dict:
+    """A form-js schema with one text field, for a formKey whose form does not exist yet."""
+    return {"id": form_id, "type": "default", "schemaVersion": 16,
+            "exporter": {"name": "阳光发改 流程设计", "version": "1.0"},
+            "components": [{"type": "textarea", "key": "opinion", "label": "意见", "id": "Field_opinion"}]}
+
+
+# -- checking --------------------------------------------------------------------------------------
+@dataclass
+class Submission:
+    """Posted files, shape-checked: ``bpmn`` bytes, ``matter`` object, ``forms`` by id."""
+    process_id: str
+    bpmn: bytes
+    matter: object
+    forms: dict[str, dict]
+
+
+def parse_submission(payload: object) -> Submission:
+    """Refuse what is not ``{process_id, bpmn: str, matter: {…}, forms: {id: {…}}}`` (422)."""
+    if not isinstance(payload, dict):
+        raise ValidationError("请求内容应为 JSON 对象", details={"body": ["JSON object expected"]})
+    problems: dict[str, list[str]] = {}
+    pid = payload.get("process_id")
+    if not isinstance(pid, str) or not ID_RE.match(pid) or len(pid) > 64:
+        problems["process_id"] = ["流程标识无效 ([A-Za-z_][A-Za-z0-9_]*, ≤ 64)"]
+    bpmn = payload.get("bpmn")
+    if not isinstance(bpmn, str) or not bpmn.strip():
+        problems["bpmn"] = ["缺少 BPMN 内容"]
+    matter = payload.get("matter")
+    if not isinstance(matter, dict):
+        problems["matter"] = ["事项信息应为 JSON 对象"]
+    forms = payload.get("forms", {})
+    if not isinstance(forms, dict):
+        problems["forms"] = ["表单应为 {表单标识: 表单} 对象"]
+    elif len(forms) > MAX_FORMS:
+        problems["forms"] = [f"一次最多 {MAX_FORMS} 个表单"]
+    else:
+        bad = [k for k, v in forms.items() if not (isinstance(k, str) and ID_RE.match(k) and len(k) <= 64)
+               or not isinstance(v, dict)]
+        if bad:
+            problems["forms"] = [f"表单标识或内容无效: {', '.join(map(str, bad[:5]))}"]
+    if problems:
+        raise ValidationError("提交的内容不完整或格式不对", details=problems)
+    data = bpmn.encode("utf-8")
+    if len(data) > MAX_BPMN_BYTES:
+        raise ValidationError("BPMN 文件过大", details={"bpmn": [f"最大 {MAX_BPMN_BYTES} 字节"]})
+    return Submission(pid, data, matter, dict(forms))
+
+
+def _all_forms(sub: Submission) -> dict[str, dict]:
+    forms, _ = registry.load_forms(_forms_dir())
+    forms.update(sub.forms)
+    return forms
+
+
+def _problems(sub: Submission) -> tuple[list[dict], object]:
+    """Every problem the registry's deploy would find, plus the posted forms' own problems: the
+    model checks (check_model), the schema check of each form it uses or that was posted, and the
+    metadata check. Returns (errors, checked model or None)."""
+    forms = _all_forms(sub)
+    errors: list[dict] = []
+    model = None
+    try:
+        model = check_model(sub.bpmn, f"{sub.process_id}.bpmn", forms, expected_id=sub.process_id,
+                            max_bytes=MAX_BPMN_BYTES, known_groups=registry.known_groups())
+    except InvalidModel as exc:
+        errors += exc.errors
+    form_ids = set(sub.forms) | set(model.form_keys if model else ())
+    for form_id in sorted(form_ids):
+        errors += registry._form_errors(form_id, forms[form_id], f"{form_id}.form.json")
+    _, problems = check_matter(sub.matter, sub.process_id)
+    errors += [{"element": None, "file": f"{sub.process_id}.matter.json", "message": p} for p in problems]
+    unique, seen = [], set()
+    for e in errors:
+        key = (e.get("element"), e.get("file"), e.get("message"))
+        if key not in seen:
+            seen.add(key)
+            unique.append(e)
+    return unique, model
+
+
+def check(actor: Actor, payload: object) -> list[dict]:
+    """The deploy checks on posted files, deploying nothing: the list of ``{element, file, message}``
+    (empty when the matter would deploy)."""
+    require_designer(actor)
+    sub = parse_submission(payload)
+    errors, _ = _problems(sub)
+    db.session.rollback()  # nothing to keep: reading only
+    return errors
+
+
+# -- deploying -------------------------------------------------------------------------------------
+def _json_bytes(obj) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _replace_files(files: dict[Path, bytes]) -> list[tuple[Path, Path | None]]:
+    """Write every file atomically: all temp files first (same folder, fsynced), then renamed into
+    place; the previous files are kept aside so ``_restore`` can put them back. Any failure restores
+    what was replaced and removes the temp files before re-raising."""
+    temps: dict[Path, Path] = {}
+    replaced: list[tuple[Path, Path | None]] = []
+    try:
+        for target, data in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            temps[target] = Path(tmp)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for target, tmp in temps.items():
+            backup = None
+            if target.exists():
+                fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".bak", dir=target.parent)
+                os.close(fd)
+                backup = Path(name)
+                os.replace(target, backup)
+            replaced.append((target, backup))
+            os.replace(tmp, target)
+    except BaseException:
+        _restore(replaced)
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    return replaced
+
+
+def _restore(replaced: list[tuple[Path, Path | None]]) -> None:
+    for target, backup in reversed(replaced):
+        if backup is not None:
+            os.replace(backup, target)
+        else:
+            target.unlink(missing_ok=True)
+
+
+def _drop_backups(replaced: list[tuple[Path, Path | None]]) -> None:
+    for _, backup in replaced:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def deploy(actor: Actor, payload: object) -> dict:
+    """Check, then deploy through the registry and write ``<id>.bpmn``, ``<id>.matter.json`` and the
+    posted forms the model uses. Raises InvalidModel (422) with every problem, and then nothing is
+    written or stored. Returns ``{process_id, version, created, content_hash, files, diff_counts}``."""
+    require_designer(actor)
+    sub = parse_submission(payload)
+    errors, model = _problems(sub)
+    if errors or model is None:
+        db.session.rollback()
+        raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
+    forms = _all_forms(sub)
+    try:
+        result = registry.deploy(sub.bpmn, sub.matter, forms, filename=f"{sub.process_id}.bpmn", actor=actor,
+                                 expected_id=sub.process_id)
+    except BaseException:
+        db.session.rollback()
+        raise
+    files = {_processes_dir() / f"{sub.process_id}.bpmn": sub.bpmn,
+             _processes_dir() / f"{sub.process_id}.matter.json": _json_bytes(sub.matter)}
+    for form_id in model.form_keys:
+        if form_id in sub.forms:
+            files[_forms_dir() / f"{form_id}.form.json"] = _json_bytes(sub.forms[form_id])
+    files = {path: data for path, data in files.items() if not (path.exists() and path.read_bytes() == data)}
+    try:
+        replaced = _replace_files(files)
+    except OSError as exc:
+        db.session.rollback()
+        raise Conflict(f"无法写入流程文件，未部署: {exc.strerror or exc}") from None
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        _restore(replaced)
+        raise
+    _drop_backups(replaced)
+    versions = registry.list_versions(actor, sub.process_id)
+    this = next((v for v in versions if v["version_id"] == result.version_id), None)
+    return {"process_id": result.process_id, "version": result.version, "created": result.created,
+            "content_hash": result.content_hash, "files": sorted(p.name for p in files),
+            "diff_counts": this and this["diff_counts"]}

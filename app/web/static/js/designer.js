@@ -1,0 +1,471 @@
+/* 流程设计: the designer page (/designer/<process_id>, /designer/new).
+ *
+ * Globals from /vendor: BpmnModeler (camunda-bpmn-js camunda-platform-modeler: bpmn-js, the Camunda 7
+ * properties panel, camunda-bpmn-moddle), FormEditor (@bpmn-io/form-js form-editor.umd.js) and
+ * BpmnLint (bpmnlint, built by scripts/setup).
+ *
+ *   startDesigner(root, data) → the designer object (also window.designer; window.modeler)
+ *     data: {process_id, name, version, bpmn, matter, forms: {id: schema}, new, form_ids, groups, urls}
+ *
+ * The diagram tab holds the modeler and its properties panel; "事项信息" edits <id>.matter.json;
+ * one tab per formKey of the diagram (start event and user tasks) holds a form-js editor (a form
+ * nobody has yet is created with one field). 检查 runs bpmnlint here and the deploy checks on the
+ * server (POST urls.check), lists the problems and marks the elements; 部署 checks again and deploys
+ * (POST urls.deploy) only when nothing is wrong. Clicking a problem selects its element.
+ */
+(function (global) {
+  'use strict';
+
+  var ID_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text != null) { e.textContent = text; }
+    return e;
+  }
+
+  function emptyForm(id) {
+    return { id: id, type: 'default', schemaVersion: 16,
+             exporter: { name: '阳光发改 流程设计', version: '1.0' },
+             components: [{ type: 'textarea', key: 'opinion', label: '意见', id: 'Field_opinion' }] };
+  }
+
+  // -- nested paths of the matter object ---------------------------------------------------------
+  function getPath(obj, path) {
+    return path.split('.').reduce(function (o, k) { return o == null ? undefined : o[k]; }, obj);
+  }
+  function setPath(obj, path, value) {
+    var keys = path.split('.');
+    var last = keys.pop();
+    var o = keys.reduce(function (o, k) {
+      if (o[k] == null || typeof o[k] !== 'object') { o[k] = {}; }
+      return o[k];
+    }, obj);
+    o[last] = value;
+  }
+
+  function startDesigner(root, data) {
+    var state = {
+      processId: data.process_id,
+      original: data.bpmn,        // sent as is while the diagram is unchanged (same hash, no new version)
+      dirty: false,
+      matter: JSON.parse(JSON.stringify(data.matter || {})),
+      forms: JSON.parse(JSON.stringify(data.forms || {})),
+      created: {},                // form ids created here
+      editors: {},                // form id → Promise<form editor>
+      knownForms: {},             // form ids that exist on the server
+      errors: [], lint: []
+    };
+    (data.form_ids || []).forEach(function (id) { state.knownForms[id] = true; });
+    var csrf = root.getAttribute('data-csrf') || (document.querySelector('input[name=csrf_token]') || {}).value;
+    var statusEl = $('#dsg-status', root);
+
+    function status(text, isError) {
+      statusEl.textContent = text;
+      statusEl.className = isError ? 'error' : 'muted';
+    }
+
+    // -- the modeler ---------------------------------------------------------------------------------
+    if (typeof global.BpmnModeler !== 'function') {
+      status('建模组件未加载 (camunda-bpmn-js missing: run scripts/setup)', true);
+      return null;
+    }
+    var modeler = new global.BpmnModeler({
+      container: '#dsg-canvas',
+      propertiesPanel: { parent: '#dsg-properties' }
+    });
+    global.modeler = modeler;
+    var imported = modeler.importXML(data.bpmn).then(function (result) {
+      modeler.get('canvas').zoom('fit-viewport', 'auto');
+      if (result.warnings && result.warnings.length) {
+        status('导入时有 ' + result.warnings.length + ' 条警告: ' + result.warnings[0].message);
+      }
+      modeler.on('commandStack.changed', function () {
+        state.dirty = true;
+        scheduleFormTabs();
+      });
+      refreshFormTabs();
+      return modeler;
+    }, function (err) {
+      status('流程图无法导入: ' + (err && err.message ? err.message : err), true);
+      throw err;
+    });
+
+    // -- tabs ---------------------------------------------------------------------------------------
+    var tabs = $('#dsg-tabs', root);
+    function showTab(name) {
+      Array.prototype.forEach.call(tabs.querySelectorAll('button'), function (b) {
+        b.classList.toggle('active', b.getAttribute('data-tab') === name);
+      });
+      Array.prototype.forEach.call(root.querySelectorAll('section.dsg-tab'), function (s) {
+        s.hidden = s.getAttribute('data-tab') !== name;
+      });
+      if (name === 'diagram') {
+        modeler.get('canvas').resized();
+      } else if (name === 'matter') {
+        fillMatter();
+      } else if (name.indexOf('form:') === 0) {
+        mountForm(name.slice(5));
+      }
+    }
+    tabs.addEventListener('click', function (ev) {
+      var b = ev.target.closest('button[data-tab]');
+      if (b) { showTab(b.getAttribute('data-tab')); }
+    });
+
+    function formKeys() {
+      var keys = [];
+      modeler.get('elementRegistry').forEach(function (element) {
+        var bo = element.businessObject;
+        if (!bo || !(bo.$instanceOf('bpmn:UserTask') || bo.$instanceOf('bpmn:StartEvent'))) { return; }
+        var key = bo.get('camunda:formKey') || bo.get('camunda:formRef');
+        if (key && ID_RE.test(key) && keys.indexOf(key) < 0) { keys.push(key); }
+      });
+      return keys.sort();
+    }
+
+    var formTimer = null;
+    function scheduleFormTabs() {
+      clearTimeout(formTimer);
+      formTimer = setTimeout(refreshFormTabs, 300);
+    }
+
+    function refreshFormTabs() {
+      var keys = formKeys();
+      var holder = $('#dsg-form-tabs', root);
+      keys.forEach(function (id) {
+        if (!state.forms[id] && !state.knownForms[id]) {
+          state.forms[id] = emptyForm(id);      // a formKey nobody has: create the form here
+          state.created[id] = true;
+        }
+        if (!tabs.querySelector('button[data-tab="form:' + id + '"]')) {
+          var b = el('button', { type: 'button', role: 'tab', 'data-tab': 'form:' + id }, '表单 ' + id);
+          tabs.appendChild(b);
+          var section = el('section', { 'class': 'dsg-tab', 'data-tab': 'form:' + id, id: 'tab-form-' + id });
+          section.hidden = true;
+          section.appendChild(el('div', { 'class': 'dsg-form-editor' }));
+          holder.appendChild(section);
+        }
+        var button = tabs.querySelector('button[data-tab="form:' + id + '"]');
+        button.textContent = '表单 ' + id + (state.created[id] ? ' (新建)' : '');
+      });
+      Array.prototype.forEach.call(tabs.querySelectorAll('button[data-tab^="form:"]'), function (b) {
+        b.hidden = keys.indexOf(b.getAttribute('data-tab').slice(5)) < 0;   // formKey no longer used
+      });
+    }
+
+    function loadForm(id) {
+      if (state.forms[id]) { return Promise.resolve(state.forms[id]); }
+      return fetch(data.urls.form.replace('FORM_ID', encodeURIComponent(id)), {
+        headers: { Accept: 'application/json' }, credentials: 'same-origin'
+      }).then(function (r) {
+        if (r.status === 404) { state.created[id] = true; return emptyForm(id); }
+        if (!r.ok) { throw new Error('HTTP ' + r.status); }
+        return r.json();
+      }).then(function (schema) { state.forms[id] = schema; refreshFormTabs(); return schema; });
+    }
+
+    function mountForm(id) {
+      if (state.editors[id]) { return state.editors[id]; }
+      var section = document.getElementById('tab-form-' + id);
+      var container = section.querySelector('.dsg-form-editor');
+      if (!global.FormEditor || typeof global.FormEditor.createFormEditor !== 'function') {
+        container.textContent = '表单编辑器未加载 (form-js missing: run scripts/setup)';
+        return Promise.reject(new Error('form-js missing'));
+      }
+      state.editors[id] = loadForm(id).then(function (schema) {
+        return global.FormEditor.createFormEditor({ container: container, schema: schema });
+      }).catch(function (err) {
+        container.textContent = '表单无法打开: ' + (err && err.message ? err.message : err);
+        delete state.editors[id];
+        throw err;
+      });
+      return state.editors[id];
+    }
+
+    // -- matter metadata ------------------------------------------------------------------------------
+    var matterForm = $('#dsg-matter', root);
+    var jsonArea = $('#dsg-matter-json', root);
+    var jsonError = $('#dsg-matter-json-error', root);
+
+    function fieldValue(input) {
+      var type = input.getAttribute('data-type');
+      var v = input.value;
+      if (type === 'int') { return v === '' ? null : parseInt(v, 10); }
+      if (type === 'list') { return v.split(/[,，]/).map(function (s) { return s.trim(); }).filter(Boolean); }
+      if (type === 'lines') { return v.split('\n').map(function (s) { return s.trim(); }).filter(Boolean); }
+      return v;
+    }
+    function showValue(input, value) {
+      var type = input.getAttribute('data-type');
+      if (value == null) { input.value = ''; return; }
+      if (type === 'list') { input.value = [].concat(value).join(', '); return; }
+      if (type === 'lines') { input.value = [].concat(value).join('\n'); return; }
+      input.value = String(value);
+    }
+    function fillMatter() {
+      Array.prototype.forEach.call(matterForm.querySelectorAll('[data-path]'), function (input) {
+        showValue(input, getPath(state.matter, input.getAttribute('data-path')));
+      });
+      renderMaterials();
+      jsonArea.value = JSON.stringify(state.matter, null, 2);
+      jsonError.hidden = true;
+    }
+    matterForm.addEventListener('input', function (ev) {
+      var input = ev.target;
+      if (input.hasAttribute('data-path')) {
+        setPath(state.matter, input.getAttribute('data-path'), fieldValue(input));
+      } else if (input.hasAttribute('data-material')) {
+        var row = parseInt(input.closest('tr').getAttribute('data-row'), 10);
+        var key = input.getAttribute('data-material');
+        var item = state.matter.materials[row];
+        item[key] = input.type === 'checkbox' ? input.checked
+          : input.type === 'number' ? (input.value === '' ? 0 : parseInt(input.value, 10)) : input.value;
+      } else {
+        return;
+      }
+      jsonArea.value = JSON.stringify(state.matter, null, 2);
+    });
+    function renderMaterials() {
+      var body = $('#dsg-materials', root);
+      body.textContent = '';
+      if (!Array.isArray(state.matter.materials)) { state.matter.materials = []; }
+      state.matter.materials.forEach(function (m, i) {
+        var tr = el('tr', { 'data-row': String(i) });
+        [['name', 'text'], ['issuer', 'text'], ['originals', 'number'], ['copies', 'number'],
+         ['required', 'checkbox'], ['paper_required', 'checkbox'], ['notes', 'text']].forEach(function (f) {
+          var td = el('td');
+          var input = el('input', { type: f[1], 'data-material': f[0] });
+          if (f[1] === 'checkbox') { input.checked = !!m[f[0]]; } else { input.value = m[f[0]] == null ? '' : m[f[0]]; }
+          if (f[1] === 'number') { input.min = '0'; input.max = '100'; }
+          td.appendChild(input);
+          tr.appendChild(td);
+        });
+        var del = el('button', { type: 'button', title: '删除' }, '×');
+        del.addEventListener('click', function () {
+          state.matter.materials.splice(i, 1);
+          fillMatter();
+        });
+        var td = el('td');
+        td.appendChild(del);
+        tr.appendChild(td);
+        body.appendChild(tr);
+      });
+    }
+    $('#dsg-add-material', root).addEventListener('click', function () {
+      if (!Array.isArray(state.matter.materials)) { state.matter.materials = []; }
+      state.matter.materials.push({ name: '', issuer: '申请单位', originals: 1, copies: 0, required: true,
+                                    paper_required: false, notes: '' });
+      fillMatter();
+    });
+    $('#dsg-matter-apply', root).addEventListener('click', function () {
+      try {
+        var obj = JSON.parse(jsonArea.value);
+        if (!obj || typeof obj !== 'object' || Array.isArray(obj)) { throw new Error('应为 JSON 对象'); }
+        state.matter = obj;
+        fillMatter();
+      } catch (err) {
+        jsonError.textContent = 'JSON 无效: ' + err.message;
+        jsonError.hidden = false;
+      }
+    });
+
+    // -- collect, check, deploy ------------------------------------------------------------------------
+    function collect() {
+      return imported.then(function () {
+        var xml = state.dirty ? modeler.saveXML({ format: true }).then(function (r) { return r.xml; })
+                              : Promise.resolve(state.original);
+        var keys = formKeys();
+        var forms = {};
+        var pending = keys.map(function (id) {
+          if (state.editors[id]) {
+            return state.editors[id].then(function (editor) { forms[id] = editor.saveSchema(); },
+                                          function () { if (state.forms[id]) { forms[id] = state.forms[id]; } });
+          }
+          if (state.forms[id]) { forms[id] = state.forms[id]; }
+          return null;
+        });
+        return Promise.all([xml].concat(pending)).then(function (results) {
+          return { process_id: state.processId, bpmn: results[0], matter: state.matter, forms: forms };
+        });
+      });
+    }
+
+    function post(url, payload) {
+      return fetch(url, {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF-Token': csrf },
+        body: JSON.stringify(payload)
+      }).then(function (r) {
+        return r.json().catch(function () { return { message: 'HTTP ' + r.status }; }).then(function (body) {
+          body.httpStatus = r.status;
+          if (!Array.isArray(body.errors)) {      // a refusal of the request itself (422 details, 413, 403)
+            var details = body.errors && typeof body.errors === 'object' ? body.errors : {};
+            body.errors = Object.keys(details).map(function (k) {
+              return { element: null, file: k, message: [].concat(details[k]).join('; ') };
+            });
+            if (r.status >= 400 && !body.errors.length) {
+              body.errors = [{ element: null, file: '', message: body.message || ('HTTP ' + r.status) }];
+            }
+          }
+          return body;
+        });
+      });
+    }
+
+    function lint() {
+      if (!global.BpmnLint) {
+        return Promise.resolve([{ id: null, rule: 'bpmnlint', category: 'warn',
+                                  message: 'bpmnlint 未加载 (run scripts/setup)' }]);
+      }
+      return imported.then(function () { return global.BpmnLint.lint(modeler.getDefinitions()); });
+    }
+
+    function runChecks() {
+      status('检查中…');
+      return collect().then(function (payload) {
+        return Promise.all([post(data.urls.check, payload), lint()]).then(function (res) {
+          state.errors = res[0].errors || [];
+          state.lint = res[1] || [];
+          showProblems();
+          var lintErrors = state.lint.filter(function (l) { return l.category === 'error'; }).length;
+          status(state.errors.length || lintErrors
+            ? '检查发现 ' + state.errors.length + ' 处错误' + (lintErrors ? '，bpmnlint ' + lintErrors + ' 处错误' : '')
+            : '检查通过' + (state.lint.length ? '（bpmnlint 提示 ' + state.lint.length + ' 条）' : ''),
+            !!(state.errors.length || lintErrors));
+          return { payload: payload, errors: state.errors, lint: state.lint, lintErrors: lintErrors };
+        });
+      }).catch(function (err) {
+        status('检查失败: ' + (err && err.message ? err.message : err), true);
+        throw err;
+      });
+    }
+
+    function deploy() {
+      return runChecks().then(function (checked) {
+        if (checked.errors.length || checked.lintErrors) {
+          status('有 ' + (checked.errors.length + checked.lintErrors) + ' 处错误，未部署', true);
+          return { ok: false, errors: checked.errors, lint: checked.lint };
+        }
+        status('部署中…');
+        return post(data.urls.deploy, checked.payload).then(function (body) {
+          if (!body.ok) {
+            state.errors = body.errors || [];
+            showProblems();
+            status((body.message || '未部署') + '', true);
+            return body;
+          }
+          state.original = checked.payload.bpmn;
+          state.dirty = false;
+          Object.keys(checked.payload.forms).forEach(function (id) {
+            state.forms[id] = checked.payload.forms[id];
+            state.knownForms[id] = true;
+            delete state.created[id];
+          });
+          refreshFormTabs();
+          status(body.created ? '已部署为 v' + body.version + '（' + (body.files.length ? '已写入 ' + body.files.join(', ') : '文件未变') + '）'
+                              : '内容未变，仍为 v' + body.version);
+          if (data['new'] && global.history && global.history.replaceState) {
+            global.history.replaceState(null, '', data.urls.index + '/' + encodeURIComponent(state.processId));
+          }
+          return body;
+        });
+      }).catch(function (err) {
+        status('部署失败: ' + (err && err.message ? err.message : err), true);
+        return { ok: false, errors: [{ element: null, file: '', message: String(err) }] };
+      });
+    }
+
+    // -- problems on the page and on the diagram --------------------------------------------------------
+    var marked = [];
+    function clearMarks() {
+      var canvas = modeler.get('canvas');
+      marked.forEach(function (id) { canvas.removeMarker(id, 'dsg-error'); });
+      marked = [];
+      modeler.get('overlays').remove({ type: 'dsg-problem' });
+    }
+    function markElement(id, warn, count) {
+      var registry = modeler.get('elementRegistry');
+      var element = registry.get(id);
+      if (!element || !element.parent) { return; }   // unknown id, or the process itself
+      if (!warn) {
+        modeler.get('canvas').addMarker(id, 'dsg-error');
+        marked.push(id);
+      }
+      var badge = el('span', { 'class': 'dsg-badge' + (warn ? ' warn' : ''), title: '点击查看' }, String(count));
+      badge.addEventListener('click', function () { selectElement(id); });
+      modeler.get('overlays').add(id, 'dsg-problem', { position: { top: -10, right: warn ? 20 : 8 }, html: badge });
+    }
+    function selectElement(id) {
+      var element = modeler.get('elementRegistry').get(id);
+      if (!element) { return false; }
+      showTab('diagram');
+      modeler.get('selection').select(element);
+      if (element.parent) { modeler.get('canvas').scrollToElement(element); }
+      return true;
+    }
+    function goTo(problem) {
+      if (problem.element && selectElement(problem.element)) { return; }
+      var file = problem.file || '';
+      if (/\.matter\.json$/.test(file)) { showTab('matter'); return; }
+      var m = /^(.+)\.form\.json$/.exec(file);
+      if (m && tabs.querySelector('button[data-tab="form:' + m[1] + '"]')) { showTab('form:' + m[1]); }
+    }
+    function item(text, cls, problem) {
+      var li = el('li', { 'class': cls }, text);
+      if (problem.element) { li.setAttribute('data-element', problem.element); }
+      li.addEventListener('click', function () { goTo(problem); });
+      return li;
+    }
+    function showProblems() {
+      var box = $('#dsg-problems', root);
+      var errList = $('#dsg-errors', root);
+      var lintList = $('#dsg-lint', root);
+      box.hidden = false;
+      errList.textContent = '';
+      lintList.textContent = '';
+      clearMarks();
+      if (!state.errors.length) { errList.appendChild(el('li', { 'class': 'ok' }, '没有发现问题')); }
+      var counts = {};
+      state.errors.forEach(function (e) {
+        errList.appendChild(item((e.file ? '[' + e.file + '] ' : '') + (e.element ? e.element + ': ' : '') + e.message,
+                                 'server-error', e));
+        if (e.element) { counts[e.element] = (counts[e.element] || 0) + 1; }
+      });
+      Object.keys(counts).forEach(function (id) { markElement(id, false, counts[id]); });
+      var lintCounts = {};
+      if (!state.lint.length) { lintList.appendChild(el('li', { 'class': 'ok' }, '没有发现问题')); }
+      state.lint.forEach(function (l) {
+        lintList.appendChild(item((l.category === 'error' ? '错误 ' : '提示 ') + l.rule + (l.id ? ' · ' + l.id : '') +
+                                  ': ' + l.message, 'lint-' + l.category, { element: l.id }));
+        if (l.id && !counts[l.id]) { lintCounts[l.id] = (lintCounts[l.id] || 0) + 1; }
+      });
+      Object.keys(lintCounts).forEach(function (id) { markElement(id, true, lintCounts[id]); });
+      box.classList.toggle('ok', !state.errors.length && !state.lint.some(function (l) { return l.category === 'error'; }));
+    }
+
+    function download() {
+      return collect().then(function (payload) {
+        var blob = new Blob([payload.bpmn], { type: 'application/xml' });
+        var a = el('a', { href: URL.createObjectURL(blob), download: state.processId + '.bpmn' });
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+      });
+    }
+
+    $('#dsg-check', root).addEventListener('click', function () { runChecks().catch(function () {}); });
+    $('#dsg-deploy', root).addEventListener('click', function () { deploy(); });
+    $('#dsg-download', root).addEventListener('click', function () { download(); });
+
+    var designer = { modeler: modeler, state: state, ready: imported, collect: collect, check: runChecks,
+                     deploy: deploy, showTab: showTab, selectElement: selectElement, formKeys: formKeys,
+                     refreshFormTabs: refreshFormTabs, mountForm: mountForm };
+    global.designer = designer;
+    return designer;
+  }
+
+  global.startDesigner = startDesigner;
+})(window);
