@@ -192,7 +192,8 @@ def timeline(case: Case) -> list[dict]:
             detail = f"{ev.data_change.get('courier', '')} {ev.data_change.get('tracking_no', '')}".strip()
         rows.append({"at": _local(ev.at), "action": ev.action, "label": label,
                      "step": ev.step_name if mine else None, "detail": detail,
-                     "by": "申请人" if mine else ("系统" if ev.actor == "system" else "办理机关")})
+                     "by": "" if ev.action == "status" else "申请人" if mine else
+                     ("系统" if ev.actor == "system" else "办理机关")})
     # one submission shows once (create + submit + status submitted are the same moment)
     out, seen = [], set()
     for r in rows:

@@ -42,6 +42,14 @@ i18n.EN.update({
     "办理机关": "Agency", "申请人": "Applicant", "项目名称": "Project",
 })
 
+# the staff timeline (inbox pages) names this part's actions too
+from .inbox import ACTION_LABELS  # noqa: E402
+ACTION_LABELS.update({"mail_submit": "上传快递收件材料", "mail_confirm": "确认快递收件", "mail_refuse": "退回快递收件材料",
+                      "result_upload": "上传结果文书", "result_mail": "登记结果寄送"})
+i18n.EN.update({"上传快递收件材料": "Mail intake uploaded", "确认快递收件": "Mail intake confirmed",
+                "退回快递收件材料": "Mail intake refused", "上传结果文书": "Result uploaded",
+                "登记结果寄送": "Result mailed"})
+
 
 # -- helpers ---------------------------------------------------------------------------------------
 def _wants_json() -> bool:
