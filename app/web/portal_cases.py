@@ -39,7 +39,7 @@ i18n.EN.update({
     "受理时间": "Accepted", "办结时间": "Decided", "暂无办件": "No cases yet", "查看": "View",
     "剩余": "Remaining", "去办理": "Go", "事项": "Matter", "状态": "Status", "承诺期限": "Promised deadline",
     "登录后查看全部信息": "Sign in to see everything", "重新获取": "Send again", "文件": "File",
-    "办理机关": "Agency", "申请人": "Applicant", "项目名称": "Project",
+    "办理机关": "Agency", "申请人": "Applicant", "项目名称": "Project", "下载": "Download",
 })
 
 # the staff timeline (inbox pages) names this part's actions too
