@@ -162,4 +162,4 @@ def filter_options() -> dict:
     return {"matter_types": MATTER_TYPES, "levels": LEVELS, "service_objects": SERVICE_OBJECTS}
 
 
-__all__ = ["list_catalog", "guide", "materials_of", "filter_options", "NotFound"]
+__all__ = ["list_catalog", "guide", "materials_of", "filter_options"]

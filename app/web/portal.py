@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from functools import wraps
-from urllib.parse import quote
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
-from ..domain.errors import Conflict, DomainError, NotAuthenticated, NotAuthorized, NotFound, ValidationError
+from ..domain.errors import Conflict, DomainError, NotAuthorized, NotFound, ValidationError
 from ..services import applicants as acct
 from ..services import applications as apply_svc
 from ..services import catalog
@@ -61,6 +60,7 @@ i18n.EN.update({
     "您已有该事项的草稿": "You have drafts of this matter", "返回办事指南": "Back to the guide", "全部": "All",
     "承诺件": "Promised", "即办件": "Immediate", "法定时限": "Statutory limit", "承诺时限": "Promised limit",
     "办件类型": "Case type", "基本编码": "Basic code", "事项名称": "Matter", "版本": "Version",
+    "基本信息": "Basic information", "无": "None", "注册成功，欢迎使用网上办事大厅": "Registered, welcome",
 })
 
 
@@ -88,10 +88,6 @@ def _wants_json() -> bool:
 
 def _form_fields(*keys) -> dict:
     return {k: request.form.get(k, "") for k in keys}
-
-
-def _status(exc: DomainError) -> int:
-    return exc.status
 
 
 @bp.app_template_filter("bjtime")
@@ -447,4 +443,4 @@ def draft_file(case_id, file_id):
     return file_svc.send(current_actor(), case_id, file_id)
 
 
-__all__ = ["bp", "NotAuthenticated", "quote"]
+__all__ = ["bp"]
