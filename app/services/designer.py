@@ -91,6 +91,15 @@ def open_matter(actor: Actor, process_id: str) -> dict:
             "bpmn": v.bpmn_xml, "matter": v.matter, "forms": dict(v.forms or {}), "new": False}
 
 
+def form_schema(actor: Actor, form_id: str) -> dict:
+    """A form of FORMS_DIR (what the editor opens for a formKey the loaded version does not carry)."""
+    require_designer(actor)
+    forms, _ = registry.load_forms(_forms_dir())
+    if not ID_RE.match(form_id or "") or form_id not in forms:
+        raise NotFound(f"表单不存在: {form_id}")
+    return forms[form_id]
+
+
 def existing_form_ids() -> list[str]:
     """The form ids of FORMS_DIR (to pick from, or to see that a formKey names a form that exists)."""
     return sorted(p.name[: -len(".form.json")] for p in _forms_dir().glob("*.form.json"))

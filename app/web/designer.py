@@ -81,14 +81,7 @@ def _editor(doc: dict):
 @bp.get("/forms/<form_id>")
 def form(form_id):
     """A form of FORMS_DIR as JSON (the editor opens a formKey the loaded version does not carry)."""
-    _json_actor()
-    if not ID_RE.match(form_id):
-        raise NotFound("表单不存在")
-    from ..services.registry import load_forms
-    forms, _ = load_forms(svc._forms_dir())
-    if form_id not in forms:
-        raise NotFound(f"表单不存在: {form_id}")
-    return jsonify(forms[form_id])
+    return jsonify(svc.form_schema(_json_actor(), form_id))
 
 
 def _payload():

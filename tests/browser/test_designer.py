@@ -123,3 +123,14 @@ def test_create_check_and_deploy_a_matter_in_the_modeler(live_server, dirs, brow
     assert "v1" in section.inner_text() and "d1" in section.locator(".deployed-by").first.inner_text()
     page.screenshot(path=str(screenshot_dir / "designer-list-desktop.png"), full_page=True)
     assert page.errors == []
+
+    # on a phone: the list and the editor fit the width (the panel goes under the canvas)
+    phone = browser_page("phone")
+    server.login(phone, "d1", PASSWORD)
+    for url in ("/designer", f"/designer/{PID}"):
+        phone.goto(url)
+        if url != "/designer":
+            phone.wait_for_selector("#dsg-properties .bio-properties-panel")
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), url
+    phone.screenshot(path=str(screenshot_dir / "designer-modeler-phone.png"))
+    assert phone.errors == []
