@@ -276,11 +276,29 @@ def demo_seed():
         db.session.flush()
         if kind == "staff":
             set_roles_from_groups(user, groups)
+    _demo_applicant_profile()
     db.session.commit()
     deploy_directory(current_app.config["PROCESSES_DIR"], current_app.config["FORMS_DIR"])
     made = _demo_cases()
     click.echo(json.dumps({"demo_users": [u[0] for u in seeded], "token": "demo-<username>",
                            "demo_cases": made}, ensure_ascii=False))
+
+
+DEMO_APPLICANT_MOBILE = "13800138000"
+
+
+def _demo_applicant_profile() -> None:
+    """The demo enterprise signs in on the portal with its mobile and an SMS code (shown on /dev/outbox
+    while no Twilio account is configured)."""
+    from sqlalchemy import select
+    from .models import User
+    from .models.accounts import ApplicantProfile
+    user = db.session.execute(select(User).where(User.username == "demo_applicant")).scalar_one()
+    user.phone = DEMO_APPLICANT_MOBILE
+    if db.session.get(ApplicantProfile, user.id) is None:
+        db.session.add(ApplicantProfile(user_id=user.id, kind="enterprise", name=user.display_name,
+                                        credit_code=user.org_code, legal_representative="张明",
+                                        contact_person="李华", mobile=DEMO_APPLICANT_MOBILE))
 
 
 def _demo_cases() -> list[str]:
