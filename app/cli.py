@@ -124,6 +124,39 @@ def processes_test(process_ids, processes_dir, forms_dir):
         raise SystemExit(1)
 
 
+@processes.command("migrate", help="Move the waiting cases of older versions of PROCESS_ID to its newest "
+                                    "version (or list, with --dry-run, which can move and why the others "
+                                    "cannot). Exit code 1 if any was refused.")
+@click.argument("process_id")
+@click.option("--dry-run", is_flag=True, help="only show what would move and why the rest would not")
+@click.option("--case", "case_no", default=None, help="only this case (办件编号)")
+def processes_migrate(process_id, dry_run, case_no):
+    from .domain.errors import DomainError
+    from .services import migration
+    from .services.actors import SYSTEM
+    try:
+        if dry_run:
+            out = migration.preview(SYSTEM, process_id, case_no)
+            moved = [c for c in out["candidates"] if c.movable]
+            refused = [c for c in out["candidates"] if not c.movable]
+        else:
+            out = migration.move(SYSTEM, process_id, case_no)
+            moved, refused = out["moved"], out["refused"]
+    except DomainError as exc:
+        click.echo(f"失败: {exc.message}", err=True)
+        raise SystemExit(1)
+    target = out["target"]["version"]
+    verb = "can move" if dry_run else "moved"
+    for c in moved:
+        click.echo(f"{verb:9} {c.case_no or '#' + str(c.instance_id)} v{c.version} → v{target}  "
+                   f"[{', '.join(c.waiting)}]")
+    for c in refused:
+        click.echo(f"{'refused':9} {c.case_no or '#' + str(c.instance_id)} v{c.version}: {'; '.join(c.reasons)}")
+    click.echo(f"{process_id} → v{target}: {len(moved)} {verb}, {len(refused)} refused")
+    if refused:
+        raise SystemExit(1)
+
+
 @click.group("scheduler", cls=AppGroup, help="定时器与电子监察调度进程 (timers and supervision)")
 def scheduler_cmd():
     pass

@@ -5,12 +5,13 @@ Designers and administrators only (server-checked on every route). The JSON post
 session's CSRF token in ``X-CSRF-Token`` (app.web.auth.check_csrf). See docs/designer.md."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
 from ..domain.errors import Conflict, InvalidModel, NotAuthenticated, NotFound, ValidationError
 from ..domain.groups import GROUPS
 from ..engine.parser import ID_RE
 from ..services import designer as svc
+from ..services import migration as migration_svc
 from ..services.clock import BEIJING
 from . import i18n
 from .auth import current_actor, login_required
@@ -27,6 +28,10 @@ i18n.EN.update({
     "新增": "added", "删除": "removed", "修改": "changed", "元素": "elements", "元数据": "metadata",
     "还没有部署任何事项。": "No matter has been deployed yet.",
     "字母、数字、下划线，不以数字开头": "letters, digits, underscores; not starting with a digit",
+    "迁移到新版本": "Move to the newest version", "迁移": "Move", "全部迁移": "Move all movable",
+    "办件编号": "Case no.", "当前版本": "On version", "当前环节": "Current step", "可以迁移": "Movable",
+    "不能迁移": "Not movable", "原因": "Reason", "没有需要迁移的办件。": "No waiting case runs on an older version.",
+    "目标版本": "Target version", "等待中的环节": "Waiting at", "返回": "Back",
 })
 
 
@@ -107,3 +112,39 @@ def deploy():
         return jsonify(dict(svc.deploy(actor, _payload()), ok=True))
     except InvalidModel as exc:
         return jsonify({"ok": False, "message": exc.message, "errors": exc.errors}), 422
+
+
+# -- migration (issue 6 point 3) -------------------------------------------------------------------
+@bp.get("/<process_id>/migrate")
+@_designer_page
+def migrate(process_id):
+    """The waiting cases of older versions: which can move to the newest version, and why not."""
+    if not ID_RE.match(process_id):
+        raise NotFound(f"事项不存在: {process_id}")
+    return render_template("designer/migrate.html", preview=migration_svc.preview(current_actor(), process_id))
+
+
+@bp.post("/<process_id>/migrate")
+@_designer_page
+def migrate_post(process_id):
+    """Move one instance (``instance_id``) or every movable one (no ``instance_id``); CSRF-checked."""
+    if not ID_RE.match(process_id):
+        raise NotFound(f"事项不存在: {process_id}")
+    actor = current_actor()
+    raw = (request.form.get("instance_id") or "").strip()
+    if raw:
+        if not raw.isdigit() or len(raw) > 18:
+            raise ValidationError("实例编号无效", details={"instance_id": ["integer expected"]})
+        outcomes = [migration_svc.move_one(actor, int(raw), process_id)]
+    else:
+        out = migration_svc.move(actor, process_id)
+        outcomes = out["moved"] + out["refused"]
+    moved = [c for c in outcomes if c.movable]
+    refused = [c for c in outcomes if not c.movable]
+    if moved:
+        flash(f"已迁移 {len(moved)} 件: " + "、".join(c.case_no or f"#{c.instance_id}" for c in moved), "ok")
+    for c in refused:
+        flash(f"{c.case_no or '#' + str(c.instance_id)} 未迁移: {'; '.join(c.reasons)}", "error")
+    if not outcomes:
+        flash("没有需要迁移的办件", "ok")
+    return redirect(url_for("designer.migrate", process_id=process_id))
