@@ -52,10 +52,12 @@ def _get_case_locked(case_id: int) -> Case:
 
 def start_special_procedure(actor: Actor, case_id: int, *, kind: str, reason: str, basis: str = "",
                             planned_duration: int, planned_unit: str = "working_day",
-                            approver: str | None = None) -> SpecialProcedure:
+                            approver: str | None = None, notify: bool = True) -> SpecialProcedure:
     """挂起: start a special procedure on an accepted case. ``kind`` 'extension' is the 延长审批 (needs
     a leader as actor or approver; once per case); the others suspend the clock. The applicant is
-    told in writing (notification outbox). Raises NotAuthorized / Conflict / ValidationError. Commits."""
+    told in writing (notification outbox) unless ``notify`` is False (a caller that tells them in its
+    own message, e.g. the one-time notice of a 补正). Raises NotAuthorized / Conflict / ValidationError.
+    Commits."""
     errors = {}
     if kind != "extension" and kind not in SUSPENDING_KINDS:
         errors["kind"] = [f"must be extension or one of {sorted(SUSPENDING_KINDS)}"]
@@ -108,9 +110,10 @@ def start_special_procedure(actor: Actor, case_id: int, *, kind: str, reason: st
                 set_case_status(case, CaseStatus.SPECIAL_PROCEDURE.value, actor.username, reason=reason.strip())
             record_event(case, actor.username, "suspend", opinion=reason.strip(),
                          data_change={"kind": kind, "planned_duration": planned_duration, "unit": planned_unit})
-            notify_applicant(case, "special_procedure", f"special:{proc.id}",
-                             kind=SUSPENDING_KINDS[kind], duration=planned_duration,
-                             unit="个工作日" if planned_unit == "working_day" else "日", reason=reason.strip())
+            if notify:
+                notify_applicant(case, "special_procedure", f"special:{proc.id}",
+                                 kind=SUSPENDING_KINDS[kind], duration=planned_duration,
+                                 unit="个工作日" if planned_unit == "working_day" else "日", reason=reason.strip())
         db.session.commit()
     except BaseException:
         db.session.rollback()

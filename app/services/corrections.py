@@ -344,8 +344,9 @@ def _request_while_handling(actor, task, case, items, note, days) -> CorrectionR
     _notify_requested(case, req)
     reason = f"一次性告知补正 {len(items)} 项：" + "；".join(i["material"] for i in items)
     # commits everything above with the procedure (or rolls it all back)
+    # the correction_requested SMS above tells the applicant (items, clock suspended): no second SMS
     proc = start_special_procedure(actor, case.id, kind="correction", reason=reason[:2000], basis=BASIS,
-                                   planned_duration=days)
+                                   planned_duration=days, notify=False)
     req = db.session.get(CorrectionRequest, req.id)
     req.procedure_id = proc.id
     db.session.commit()
