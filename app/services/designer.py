@@ -36,6 +36,8 @@ from . import registry
 from .actors import Actor
 
 MAX_FORMS = 50
+MAX_SCENARIOS = 100
+MAX_SCENARIOS_BYTES = 512 * 1024
 MAX_BPMN_BYTES = 1024 * 1024  # as the registry's parser
 
 
@@ -87,8 +89,21 @@ def open_matter(actor: Actor, process_id: str) -> dict:
     if row is None or row.latest_version_id is None:
         raise NotFound(f"事项不存在: {process_id}")
     v = row.latest_version
+    scenarios, problem = read_scenarios(process_id)
     return {"process_id": process_id, "name": row.name, "version": v.number, "content_hash": v.content_hash,
-            "bpmn": v.bpmn_xml, "matter": v.matter, "forms": dict(v.forms or {}), "new": False}
+            "bpmn": v.bpmn_xml, "matter": v.matter, "forms": dict(v.forms or {}), "new": False,
+            "scenarios": scenarios, "scenarios_problem": problem}
+
+
+def read_scenarios(process_id: str) -> tuple[list, str | None]:
+    """The path tests of ``PROCESSES_DIR/<id>.scenarios.json``: (list, None), ([], None) when there
+    is no file, ([], problem) when it cannot be read."""
+    from .scenarios import load_scenarios
+    path = _processes_dir() / f"{process_id}.scenarios.json"
+    if not path.exists():
+        return [], None
+    scenarios, problem = load_scenarios(path)
+    return (scenarios or []), problem
 
 
 def form_schema(actor: Actor, form_id: str) -> dict:
@@ -157,7 +172,7 @@ def new_matter(actor: Actor, process_id: str, name: str = "") -> dict:
         forms[start_form] = empty_form(start_form)
     return {"process_id": process_id, "name": name, "version": None, "content_hash": None,
             "bpmn": NEW_BPMN.replace("{pid}", process_id).replace("{name}", xml_escape(name, {'"': "&quot;"})),
-            "matter": matter, "forms": forms, "new": True}
+            "matter": matter, "forms": forms, "new": True, "scenarios": [], "scenarios_problem": None}
 
 
 def empty_form(form_id: str) -> dict:
@@ -175,6 +190,7 @@ class Submission:
     bpmn: bytes
     matter: object
     forms: dict[str, dict]
+    scenarios: list[dict] | None = None  # None: not sent (the scenarios file is left as it is)
 
 
 def parse_submission(payload: object) -> Submission:
@@ -201,12 +217,50 @@ def parse_submission(payload: object) -> Submission:
                or not isinstance(v, dict)]
         if bad:
             problems["forms"] = [f"表单标识或内容无效: {', '.join(map(str, bad[:5]))}"]
+    scenarios = payload.get("scenarios")
+    if scenarios is not None:
+        bad = _scenario_problems(scenarios)
+        if bad:
+            problems["scenarios"] = bad
     if problems:
         raise ValidationError("提交的内容不完整或格式不对", details=problems)
     data = bpmn.encode("utf-8")
     if len(data) > MAX_BPMN_BYTES:
         raise ValidationError("BPMN 文件过大", details={"bpmn": [f"最大 {MAX_BPMN_BYTES} 字节"]})
-    return Submission(pid, data, matter, dict(forms))
+    return Submission(pid, data, matter, dict(forms), scenarios)
+
+
+def _scenario_problems(scenarios: object) -> list[str]:
+    """The shape of posted path tests (what app.engine.scenarios reads): a list of at most
+    MAX_SCENARIOS objects with a name, ``start`` object, ``steps`` [{task, data}], ``end`` id and an
+    optional expected ``path`` (element ids)."""
+    if not isinstance(scenarios, list):
+        return ["场景测试应为列表"]
+    if len(scenarios) > MAX_SCENARIOS:
+        return [f"最多 {MAX_SCENARIOS} 个场景"]
+    if len(json.dumps(scenarios, ensure_ascii=False)) > MAX_SCENARIOS_BYTES:
+        return ["场景测试内容过大"]
+    out = []
+    for i, sc in enumerate(scenarios, 1):
+        where = f"场景 {i}"
+        if not isinstance(sc, dict):
+            out.append(f"{where}: 应为对象")
+            continue
+        if not isinstance(sc.get("name"), str) or not sc["name"].strip():
+            out.append(f"{where}: 缺少名称")
+        if not isinstance(sc.get("start", {}), dict):
+            out.append(f"{where}: start 应为对象")
+        steps = sc.get("steps", [])
+        if not isinstance(steps, list) or not all(
+                isinstance(st, dict) and isinstance(st.get("task"), str) and isinstance(st.get("data", {}), dict)
+                for st in steps):
+            out.append(f"{where}: steps 应为 [{{task: 环节标识, data: {{…}}}}, …]")
+        if not isinstance(sc.get("end"), str) or not sc["end"]:
+            out.append(f"{where}: 缺少预期的结束事件 end")
+        path = sc.get("path")
+        if path is not None and not (isinstance(path, list) and all(isinstance(p, str) for p in path)):
+            out.append(f"{where}: path 应为环节标识列表")
+    return out
 
 
 def _all_forms(sub: Submission) -> dict[str, dict]:
@@ -249,6 +303,48 @@ def check(actor: Actor, payload: object) -> list[dict]:
     errors, _ = _problems(sub)
     db.session.rollback()  # nothing to keep: reading only
     return errors
+
+
+# -- scenario tests --------------------------------------------------------------------------------
+def _run_scenarios(sub: Submission, model) -> list[dict]:
+    """Run the submission's scenarios against its (checked) model, in memory. A scenario with an
+    expected ``path`` also fails when the path taken differs."""
+    from ..engine.scenarios import run_scenario
+    from .scenarios import _calendar, _time_limit
+    forms = _all_forms(sub)
+    calendar = _calendar()
+    out = []
+    for sc in sub.scenarios or []:
+        result = run_scenario(model, sc, forms=forms, calendar=calendar, time_limit_ms=_time_limit()).to_dict()
+        expected = sc.get("path")
+        if result["passed"] and expected is not None and list(expected) != result["path"]:
+            result["passed"] = False
+            result["message"] = f"expected path {' → '.join(expected)}, took {' → '.join(result['path'])}"
+        result["expected_path"] = expected
+        out.append(result)
+    return out
+
+
+def run_scenarios(actor: Actor, payload: object) -> dict:
+    """Run the posted scenarios against the posted (unsaved) model: ``{ok, errors, results}``; when
+    the model itself would not deploy, ``errors`` lists why and nothing runs."""
+    require_designer(actor)
+    sub = parse_submission(payload)
+    if sub.scenarios is None:
+        raise ValidationError("缺少场景测试", details={"scenarios": ["list expected"]})
+    errors, model = _problems(sub)
+    model_errors = [e for e in errors if not str(e.get("file") or "").endswith(".matter.json")]
+    results = [] if model is None or model_errors else _run_scenarios(sub, model)
+    db.session.rollback()
+    return {"ok": not model_errors and all(r["passed"] for r in results), "errors": model_errors,
+            "results": results}
+
+
+def scenario_errors(sub: Submission, model) -> list[dict]:
+    """Each failing scenario as a deploy error of ``<id>.scenarios.json``."""
+    return [{"element": None, "file": f"{sub.process_id}.scenarios.json",
+             "message": f"场景「{r['name']}」未通过: {r['message']}"}
+            for r in _run_scenarios(sub, model) if not r["passed"]]
 
 
 # -- deploying -------------------------------------------------------------------------------------
@@ -309,6 +405,8 @@ def deploy(actor: Actor, payload: object) -> dict:
     require_designer(actor)
     sub = parse_submission(payload)
     errors, model = _problems(sub)
+    if not errors and model is not None and sub.scenarios:
+        errors = scenario_errors(sub, model)  # a matter whose own path tests fail is not deployed
     if errors or model is None:
         db.session.rollback()
         raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
@@ -321,6 +419,9 @@ def deploy(actor: Actor, payload: object) -> dict:
         raise
     files = {_processes_dir() / f"{sub.process_id}.bpmn": sub.bpmn,
              _processes_dir() / f"{sub.process_id}.matter.json": _json_bytes(sub.matter)}
+    scenarios_path = _processes_dir() / f"{sub.process_id}.scenarios.json"
+    if sub.scenarios or (sub.scenarios is not None and scenarios_path.exists()):
+        files[_processes_dir() / f"{sub.process_id}.scenarios.json"] = _json_bytes({"scenarios": sub.scenarios})
     for form_id in model.form_keys:
         if form_id in sub.forms:
             files[_forms_dir() / f"{form_id}.form.json"] = _json_bytes(sub.forms[form_id])

@@ -56,7 +56,9 @@
       created: {},                // form ids created here
       editors: {},                // form id → Promise<form editor>
       knownForms: {},             // form ids that exist on the server
-      errors: [], lint: []
+      errors: [], lint: [],
+      scenarios: JSON.parse(JSON.stringify(data.scenarios || [])),
+      scenarioResults: []
     };
     (data.form_ids || []).forEach(function (id) { state.knownForms[id] = true; });
     var csrf = root.getAttribute('data-csrf') || (document.querySelector('input[name=csrf_token]') || {}).value;
@@ -106,6 +108,8 @@
         modeler.get('canvas').resized();
       } else if (name === 'matter') {
         fillMatter();
+      } else if (name === 'scenarios') {
+        renderScenarios();
       } else if (name.indexOf('form:') === 0) {
         mountForm(name.slice(5));
       }
@@ -272,6 +276,167 @@
       }
     });
 
+    // -- scenario (path) tests ------------------------------------------------------------------------
+    var scenarioList = $('#dsg-scenario-list', root);
+    var scenariosRendered = false;
+    if (data.scenarios_problem) {
+      var sp = $('#dsg-scenarios-problem', root);
+      sp.textContent = data.scenarios_problem;
+      sp.hidden = false;
+    }
+    function elementIds(type) {
+      var ids = [];
+      modeler.get('elementRegistry').forEach(function (element) {
+        var bo = element.businessObject;
+        if (bo && bo.$instanceOf(type) && element.type !== 'label' && ids.indexOf(bo.id) < 0) { ids.push(bo.id); }
+      });
+      return ids.sort();
+    }
+    function fillDatalist(id, values) {
+      var list = $('#' + id, root);
+      list.textContent = '';
+      values.forEach(function (v) { list.appendChild(el('option', { value: v })); });
+    }
+    function field(label, input, wide) {
+      var l = el('label', wide ? { 'class': 'wide' } : {});
+      l.appendChild(document.createTextNode(label));
+      l.appendChild(input);
+      return l;
+    }
+    function json(value) { return JSON.stringify(value == null ? {} : value, null, 1); }
+    function stepRow(step) {
+      var row = el('div', { 'class': 'dsg-step' });
+      var task = el('input', { 'data-step': 'task', list: 'dsg-user-tasks', placeholder: '环节标识', 'aria-label': '环节' });
+      task.value = step.task || '';
+      var stepData = el('textarea', { 'data-step': 'data', spellcheck: 'false', 'aria-label': '表单数据 (JSON)' });
+      stepData.value = json(step.data);
+      var del = el('button', { type: 'button', title: '删除步骤' }, '×');
+      del.addEventListener('click', function () { row.remove(); });
+      row.appendChild(task); row.appendChild(stepData); row.appendChild(del);
+      return row;
+    }
+    function scenarioCard(sc, i) {
+      var card = el('div', { 'class': 'dsg-scenario', 'data-index': String(i) });
+      var name = el('input', { 'data-f': 'name' }); name.value = sc.name || '';
+      var end = el('input', { 'data-f': 'end', list: 'dsg-end-events' }); end.value = sc.end || '';
+      var st = el('input', { 'data-f': 'status', placeholder: '可选，如 approved' }); st.value = sc.status || '';
+      var path = el('input', { 'data-f': 'path', placeholder: '可选: start → review → end' });
+      path.value = Array.isArray(sc.path) ? sc.path.join(' → ') : '';
+      var start = el('textarea', { 'data-f': 'start', spellcheck: 'false' }); start.value = json(sc.start);
+      card.appendChild(field('名称', name));
+      card.appendChild(field('预期结束事件 end', end));
+      card.appendChild(field('预期办件状态 status', st));
+      card.appendChild(field('预期路径 path', path, true));
+      card.appendChild(field('申请数据 start (JSON)', start, true));
+      var steps = el('div', { 'class': 'wide dsg-steps' });
+      steps.appendChild(el('strong', {}, '步骤（环节标识 + 表单数据/决定）'));
+      (sc.steps || []).forEach(function (step) { steps.appendChild(stepRow(step)); });
+      card.appendChild(steps);
+      var buttons = el('div', { 'class': 'wide' });
+      var addStep = el('button', { type: 'button', 'class': 'dsg-add-step' }, '+ 步骤');
+      addStep.addEventListener('click', function () { steps.appendChild(stepRow({ task: '', data: {} })); });
+      var remove = el('button', { type: 'button', 'class': 'dsg-remove-scenario' }, '删除场景');
+      remove.addEventListener('click', function () {
+        var read = readScenarios(true);
+        state.scenarios = read.scenarios;
+        state.scenarios.splice(i, 1);
+        state.scenarioResults = [];
+        renderScenarios(true);
+      });
+      buttons.appendChild(addStep); buttons.appendChild(document.createTextNode(' ')); buttons.appendChild(remove);
+      card.appendChild(buttons);
+      var result = el('div', { 'class': 'wide dsg-scenario-result' });
+      var r = state.scenarioResults[i];
+      if (r) {
+        result.classList.add(r.passed ? 'pass' : 'fail');
+        result.appendChild(el('strong', {}, r.passed ? 'PASS' : 'FAIL'));
+        result.appendChild(document.createTextNode(' 路径: '));
+        result.appendChild(el('code', { 'class': 'dsg-path' }, (r.path || []).join(' → ') || '—'));
+        result.appendChild(document.createTextNode(' · 结束: ' + (r.end_event || '(未结束)')));
+        if (r.message) { result.appendChild(el('div', { 'class': 'dsg-message' }, r.message)); }
+      }
+      card.appendChild(result);
+      return card;
+    }
+    function renderScenarios(force) {
+      if (scenariosRendered && !force) { return; }
+      scenariosRendered = true;
+      imported.then(function () {
+        fillDatalist('dsg-user-tasks', elementIds('bpmn:UserTask'));
+        fillDatalist('dsg-end-events', elementIds('bpmn:EndEvent'));
+      });
+      scenarioList.textContent = '';
+      state.scenarios.forEach(function (sc, i) { scenarioList.appendChild(scenarioCard(sc, i)); });
+      if (!state.scenarios.length) { scenarioList.appendChild(el('p', { 'class': 'muted' }, '还没有场景测试。')); }
+    }
+    function parseJson(text, where, errors) {
+      if (!text.trim()) { return {}; }
+      try {
+        var v = JSON.parse(text);
+        if (!v || typeof v !== 'object' || Array.isArray(v)) { throw new Error('应为 JSON 对象'); }
+        return v;
+      } catch (err) {
+        errors.push(where + ': JSON 无效 (' + err.message + ')');
+        return {};
+      }
+    }
+    /* The scenarios as edited on the page (state.scenarios when the tab was never opened). */
+    function readScenarios(lenient) {
+      if (!scenariosRendered) { return { scenarios: state.scenarios, errors: [] }; }
+      var errors = [];
+      var out = Array.prototype.map.call(scenarioList.querySelectorAll('.dsg-scenario'), function (card, i) {
+        var get = function (f) { return card.querySelector('[data-f="' + f + '"]').value; };
+        var where = '场景 ' + (i + 1);
+        var sc = { name: get('name').trim(), start: parseJson(get('start'), where + ' start', errors), steps: [],
+                   end: get('end').trim() };
+        if (get('status').trim()) { sc.status = get('status').trim(); }
+        var path = get('path').split(/\s*(?:→|->|,|，)\s*/).map(function (x) { return x.trim(); }).filter(Boolean);
+        if (path.length) { sc.path = path; }
+        Array.prototype.forEach.call(card.querySelectorAll('.dsg-step'), function (row, j) {
+          sc.steps.push({ task: row.querySelector('[data-step="task"]').value.trim(),
+                          data: parseJson(row.querySelector('[data-step="data"]').value, where + ' 步骤 ' + (j + 1), errors) });
+        });
+        return sc;
+      });
+      return { scenarios: out, errors: lenient ? [] : errors };
+    }
+    $('#dsg-add-scenario', root).addEventListener('click', function () {
+      state.scenarios = readScenarios(true).scenarios;
+      var tasks = elementIds('bpmn:UserTask');
+      var ends = elementIds('bpmn:EndEvent');
+      state.scenarios.push({ name: '场景 ' + (state.scenarios.length + 1), start: {},
+                             steps: tasks.length ? [{ task: tasks[0], data: {} }] : [], end: ends[0] || '' });
+      renderScenarios(true);
+    });
+    function runScenarioTests() {
+      var summary = $('#dsg-scenario-summary', root);
+      summary.textContent = '运行中…';
+      summary.className = 'muted';
+      return collect().then(function (payload) {
+        return post(data.urls.scenarios, payload);
+      }).then(function (body) {
+        state.scenarioResults = body.results || [];
+        state.scenarios = readScenarios(true).scenarios;
+        renderScenarios(true);
+        var passed = state.scenarioResults.filter(function (r) { return r.passed; }).length;
+        if (body.errors && body.errors.length) {
+          state.errors = body.errors;
+          showProblems();
+          summary.textContent = '模型有 ' + body.errors.length + ' 处错误，场景未运行';
+        } else {
+          summary.textContent = state.scenarioResults.length + ' 个场景: ' + passed + ' 通过, ' +
+            (state.scenarioResults.length - passed) + ' 未通过';
+        }
+        summary.className = body.ok ? '' : 'red';
+        return body;
+      }).catch(function (err) {
+        summary.textContent = '无法运行: ' + (err && err.message ? err.message : err);
+        summary.className = 'red';
+        return { ok: false };
+      });
+    }
+    $('#dsg-run-scenarios', root).addEventListener('click', function () { runScenarioTests(); });
+
     // -- collect, check, deploy ------------------------------------------------------------------------
     function collect() {
       return imported.then(function () {
@@ -287,8 +452,11 @@
           if (state.forms[id]) { forms[id] = state.forms[id]; }
           return null;
         });
+        var read = readScenarios();
+        if (read.errors.length) { return Promise.reject(new Error(read.errors.join('; '))); }
         return Promise.all([xml].concat(pending)).then(function (results) {
-          return { process_id: state.processId, bpmn: results[0], matter: state.matter, forms: forms };
+          return { process_id: state.processId, bpmn: results[0], matter: state.matter, forms: forms,
+                   scenarios: read.scenarios };
         });
       });
     }
@@ -410,6 +578,7 @@
       if (problem.element && selectElement(problem.element)) { return; }
       var file = problem.file || '';
       if (/\.matter\.json$/.test(file)) { showTab('matter'); return; }
+      if (/\.scenarios\.json$/.test(file)) { showTab('scenarios'); return; }
       var m = /^(.+)\.form\.json$/.exec(file);
       if (m && tabs.querySelector('button[data-tab="form:' + m[1] + '"]')) { showTab('form:' + m[1]); }
     }
@@ -462,7 +631,8 @@
 
     var designer = { modeler: modeler, state: state, ready: imported, collect: collect, check: runChecks,
                      deploy: deploy, showTab: showTab, selectElement: selectElement, formKeys: formKeys,
-                     refreshFormTabs: refreshFormTabs, mountForm: mountForm };
+                     refreshFormTabs: refreshFormTabs, mountForm: mountForm, runScenarios: runScenarioTests,
+                     readScenarios: readScenarios };
     global.designer = designer;
     return designer;
   }
