@@ -1,7 +1,8 @@
 """Public disclosure (双公示) of decisions (listener of app.services.hooks).
 
-When a case becomes approved or rejected, a record is written in the same transaction: 决定书文号
-(the decision form's ``document_no`` / ``filing_no``), 项目名称, 审批类别 (matter name and type),
+When a case becomes approved or rejected after acceptance (a 不予受理 at the window is not
+published: it decides nothing on the merits and has no 决定书), a record is written in the same
+transaction: 决定书文号 (the decision form's ``document_no`` / ``filing_no``), 项目名称, 审批类别 (matter name and type),
 content (the decision), the applicant's 统一社会信用代码 (enterprises only: an individual's ID number
 is never copied, and an individual's name is masked), the deciding agency (the matter's
 implementing body), the decision date and the due date DISCLOSURE_DAYS working days later.
@@ -71,8 +72,12 @@ def _applicant(case: Case) -> tuple[str, str | None]:
 
 @on_status
 def on_decision(case: Case, old: str, new: str, actor: str) -> None:
-    """A decision (approved / rejected) writes its disclosure record, once per case."""
+    """A decision (approved / rejected) writes its disclosure record, once per case. A refusal before
+    acceptance (不予受理) is not a licensing decision: no 决定书, nothing decided on the merits, so it
+    is not published (双公示 covers 准予 / 不予许可 decisions; the applicant is told by the notice)."""
     if new not in RESULTS:
+        return
+    if new == "rejected" and case.accepted_at is None:
         return
     if db.session.execute(select(Disclosure.id).where(Disclosure.case_id == case.id)).first():
         return

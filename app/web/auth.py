@@ -69,7 +69,8 @@ def login_required(check=None):
 
 def _safe_next(target: str | None) -> str:
     target = target or "/"
-    if not target.startswith("/") or target.startswith("//") or target.startswith("/\\"):
+    # browsers drop tabs and newlines inside a URL and read "\\" as "/": "/\t/evil.example" is "//evil.example"
+    if not target.startswith("/") or target.startswith("//") or any(c < " " or c in "\\\x7f" for c in target):
         return "/"
     return target
 

@@ -94,8 +94,8 @@ def _back(default: str | None = None) -> str:
     target = request.form.get("back") or request.referrer or ""
     if target.startswith(request.host_url):
         target = "/" + target[len(request.host_url):]
-    if not target.startswith("/") or target.startswith("//") or target.startswith("/\\"):
-        return default or url_for("inbox.index")
+    if not target.startswith("/") or target.startswith("//") or any(c < " " or c in "\\\x7f" for c in target):
+        return default or url_for("inbox.index")  # browsers read "/\t/x" and "/\\x" as "//x", another host
     return target
 
 

@@ -34,8 +34,19 @@ def dev_outbox():
         abort(404)
     phone = (request.args.get("phone") or "").strip()[:32]
     rows = recent_sms(phone or None, limit=100)
+    if sms_configured():  # real phones get real codes: nobody (admins included) reads one here
+        rows = [_masked(n) for n in rows]
     return render_template("outbox/index.html", rows=rows, phone=phone, configured=sms_configured(),
                            status_text=STATUS_TEXT, tz=BEIJING)
+
+
+def _masked(n):
+    """A read-only copy of an outbox row with any verification code hidden (the row is not touched)."""
+    from types import SimpleNamespace
+    from ..services.sms import mask_code
+    fields = {c.key: getattr(n, c.key) for c in n.__table__.columns}
+    fields["text"] = mask_code(n.text or "")
+    return SimpleNamespace(**fields)
 
 
 @bp.post("/api/twilio/status")

@@ -19,7 +19,7 @@ from ..services import progress as progress_svc
 from ..services import receipts as receipt_svc
 from ..services import results as result_svc
 from . import i18n
-from .auth import current_actor
+from .auth import _safe_next, current_actor
 
 bp = Blueprint("portal_cases", __name__, template_folder="templates")
 
@@ -72,8 +72,8 @@ def _staff_operation(view):
     """Staff POSTs of the panel: a refusal is flashed back on the inbox page (or JSON)."""
     @wraps(view)
     def wrapped(case_id, *args, **kwargs):
-        back = request.form.get("back") or url_for("inbox.case_page", case_id=case_id)
-        if not back.startswith("/") or back.startswith("//"):
+        back = _safe_next(request.form.get("back"))  # a path of this site only (no //host, tab or \\ tricks)
+        if back == "/":
             back = url_for("inbox.case_page", case_id=case_id)
         actor = current_actor()
         if actor is None:

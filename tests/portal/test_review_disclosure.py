@@ -1,0 +1,23 @@
+"""Review (H8): what 双公示 publishes. A refusal at the window before acceptance (不予受理) decides
+nothing on the merits and has no 决定书: it is not disclosed (it used to be published as 不予许可);
+a 不予许可 after acceptance still is."""
+from app.models import Case, Notification
+from app.models.feedback import Disclosure
+from tests.portal.feedback_support import api, count, decided_case, op, rows, start  # noqa: F401
+
+
+def test_a_refusal_at_the_window_is_not_published_but_a_decision_is(api):
+    app = api.app
+    case = start(api)
+    out = op(api, "w1", "reject", opinion="申请材料不齐全且逾期未补正，不予受理")
+    assert out["case_status"] == "rejected"
+    [row] = rows(app, Case, Case.id == case["id"])
+    assert row.accepted_at is None
+    assert count(app, Disclosure) == 0
+    assert app.test_client().get("/disclosure").status_code == 200
+    sms = [n.text for n in rows(app, Notification, Notification.case_id == case["id"], Notification.channel == "sms",
+                                Notification.template == "decided")]
+    assert all("不予受理" in t for t in sms)
+    decided = decided_case(api, decision="reject")
+    [d] = rows(app, Disclosure)
+    assert d.case_id == decided["id"] and d.result == "rejected" and d.content.startswith("不予许可")
