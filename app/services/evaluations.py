@@ -205,7 +205,7 @@ def own_decided_case(actor: Actor, case_id: int) -> Case:
     case = db.session.get(Case, case_id) if isinstance(case_id, int) else None
     if case is None or not actor.is_applicant or case.applicant_id != actor.id:
         raise NotFound("办件不存在")
-    if case.status not in DECIDED:
+    if case.status not in DECIDED or case.decided_at is None:  # archived after a withdrawal: never decided
         raise Conflict("办件办结后才能评价 (the case is not decided yet)")
     return case
 

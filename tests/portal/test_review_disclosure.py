@@ -1,4 +1,4 @@
-"""Review (H8): what 双公示 publishes. A refusal at the window before acceptance (不予受理) decides
+"""Review (H8): what 双公示 publishes, and what may be rated. A refusal at the window before acceptance (不予受理) decides
 nothing on the merits and has no 决定书: it is not disclosed (it used to be published as 不予许可);
 a 不予许可 after acceptance still is."""
 from app.models import Case, Notification
@@ -21,3 +21,22 @@ def test_a_refusal_at_the_window_is_not_published_but_a_decision_is(api):
     decided = decided_case(api, decision="reject")
     [d] = rows(app, Disclosure)
     assert d.case_id == decided["id"] and d.result == "rejected" and d.content.startswith("不予许可")
+
+
+def test_a_case_archived_after_withdrawal_was_never_decided_and_cannot_be_rated(api):
+    """closed (归档) follows a decision or a withdrawal: only the first is rated (好差评 of a decided case)."""
+    from app.extensions import db
+    from app.models.feedback import Evaluation
+    from app.services.steps import set_case_status
+    from tests.portal.feedback_support import browser, post
+    app = api.app
+    case = start(api)
+    assert api.post("alice", f"/api/cases/{case['id']}/withdraw", json={"reason": "不再需要"}).status_code == 200
+    with app.app_context():
+        set_case_status(db.session.get(Case, case["id"]), "closed", "system", reason="归档")
+        db.session.commit()
+    alice = browser(app, "alice")
+    assert alice.get(f"/portal/cases/{case['id']}/evaluate").status_code == 409
+    r = post(alice, f"/portal/cases/{case['id']}/evaluate", {"level": "5", "comment": "差", "efficiency": "5",
+                                                          "guide_accuracy": "5", "convenience": "5", "usability": "5"})
+    assert r.status_code == 409 and count(app, Evaluation) == 0
