@@ -145,6 +145,50 @@ NEW_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+def import_file(actor: Actor, payload: object) -> dict:
+    """Open a BPMN file made elsewhere (Camunda Modeler 7, bpmn.io): ``{bpmn: "<xml>"}`` → the editor's
+    document for its executable process: the deployed matter's metadata, forms and scenarios when
+    the process id is a matter, else the metadata of ``PROCESSES_DIR/<id>.matter.json`` or a new
+    skeleton. The BPMN is returned exactly as sent (its camunda:* extensions stay as they are);
+    nothing is stored. Raises ValidationError / InvalidModel (element-level) for what cannot open."""
+    from ..engine.parser import BPMN_NS, parse_xml
+    require_designer(actor)
+    text = payload.get("bpmn") if isinstance(payload, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError("缺少 BPMN 文件内容", details={"bpmn": ["BPMN XML text expected"]})
+    filename = payload.get("filename") if isinstance(payload.get("filename"), str) else "<file>"
+    filename = filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "<file>"
+    data = text.encode("utf-8")
+    if len(data) > MAX_BPMN_BYTES:
+        raise ValidationError("BPMN 文件过大", details={"bpmn": [f"最大 {MAX_BPMN_BYTES} 字节"]})
+    root = parse_xml(data, filename, MAX_BPMN_BYTES)
+    processes = root.findall(f"{{{BPMN_NS}}}process")
+    executable = [p for p in processes if p.get("isExecutable") == "true"] or processes
+    if not executable:
+        raise InvalidModel("文件中没有流程", [{"element": None, "file": filename,
+                                           "message": "no bpmn:process in the file (a collaboration needs one)"}])
+    proc = executable[0]
+    pid = proc.get("id") or ""
+    if not ID_RE.match(pid) or len(pid) > 64:
+        raise InvalidModel("流程标识不能作为事项标识", [{
+            "element": pid or None, "file": filename,
+            "message": "流程标识只能由字母、数字和下划线组成，且不以数字开头（最长 64 个字符）；请在属性面板中修改 process id"}])
+    row = db.session.get(Matter, pid)
+    if row is not None and row.latest_version_id is not None:
+        doc = open_matter(actor, pid)
+    else:
+        doc = _skeleton(pid, (proc.get("name") or "").strip()[:200] or pid)
+        meta_path = _processes_dir() / f"{pid}.matter.json"
+        if meta_path.exists():
+            try:
+                doc["matter"] = json.loads(meta_path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                pass
+        doc["scenarios"], doc["scenarios_problem"] = read_scenarios(pid)
+    db.session.rollback()
+    return dict(doc, bpmn=text, imported=filename)
+
+
 def new_matter(actor: Actor, process_id: str, name: str = "") -> dict:
     """A new executable diagram for ``process_id`` (a start event with its start form), a metadata
     skeleton to fill in and an empty start form. Refused when the id is taken (deployed or a file)."""
@@ -156,6 +200,11 @@ def new_matter(actor: Actor, process_id: str, name: str = "") -> dict:
                               details={"process_id": ["[A-Za-z_][A-Za-z0-9_]*, ≤ 64"]})
     if db.session.get(Matter, process_id) is not None or (_processes_dir() / f"{process_id}.bpmn").exists():
         raise Conflict(f"流程标识已被使用: {process_id}")
+    return _skeleton(process_id, name)
+
+
+def _skeleton(process_id: str, name: str) -> dict:
+    """A new executable diagram and metadata skeleton for ``process_id`` (see new_matter)."""
     start_form = f"{process_id}_apply"
     matter = {
         "process_id": process_id, "name": name, "basic_code": "", "implementation_code": "",

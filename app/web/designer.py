@@ -31,7 +31,7 @@ i18n.EN.update({
     "迁移到新版本": "Move to the newest version", "迁移": "Move", "全部迁移": "Move all movable",
     "办件编号": "Case no.", "当前版本": "On version", "当前环节": "Current step", "可以迁移": "Movable",
     "不能迁移": "Not movable", "原因": "Reason", "没有需要迁移的办件。": "No waiting case runs on an older version.",
-    "场景测试": "Scenario tests", "目标版本": "Target version", "等待中的环节": "Waiting at", "返回": "Back",
+    "场景测试": "Scenario tests", "打开文件": "Open file", "目标版本": "Target version", "等待中的环节": "Waiting at", "返回": "Back",
 })
 
 
@@ -78,7 +78,7 @@ def edit(process_id):
 def _editor(doc: dict):
     data = dict(doc, form_ids=svc.existing_form_ids(),
                 groups=[{"code": c, "name": n} for c, n in GROUPS.items()],
-                urls={"check": url_for("designer.check"), "scenarios": url_for("designer.scenarios"), "deploy": url_for("designer.deploy"),
+                urls={"check": url_for("designer.check"), "scenarios": url_for("designer.scenarios"), "import": url_for("designer.import_file"), "deploy": url_for("designer.deploy"),
                       "form": url_for("designer.form", form_id="FORM_ID"), "index": url_for("designer.index")})
     return render_template("designer/edit.html", doc=doc, data=data)
 
@@ -108,6 +108,17 @@ def check():
 def scenarios():
     """Run the posted path tests against the posted (unsaved) model: ``{ok, errors, results}``."""
     return jsonify(svc.run_scenarios(_json_actor(), _payload()))
+
+
+@bp.post("/import")
+def import_file():
+    """Open a BPMN file from disk: ``{bpmn, filename}`` → the editor's document for its process
+    (422 with element-level ``errors`` when it cannot open). Stores nothing."""
+    actor = _json_actor()
+    try:
+        return jsonify(svc.import_file(actor, _payload()))
+    except InvalidModel as exc:
+        return jsonify({"ok": False, "message": exc.message, "errors": exc.errors}), 422
 
 
 @bp.post("/deploy")

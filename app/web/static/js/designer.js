@@ -625,13 +625,65 @@
       });
     }
 
+    // -- files made elsewhere (Camunda Modeler 7, bpmn.io) --------------------------------------------
+    function loadDoc(doc) {
+      state.processId = doc.process_id;
+      state.original = doc.bpmn;       // sent back byte for byte until the diagram is changed
+      state.matter = JSON.parse(JSON.stringify(doc.matter || {}));
+      Object.keys(doc.forms || {}).forEach(function (id) { state.forms[id] = doc.forms[id]; });
+      state.scenarios = JSON.parse(JSON.stringify(doc.scenarios || []));
+      state.scenarioResults = [];
+      scenariosRendered = false;
+      data['new'] = !!doc['new'];
+      $('#dsg-name', root).textContent = doc.name || doc.process_id;
+      $('#dsg-pid', root).textContent = doc.process_id;
+      $('#dsg-version', root).textContent = (doc.version ? 'v' + doc.version : '新建流程') + ' · ' + (doc.imported || '');
+      state.errors = [];
+      state.lint = [];
+      return modeler.importXML(doc.bpmn).then(function (result) {
+        state.dirty = false;
+        clearMarks();
+        modeler.get('canvas').zoom('fit-viewport', 'auto');
+        refreshFormTabs();
+        showTab('diagram');
+        return result;
+      });
+    }
+    function openFile(file) {
+      status('正在打开 ' + file.name + ' …');
+      return file.text().then(function (text) {
+        return post(data.urls['import'], { bpmn: text, filename: file.name });
+      }).then(function (doc) {
+        if (doc.httpStatus !== 200) {
+          state.errors = doc.errors || [];
+          showProblems();
+          status('文件无法打开: ' + (doc.message || ('HTTP ' + doc.httpStatus)), true);
+          return doc;
+        }
+        return loadDoc(doc).then(function (result) {
+          var w = result.warnings || [];
+          status('已打开 ' + file.name + '（' + (doc['new'] ? '新事项，请填写事项信息' : '事项 ' + doc.process_id) + '）' +
+                 (w.length ? '；导入警告 ' + w.length + ' 条: ' + w[0].message : ''), !!w.length);
+          return doc;
+        });
+      }).catch(function (err) {
+        status('文件无法打开: ' + (err && err.message ? err.message : err), true);
+      });
+    }
+    var fileInput = $('#dsg-open-file', root);
+    $('#dsg-open', root).addEventListener('click', function () { fileInput.click(); });
+    fileInput.addEventListener('change', function () {
+      var file = fileInput.files && fileInput.files[0];
+      if (file) { openFile(file).then(function () { fileInput.value = ''; }); }
+    });
+
     $('#dsg-check', root).addEventListener('click', function () { runChecks().catch(function () {}); });
     $('#dsg-deploy', root).addEventListener('click', function () { deploy(); });
     $('#dsg-download', root).addEventListener('click', function () { download(); });
 
     var designer = { modeler: modeler, state: state, ready: imported, collect: collect, check: runChecks,
                      deploy: deploy, showTab: showTab, selectElement: selectElement, formKeys: formKeys,
-                     refreshFormTabs: refreshFormTabs, mountForm: mountForm, runScenarios: runScenarioTests,
+                     refreshFormTabs: refreshFormTabs, mountForm: mountForm, runScenarios: runScenarioTests, openFile: openFile,
                      readScenarios: readScenarios };
     global.designer = designer;
     return designer;
