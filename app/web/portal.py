@@ -353,7 +353,9 @@ def _json_data():
 def draft_save(case_id):
     try:
         data = _json_data()
-        apply_svc.save_draft(current_actor(), case_id, data if data is not None else {})
+        if data is None:  # no form data sent: never wipe what the draft holds
+            raise ValidationError("没有收到表单数据，草稿未改变", details={"data": ["必填 (required)"]})
+        apply_svc.save_draft(current_actor(), case_id, data)
     except (ValidationError, Conflict) as exc:
         if _wants_json():
             return jsonify({"message": exc.message, "errors": exc.details}), exc.status

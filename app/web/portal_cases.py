@@ -348,6 +348,12 @@ def staff_panel(case):
             "mailing": result_svc.mailing(case.id) if decided else None}
 
 
+def _json_body() -> dict:
+    """A JSON request's object ({} for anything else: a list or a string is no answer, not a 500)."""
+    body = request.get_json(silent=True) if request.is_json else None
+    return body if isinstance(body, dict) else {}
+
+
 @bp.post("/inbox/cases/<int:case_id>/intake/confirm")
 @_staff_operation
 def intake_confirm(actor, case_id):
@@ -358,8 +364,7 @@ def intake_confirm(actor, case_id):
 @bp.post("/inbox/cases/<int:case_id>/intake/refuse")
 @_staff_operation
 def intake_refuse(actor, case_id):
-    intake_svc.refuse_intake(actor, case_id, request.form.get("reason") or (request.get_json(silent=True) or {})
-                             .get("reason", ""))
+    intake_svc.refuse_intake(actor, case_id, request.form.get("reason") or _json_body().get("reason", ""))
     return "已退回快递收件材料，申请人将收到通知"
 
 
@@ -373,6 +378,6 @@ def result_upload(actor, case_id):
 @bp.post("/inbox/cases/<int:case_id>/result/mail")
 @_staff_operation
 def result_mail(actor, case_id):
-    body = request.form if not request.is_json else (request.get_json(silent=True) or {})
+    body = request.form if not request.is_json else _json_body()
     result_svc.record_mailing(actor, case_id, body.get("courier", ""), body.get("tracking_no", ""))
     return "寄送信息已登记，已短信通知申请人"

@@ -102,3 +102,28 @@ def test_another_applicant_and_other_staff_never_read_alices_case(app, world):
             if r.status_code == 302:
                 assert urlsplit(r.headers["Location"]).path != url, (who, url)
             assert secret.encode() not in r.data and PDF not in r.data, (who, url)
+
+
+BODIES = [[], "x", 1, {"data": []}, {"data": "x"}, {"data": {"project_code": 123, "project_name": ["a"]}},
+          {"data": {"project_code": {"$gt": ""}, "contact_phone": 13905171234}}, {"data": {"x" * 300: "\x00"}},
+          {"items": "x"}, {"items": [1, None, {"material": ["a"], "problem": {"b": 1}}]}, {"items": [{}] * 500},
+          {"days": "1e9", "items": [{"material": "a", "problem": "b"}]}, {"reason": ["x"]}, {"level": [5]}]
+
+
+def test_json_bodies_of_the_wrong_shape_are_refused_and_change_nothing(app, world):
+    alice, w1 = browser(app, "alice"), browser(app, "w1")
+    r = alice.post("/portal/apply/xmgl_hezhun", data={"csrf_token": "tok"})
+    assert r.status_code == 302
+    draft = int(r.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    task = [t for t in world["api"].tasks("w1") if t["case_id"] == world["case"]["id"]][0]["id"]
+    before = table_counts(app)
+    for client, url in [(alice, f"/portal/drafts/{draft}/save"), (alice, f"/portal/drafts/{draft}/submit"),
+                        (w1, f"/correction/tasks/{task}"), (w1, "/correction/requests/1/withdraw"),
+                        (w1, f"/inbox/cases/{world['case']['id']}/intake/refuse"),
+                        (w1, f"/inbox/cases/{world['case']['id']}/result/mail")]:
+        for body in BODIES:
+            r = client.post(url, json=body, headers={"X-CSRF-Token": "tok", "Accept": "application/json"})
+            assert r.status_code in (400, 403, 404, 409, 422), (url, body, r.status_code, r.get_data(as_text=True)[:200])
+    after = table_counts(app)
+    assert {k: v for k, v in after.items() if k not in ("case_events",)} == \
+        {k: v for k, v in before.items() if k not in ("case_events",)}
