@@ -106,3 +106,30 @@ def test_new_matter_from_the_modeler_to_a_finished_case(live_server, dirs, brows
         inst = db.session.get(ProcessInstance, c.instance_id)
         assert (inst.status, inst.end_event) == ("complete", "end")
         assert c.current_step is None
+
+
+def test_open_a_camunda_modeler_file_and_deploy_it_unchanged(live_server, dirs, browser_page):
+    from tests.web.test_designer_import import CAMUNDA_FILE, CM_PID
+    processes, _ = dirs
+    live_server.add_user("d1", groups=["designer"], password=PASSWORD)
+    page = browser_page("desktop")
+    live_server.login(page, "d1", PASSWORD)
+    page.goto("/designer/xmgl_beian")
+    page.wait_for_function("window.designer && window.modeler")
+    page.evaluate("window.designer.ready")
+    page.set_input_files("#dsg-open-file", files=[{"name": "cm_import.bpmn", "mimeType": "application/xml",
+                                                   "buffer": CAMUNDA_FILE.encode("utf-8")}])
+    assert "已打开 cm_import.bpmn" in wait_status(page, ["已打开", "无法打开"])
+    assert page.inner_text("#dsg-pid") == CM_PID
+    assert page.evaluate("!!modeler.get('elementRegistry').get('Activity_sign')")
+    page.wait_for_selector('#dsg-tabs button[data-tab="form:cm_import_sign"]')
+    assert page.evaluate("designer.collect().then(p => p.bpmn)") == CAMUNDA_FILE  # the file's bytes, as loaded
+    page.click('#dsg-tabs button[data-tab="matter"]')
+    meta = json.loads((ROOT / "processes" / "xmgl_beian.matter.json").read_text("utf-8"))
+    meta.update(process_id=CM_PID, name="外部建模导入测试")
+    page.fill("#dsg-matter-json", json.dumps(meta, ensure_ascii=False))
+    page.click("#dsg-matter-apply")
+    page.click("#dsg-deploy")
+    assert "已部署为 v1" in wait_status(page, ["已部署", "未部署", "失败"]), page.inner_text("#dsg-problems")
+    assert (processes / f"{CM_PID}.bpmn").read_bytes() == CAMUNDA_FILE.encode("utf-8")
+    assert page.errors == []
