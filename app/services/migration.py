@@ -169,7 +169,19 @@ def _refresh_task(row: HumanTask, view) -> None:
     row.candidate_groups, row.candidate_users = list(view.candidate_groups), list(view.candidate_users)
     if view.assignee:
         row.assignee = view.assignee
+    elif row.assignee and row.claimed_at is not None and not _still_candidate(row):
+        # claimed (签收) by someone the new version no longer offers the step to: back to its new
+        # candidates, else the old group's member would keep it and the new group never see it
+        row.assignee, row.claimed_at = None, None
     index_task(row)
+
+
+def _still_candidate(row: HumanTask) -> bool:
+    from ..models import User
+    from .actors import actor_from_user
+    from .operations import is_candidate
+    user = db.session.execute(select(User).where(User.username == row.assignee)).scalar_one_or_none()
+    return user is not None and user.active and is_candidate(actor_from_user(user), row)
 
 
 def move_one(actor: Actor, instance_id: int, process_id: str | None = None) -> Candidate:
