@@ -29,7 +29,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_MODEL_NS}
 C = "{%s}" % CAMUNDA_MODEL_NS
 EXPR_RE = re.compile(r"^\$\{(.+)\}$", re.S)
-ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would let a trailing newline into file names
 
 #: elements SpiffWorkflow (or this platform) cannot run: refused at deploy with their ids
 UNSUPPORTED = {
@@ -240,9 +240,68 @@ def _reachability(errors, filename, container):
     for i, (name, _) in nodes.items():
         if i in seen and i not in back:
             _err(errors, i, "从该元素无法到达结束事件 (no end event reachable from here)", filename)
+    _endless_loops(errors, filename, nodes, succ)
     for i, (name, node) in nodes.items():
         if name == "subProcess":
             _reachability(errors, filename, node)
+
+
+WAIT_EVENTS = {"timerEventDefinition", "messageEventDefinition", "signalEventDefinition",
+               "conditionalEventDefinition"}
+
+
+def _waits(name: str, node) -> bool:
+    """Whether the engine stops at this node until someone (or time) moves it on."""
+    if name in {"userTask", "intermediateCatchEvent", "eventBasedGateway", "callActivity", "receiveTask"}:
+        return True
+    if name == "boundaryEvent":
+        return any(_local(c.tag) in WAIT_EVENTS for c in node)
+    if name == "subProcess":
+        return any(_local(d.tag) in {"userTask", "intermediateCatchEvent", "callActivity"} for d in node.iter())
+    return False
+
+
+def _endless_loops(errors, filename, nodes, succ):
+    """A cycle of script tasks, gateways, plain tasks … with nothing that waits would run forever
+    inside one engine step (SpiffWorkflow has no step budget): the request running it, a scenario
+    on the designer page or a case's next step, would never end. Named element by element."""
+    order, seen = [], set()
+    for root in nodes:  # Kosaraju, iteratively: finishing order on the graph ...
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(sorted(succ[root])))]
+        while stack:
+            node, it = stack[-1]
+            nxt = next((n for n in it if n not in seen), None)
+            if nxt is None:
+                stack.pop()
+                order.append(node)
+            else:
+                seen.add(nxt)
+                stack.append((nxt, iter(sorted(succ[nxt]))))
+    pred = {i: set() for i in nodes}
+    for s, targets in succ.items():
+        for t in targets:
+            pred[t].add(s)
+    assigned: set = set()
+    for root in reversed(order):  # ... then components on the reversed graph
+        if root in assigned:
+            continue
+        comp, todo = {root}, [root]
+        assigned.add(root)
+        while todo:
+            for prv in pred[todo.pop()]:
+                if prv not in assigned:
+                    assigned.add(prv)
+                    comp.add(prv)
+                    todo.append(prv)
+        cyclic = len(comp) > 1 or root in succ[root]
+        if cyclic and not any(_waits(*nodes[i]) for i in comp):
+            ring = ", ".join(sorted(comp))
+            for i in sorted(comp):
+                _err(errors, i, f"循环中没有任何等待环节（用户任务、定时器等），会无限运行 "
+                                f"(endless loop without a wait state: {ring})", filename)
 
 
 def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_id: str | None = None,

@@ -32,6 +32,7 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 #: the default "now" of a scenario: Monday 2 March 2026, 09:00 Beijing, a working day
 DEFAULT_NOW = datetime(2026, 3, 2, 9, 0, tzinfo=BEIJING)
 DEFAULT_APPLICANT = "scenario_applicant"
+MIN_YEAR, MAX_YEAR = 1970, 2199  # a scenario's "now": deadlines computed from it must stay representable
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway, ParallelGateway)
 
 
@@ -147,8 +148,14 @@ def run_scenario(model: CheckedModel | tuple, scenario: dict, *, forms: dict[str
         now = parse_now(scenario.get("now"))
     except ValueError:
         return result(False, f"now {scenario.get('now')!r} is not an ISO 8601 date or datetime")
+    try:
+        if not MIN_YEAR <= now.year <= MAX_YEAR:
+            raise OverflowError
+        utc_now = now.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01 parses, but cannot move to UTC or carry a deadline
+        return result(False, f"now {scenario.get('now')!r} must be between {MIN_YEAR} and {MAX_YEAR}")
     if engine is None:
-        clock = ScenarioClock(now.astimezone(timezone.utc))
+        clock = ScenarioClock(utc_now)
         from .helpers import make_time_helpers
         cal = calendar if calendar is not None else package_calendar()
         engine = Engine(time_limit_ms, clock=clock, helpers=make_time_helpers(clock, lambda: cal))

@@ -26,6 +26,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..domain.errors import Conflict, InvalidModel, NotAuthorized, NotFound, ValidationError
 from ..engine.matter import check_matter
@@ -156,7 +157,11 @@ def import_file(actor: Actor, payload: object) -> dict:
     text = payload.get("bpmn") if isinstance(payload, dict) else None
     if not isinstance(text, str) or not text.strip():
         raise ValidationError("缺少 BPMN 文件内容", details={"bpmn": ["BPMN XML text expected"]})
+    bad = text_problem(text)
+    if bad:
+        raise ValidationError("BPMN 文件含有无效字符", details={"bpmn": [bad]})
     filename = payload.get("filename") if isinstance(payload.get("filename"), str) else "<file>"
+    filename = filename if text_problem(filename) is None else "<file>"
     filename = filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "<file>"
     data = text.encode("utf-8")
     if len(data) > MAX_BPMN_BYTES:
@@ -242,11 +247,43 @@ class Submission:
     scenarios: list[dict] | None = None  # None: not sent (the scenarios file is left as it is)
 
 
+MAX_DEPTH = 64
+
+
+def text_problem(obj: object) -> str | None:
+    """Why posted JSON cannot be checked or stored as it is (None when it can): a string with a NUL
+    (PostgreSQL text refuses it) or a lone surrogate (``"\\ud800"`` is valid JSON but not UTF-8: it
+    cannot be hashed, written or stored), or nesting deeper than MAX_DEPTH. Iterative: no recursion."""
+    stack = [(obj, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"嵌套超过 {MAX_DEPTH} 层"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "含有 NUL 字符"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "含有无效的 Unicode 字符（孤立的代理项）"
+        elif isinstance(item, dict):
+            stack += [(k, depth + 1) for k in item] + [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
+    return None
+
+
 def parse_submission(payload: object) -> Submission:
     """Refuse what is not ``{process_id, bpmn: str, matter: {…}, forms: {id: {…}}}`` (422)."""
     if not isinstance(payload, dict):
         raise ValidationError("请求内容应为 JSON 对象", details={"body": ["JSON object expected"]})
     problems: dict[str, list[str]] = {}
+    for key in ("process_id", "bpmn", "matter", "forms", "scenarios"):
+        bad = text_problem(payload.get(key))
+        if bad:
+            problems[key] = [bad]
+    if problems:
+        raise ValidationError("提交的内容含有无法保存的字符或结构", details=problems)
     pid = payload.get("process_id")
     if not isinstance(pid, str) or not ID_RE.match(pid) or len(pid) > 64:
         problems["process_id"] = ["流程标识无效 ([A-Za-z_][A-Za-z0-9_]*, ≤ 64)"]
@@ -463,6 +500,9 @@ def deploy(actor: Actor, payload: object) -> dict:
     try:
         result = registry.deploy(sub.bpmn, sub.matter, forms, filename=f"{sub.process_id}.bpmn", actor=actor,
                                  expected_id=sub.process_id)
+    except IntegrityError:  # another designer deployed the same matter (or content) at the same moment
+        db.session.rollback()
+        raise Conflict("另一位设计人员正在部署该事项，请刷新后重试") from None
     except BaseException:
         db.session.rollback()
         raise

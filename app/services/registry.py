@@ -48,6 +48,14 @@ def load_forms(forms_dir: str | Path) -> tuple[dict[str, dict], list[dict]]:
 
 
 def _form_errors(form_id, form, filename):
+    try:
+        return _schema_errors(form_id, form, filename)
+    except (TypeError, AttributeError, ValueError, RecursionError) as exc:  # wrong types inside the schema
+        return [{"element": None, "file": filename,
+                 "message": f"表单结构无效 (malformed form-js schema: {type(exc).__name__}: {exc})"}]
+
+
+def _schema_errors(form_id, form, filename):
     errors = [{"element": None, "file": filename, "message": p} for p in check_form_schema(form, form_id)]
 
     def keys(components):
@@ -93,6 +101,13 @@ def deploy(bpmn: bytes, matter_data: object, forms: dict[str, dict], *, filename
     if errors:
         raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
 
+    # one deploy of a matter at a time: the version number (max + 1) and the files a designer writes
+    # before committing must not interleave with another deploy of the same matter (PostgreSQL; a
+    # SQLite transaction holds the write lock already). A matter deployed for the first time by two
+    # at once: the second's INSERT of the matter row fails (IntegrityError, the caller answers 409).
+    from .db_support import is_sqlite
+    if not is_sqlite():  # the column only: FOR UPDATE cannot cover the eagerly joined latest version
+        db.session.execute(select(Matter.process_id).where(Matter.process_id == model.process_id).with_for_update())
     used_forms = {k: forms[k] for k in model.form_keys}
     digest = hashlib.sha256()
     digest.update(bpmn if isinstance(bpmn, bytes) else bpmn.encode("utf-8"))

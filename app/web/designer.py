@@ -90,7 +90,10 @@ def form(form_id):
 
 
 def _payload():
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # nesting too deep for the JSON decoder (silent covers only ValueError)
+        payload = None
     if payload is None:
         raise ValidationError("请求内容应为 JSON (application/json)", details={"body": ["JSON expected"]})
     return payload
