@@ -236,7 +236,10 @@ def confirm_intake(actor: Actor, case_id: int) -> MailIntake:
                      data_change={"intake": intake.id, "receipt": receipt.filename, "promised_due": promised})
         from .operations import touch
         touch(case, actor.username, "mail_confirm")
-        notify_applicant(case, "received", f"received:{case.id}:{intake.id}", promised_due=promised or "按承诺时限")
+        from datetime import date
+        from .sms_moments import chinese_date  # the same 2026年3月16日 as the "accepted" SMS
+        notify_applicant(case, "received", f"received:{case.id}:{intake.id}",
+                         promised_due=chinese_date(date.fromisoformat(promised)) if promised else "按承诺时限")
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -52,7 +52,7 @@ def test_receipt_is_a_case_file_and_the_sms_says_received(app, confirmed):
         intake = db.session.execute(select(MailIntake)).scalar_one()
         assert intake.status == "confirmed" and intake.receipt_file_id == f.id and f.uploaded_by == "w1"
     sms = [n for n in notifications(app, "received") if n.channel == "sms"]
-    assert len(sms) == 1 and sms[0].recipient.endswith("13905171234") and "2026-03-16" in sms[0].text
+    assert len(sms) == 1 and sms[0].recipient.endswith("13905171234") and "2026年3月16日" in sms[0].text
     # the applicant's case page lists it and offers it in 您需要做的
     html = browser(app, "alice").get(f"/portal/cases/{confirmed['id']}").get_data(as_text=True)
     assert f"/portal/cases/{confirmed['id']}/receipt.pdf" in html and "下载电子回执单" in html

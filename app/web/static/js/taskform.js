@@ -24,7 +24,10 @@
       container.appendChild(p);
       return Promise.reject(new Error('form-js missing'));
     }
-    var form = new lib.Form({ container: container, properties: { readOnly: readOnly } });
+    // debounce: false — every keystroke goes to the form's data at once. With form-js's 300 ms
+    // debounce, a number field re-sends its value after losing focus and the re-render that follows
+    // puts the next field back to its stored value, wiping what was just typed there.
+    var form = new lib.Form({ container: container, properties: { readOnly: readOnly }, debounce: false });
     var initial = JSON.parse(JSON.stringify(data || {}));
     return form.importSchema(schema, data || {}).then(function () {
       return {
