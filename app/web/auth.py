@@ -52,6 +52,12 @@ def current_actor():
     return g.actor
 
 
+def login_url(next_path: str) -> str:
+    """Where to sign in: applicants' pages (the portal) have their own sign-in by SMS code."""
+    endpoint = "portal.login" if request.path.startswith(("/portal", "/progress", "/p/")) else "auth.login"
+    return url_for(endpoint, next=next_path)
+
+
 def login_required(check=None):
     """Page decorator: sign-in required, and ``check(actor)`` must hold (else 403)."""
     def decorate(view):
@@ -59,7 +65,7 @@ def login_required(check=None):
         def wrapped(*args, **kwargs):
             actor = current_actor()
             if actor is None:
-                return redirect(url_for("auth.login", next=request.full_path))
+                return redirect(login_url(request.full_path))
             if check is not None and not check(actor):
                 raise NotAuthorized("无权访问该页面")
             return view(*args, **kwargs)

@@ -38,8 +38,9 @@ def init_errors(app):
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         if exc.status == 401 and not wants_json():
-            from flask import redirect, url_for
-            return redirect(url_for("auth.login", next=request.full_path))
+            from flask import redirect
+            from .auth import login_url
+            return redirect(login_url(request.full_path))
         answer = _answer(exc.status, exc.code, exc.message, exc.details or None, exc.code)
         if getattr(exc, "retry_after", None):
             response, status = answer

@@ -33,8 +33,12 @@ def test_someone_elses_case_is_404_staff_go_to_the_inbox_strangers_sign_in(api, 
     assert browser(app, "bob").get(f"/portal/cases/{case['id']}/files/1").status_code == 404
     r = browser(app, "w1").get(f"/portal/cases/{case['id']}")
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/inbox/cases/{case['id']}")
-    r = anonymous(app).get(f"/portal/cases/{case['id']}")
-    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    r = anonymous(app).get(f"/portal/cases/{case['id']}")  # applicants sign in on the portal, by SMS code
+    assert r.status_code == 302 and f"/portal/login?next=/portal/cases/{case['id']}" in r.headers["Location"]
+    r = anonymous(app).get(f"/portal/cases/{case['id']}/receipt.pdf")
+    assert r.status_code == 302 and "/portal/login?next=" in r.headers["Location"]
+    r = anonymous(app).get("/inbox")  # staff pages keep the staff sign-in
+    assert r.status_code == 302 and "/login?next=" in r.headers["Location"] and "/portal/" not in r.headers["Location"]
     assert browser(app, "alice").get("/portal/cases/999999").status_code == 404
 
 
