@@ -22,7 +22,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from ..domain.case_status import SETTABLE_BY_PROCESS
 from ..domain.errors import InvalidModel
 from ..domain.groups import GROUP_CODE_RE, is_known_group
-from .sandbox import check_source
+from .sandbox import MAX_INSTANCES, SandboxEnvironment, ScriptError, check_source
 from .timers import clocked
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -188,6 +188,47 @@ def _check_timer(errors, filename, element, kind, text):
             TimerEventDefinition.parse_time_or_duration(value)
     except Exception:
         _err(errors, element, f"定时器值 {value!r} 不是有效的 ISO 8601 {kind}", filename)
+
+
+def _check_cardinality(errors, filename, element, text):
+    """A literal loopCardinality above MAX_INSTANCES would create that many tasks in one step
+    (10**8 parallel instances exhaust the server); expressions are checked when they run."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return  # reported by the expression check
+    if any(isinstance(n, (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Lambda)) for n in ast.walk(tree)):
+        return  # depends on task data: checked when it is evaluated (SandboxScriptEngine)
+    try:  # a constant expression such as 10 ** 8: its value, computed in the sandbox
+        value = SandboxEnvironment(time_limit_ms=100).evaluate(text, {})
+    except ScriptError as exc:
+        _err(errors, element, f"loopCardinality {text.strip()!r}: {exc}", filename)
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, list, tuple)):
+        _err(errors, element, f"loopCardinality {text.strip()!r} 必须是整数 (must be a whole number)", filename)
+        return
+    count = value if isinstance(value, int) else len(value)
+    if count > MAX_INSTANCES:
+        _err(errors, element, f"多实例数量 {count} 超过上限 {MAX_INSTANCES} "
+                              f"(loopCardinality {count} is more than {MAX_INSTANCES} instances)", filename)
+
+
+def _check_standard_loop(errors, filename, element, loop, waits: bool):
+    """A standard loop (loopCondition / loopMaximum) on an element that does not wait — a script
+    task, a plain task — repeats inside one engine step: it needs a loopMaximum, and no loop may
+    allow more than MAX_INSTANCES iterations."""
+    raw = loop.get("loopMaximum")
+    if raw is None:
+        if not waits:
+            _err(errors, element, f"标准循环必须设置 loopMaximum（不超过 {MAX_INSTANCES}），否则可能无限运行 "
+                                  f"(a standard loop on an element that does not wait needs a loopMaximum "
+                                  f"of at most {MAX_INSTANCES})", filename)
+        return
+    if not re.fullmatch(r"[0-9]{1,9}", raw.strip()):
+        _err(errors, element, f"loopMaximum {raw!r} 必须是整数 (must be a whole number)", filename)
+    elif int(raw) > MAX_INSTANCES:
+        _err(errors, element, f"loopMaximum {int(raw)} 超过上限 {MAX_INSTANCES} "
+                              f"(more than {MAX_INSTANCES} iterations)", filename)
 
 
 def _reachability(errors, filename, container):
@@ -391,6 +432,11 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
         elif name in {"completionCondition", "loopCardinality", "loopCondition"}:
             owner = el.getparent().getparent()
             _check_expr(errors, filename, owner.get("id"), el.text or "", "eval", name)
+            if name == "loopCardinality":
+                _check_cardinality(errors, filename, owner.get("id"), el.text or "")
+        elif name == "standardLoopCharacteristics":
+            owner = el.getparent()
+            _check_standard_loop(errors, filename, owner.get("id"), el, _waits(_local(owner.tag), owner))
         for prop in el.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS):
             pname, pval = prop.get("name"), prop.get("value")
             if pname == "caseStatus" and pval not in {s.value for s in SETTABLE_BY_PROCESS}:

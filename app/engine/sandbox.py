@@ -3,11 +3,26 @@
 Compile-time (also used by the deploy checker): RestrictedPython's policy (no dunder names or
 attributes, no ``exec``/``eval`` statements) plus ours: no imports, no ``try`` (a script must not be
 able to swallow its own time-out), no classes, no ``global``/``nonlocal``, no generators, and no call
-of a dangerous builtin (``open``, ``eval``, ``__import__`` …). ``**``, ``*`` and ``<<`` go through
-guards that refuse results too large to compute.
+of a dangerous builtin (``open``, ``eval``, ``__import__`` …). ``**``, ``*``, ``<<``, ``+`` and ``%``
+go through guards that refuse results too large to compute, and every f-string is rebuilt into a
+call of :func:`_fstring` so its format specs and its total length are checked before anything is
+allocated.
+
+Memory: the time limit cannot stop one C-level call (``'a'.ljust(10**9)`` allocates a gigabyte
+in a single step), so every way we know of to make one big allocation is checked *before* it is
+made: the operators above, ``format``/``str``/``repr``/``int``/``round``/``sum``, ``print``, and the
+padding / ``replace`` / ``expandtabs`` / ``join`` / ``translate`` / ``strftime`` / ``to_bytes``
+methods (wrapped by the attribute guard). Text results are capped at :data:`MAX_TEXT` characters,
+lists and tuples at :data:`MAX_SEQUENCE` items. As a backstop against many smaller allocations
+inside the time limit, the trace function samples the process's resident memory and stops a
+script that grew it by more than :data:`MAX_GROWTH_BYTES`.
+
+Loops: a loopCardinality that is not a literal (literals are checked at deploy by the parser) is
+checked when the engine evaluates it, before any instance exists (:data:`MAX_INSTANCES`).
 
 Run-time: only the whitelisted helpers below exist, attribute access goes through
-``safer_getattr``, and a trace function stops the script at its wall-clock limit. Any failure
+``safer_getattr`` (plus the size checks above), and a trace function stops the script at its
+wall-clock limit. Any failure
 raises :class:`ScriptError`, never anything broader.
 """
 from __future__ import annotations
@@ -15,8 +30,10 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 import sys
 import time
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
@@ -29,6 +46,7 @@ from RestrictedPython.PrintCollector import PrintCollector
 from SpiffWorkflow.util.task import TaskState
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 
 FORBIDDEN_CALLS = frozenset({
     "open", "eval", "exec", "compile", "__import__", "globals", "locals", "vars", "getattr", "setattr",
@@ -36,8 +54,12 @@ FORBIDDEN_CALLS = frozenset({
     "classmethod", "staticmethod", "property", "dir", "id",
 })
 MAX_RANGE = 100_000
-MAX_SEQUENCE = 1_000_000
+MAX_SEQUENCE = 1_000_000      # items of a list / tuple built by one operation
+MAX_TEXT = 10_000_000         # characters (or bytes) of one text built by one operation
 MAX_INT_BITS = 4096
+MAX_STRFTIME = 1000           # characters of a date format (strftime may write 256 per character)
+MAX_GROWTH_BYTES = 512 * 1024 * 1024  # resident memory a script may add before it is stopped
+MAX_INSTANCES = 1000          # instances of one multi-instance activity / iterations of one standard loop
 
 
 class ScriptError(Exception):
@@ -98,7 +120,24 @@ class _Policy(RestrictingNodeTransformer):
             self._deny(node, node.id)
         return super().visit_Name(node)
 
-    _GUARDED = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_"}
+    _GUARDED = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_", ast.Add: "_add_",
+                ast.Mod: "_mod_"}
+
+    def visit_JoinedStr(self, node):
+        """``f"a{x!r:>{w}}"`` becomes ``_fstring_("a", _fvalue_(x, 114, _fstring_(">", _fvalue_(w, -1, ""))))``:
+        the conversion, the format spec and the total size are checked before the text is made."""
+        node = self.node_contents_visit(node)
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue):
+                spec = value.format_spec if value.format_spec is not None else ast.Constant("")
+                call = ast.Call(func=ast.Name(id="_fvalue_", ctx=ast.Load()),
+                                args=[value.value, ast.Constant(value.conversion), spec], keywords=[])
+                parts.append(ast.copy_location(call, value))
+            else:
+                parts.append(value)
+        call = ast.Call(func=ast.Name(id="_fstring_", ctx=ast.Load()), args=parts, keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
 
     def visit_BinOp(self, node):
         node = self.node_contents_visit(node)
@@ -114,20 +153,218 @@ def _too_big(msg):
     raise ScriptError(f"运算结果过大 (result too large: {msg})", kind="limit")
 
 
+_TEXT = (str, bytes, bytearray)
+
+
+def _check_text(size, what):
+    if size > MAX_TEXT:
+        _too_big(f"{what} would make {size} characters, more than {MAX_TEXT}")
+
+
+def _text_size(obj, limit: int = MAX_TEXT) -> int:
+    """An upper estimate of ``len(str(obj))`` / ``len(repr(obj))``, stopping once past ``limit``.
+    Nested containers are walked (shared items count every time, as repr writes them every time)."""
+    total, stack = 0, [obj]
+    while stack and total <= limit:
+        o = stack.pop()
+        if isinstance(o, str):
+            total += len(o) + 2 if len(o) < 64 or o.isprintable() else 10 * len(o) + 2
+        elif isinstance(o, (bytes, bytearray)):
+            total += 4 * len(o) + 14
+        elif isinstance(o, bool) or o is None:
+            total += 5
+        elif isinstance(o, int):
+            total += o.bit_length() + 2
+        elif isinstance(o, float):
+            total += 25
+        elif isinstance(o, Decimal):
+            total += len(o.as_tuple().digits) + 24
+        elif isinstance(o, (list, tuple, set, frozenset)):
+            total += 2 + 2 * len(o)
+            stack.extend(o)
+        elif isinstance(o, dict):
+            total += 2 + 4 * len(o)
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        else:
+            total += 100
+    return total
+
+
+def _seq_len(x):
+    if isinstance(x, _TEXT):
+        return len(x), MAX_TEXT
+    if isinstance(x, (list, tuple)):
+        return len(x), MAX_SEQUENCE
+    return None, None
+
+
+def _guard_mul(a, b):
+    for seq, n in ((a, b), (b, a)):
+        size, limit = _seq_len(seq)
+        if size is not None and isinstance(n, int) and size * n > limit:
+            _too_big("*")
+    if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b.bit_length() > MAX_INT_BITS:
+        _too_big("*")
+    return a * b
+
+
+def _check_add(a, b, what):
+    size_a, limit = _seq_len(a)
+    size_b, _ = _seq_len(b)
+    if size_a is not None and size_b is not None and size_a + size_b > limit:
+        _too_big(what)
+
+
+def _guard_add(a, b):
+    _check_add(a, b, "+")
+    return a + b
+
+
+def _guard_iadd(a, b):
+    _check_add(a, b, "+=")
+    return operator.iadd(a, b)
+
+
+_PERCENT_RE = re.compile(rb"%(?:\(([^)]*)\))?([#0\- +]*)(\*|\d+)?(?:\.(\*|\d+))?[hlL]?(.)", re.S)
+
+
+def _guard_mod(a, b):
+    """``fmt % args`` on text: widths, precisions and the arguments' sizes are added up first."""
+    if not isinstance(a, _TEXT):
+        return a % b
+    fmt = a.encode("utf-8", "surrogatepass") if isinstance(a, str) else bytes(a)
+    args = b if isinstance(b, tuple) else (b,)
+    size, index = len(fmt), 0
+    for m in _PERCENT_RE.finditer(fmt):
+        key, _flags, width, precision, conv = m.groups()
+        if conv == b"%":
+            continue
+        if width == b"*" or precision == b"*":
+            raise ScriptError("格式中不能使用 * 宽度 ('%*d' widths are not allowed in process scripts)",
+                              kind="limit")
+        size += int(width or 0) + int(precision or 0)
+        if key is not None and isinstance(b, Mapping):
+            arg = b.get(key.decode("utf-8", "replace"))
+        else:
+            arg = args[index] if index < len(args) else None
+            index += 1
+        if conv in b"diouxX" and isinstance(arg, Decimal):
+            _int_call(arg)  # %d converts with int(): the same digit limit
+            size += abs(arg.adjusted()) + 2
+        elif conv == b"c":
+            size += 1
+        else:
+            size += _text_size(arg, MAX_TEXT - size)
+        _check_text(size, "%")
+    return a % b
+
+
+_NUMBERS_RE = re.compile(r"\d+")
+
+
+def _format_size(value, spec: str) -> int:
+    if not isinstance(spec, str):
+        return 0  # format() refuses it itself
+    if len(spec) > MAX_STRFTIME:
+        return MAX_TEXT + 1
+    numbers = sum(int(n) if len(n) < 10 else MAX_TEXT + 1 for n in _NUMBERS_RE.findall(spec))
+    if isinstance(value, Decimal) and value.is_finite():
+        base = abs(value.adjusted()) + len(value.as_tuple().digits) + 4
+    elif isinstance(value, (date, datetime)):
+        base = 256 * len(spec)
+    elif isinstance(value, str):
+        base = len(value)
+    else:
+        base = _text_size(value)
+    if "," in spec or "_" in spec:
+        base *= 2
+    return base + numbers
+
+
+def _safe_format(value, spec=""):
+    _check_text(_format_size(value, spec), "format()")
+    return format(value, spec)
+
+
+def _fvalue(value, conversion, spec):
+    if conversion == 115:
+        value = _safe_str(value)
+    elif conversion == 114:
+        value = _safe_repr(value)
+    elif conversion == 97:
+        _check_text(_text_size(value) * 10, "ascii()")
+        value = ascii(value)
+    return _safe_format(value, spec)
+
+
+def _fstring(*parts):
+    _check_text(sum(len(p) for p in parts), "f-string")
+    return "".join(parts)
+
+
+def _safe_repr(obj):
+    _check_text(_text_size(obj), "repr()")
+    return repr(obj)
+
+
+class _GuardedType(type):
+    """A builtin type (``str``, ``int``) that scripts may still use in ``isinstance`` but whose
+    call is checked first."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls._wrapped)
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, cls._wrapped)
+
+    def __call__(cls, *args, **kwargs):
+        return cls._check(*args, **kwargs)
+
+
+def _str_call(obj="", *args, **kwargs):
+    if not args and not kwargs and not isinstance(obj, str):
+        _check_text(_text_size(obj), "str()")
+    return str(obj, *args, **kwargs)
+
+
+def _int_call(x=0, *args, **kwargs):
+    if isinstance(x, Decimal) and x.is_finite() and x.adjusted() > MAX_INT_BITS * 0.30:
+        _too_big(f"int() of a number with {x.adjusted() + 1} digits")
+    return int(x, *args, **kwargs)
+
+
+class _safe_str(metaclass=_GuardedType):
+    _wrapped = str
+    _check = staticmethod(_str_call)
+
+
+class _safe_int(metaclass=_GuardedType):
+    _wrapped = int
+    _check = staticmethod(_int_call)
+
+
+def _safe_round(number, *ndigits):
+    if not ndigits or ndigits[0] is None:
+        _int_call(number)
+    return round(number, *ndigits)
+
+
+def _safe_sum(iterable, start=0):
+    items = list(iterable)
+    size, limit = _seq_len(start)
+    if size is not None:
+        total = size + sum(_seq_len(i)[0] or 0 for i in items)
+        if total > limit:
+            _too_big("sum()")
+    return sum(items, start)
+
+
 def _guard_pow(a, b):
     if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
         if b * math.log2(abs(a)) > MAX_INT_BITS:
             _too_big("**")
     return a ** b
-
-
-def _guard_mul(a, b):
-    for seq, n in ((a, b), (b, a)):
-        if isinstance(seq, (str, bytes, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_SEQUENCE:
-            _too_big("*")
-    if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b.bit_length() > MAX_INT_BITS:
-        _too_big("*")
-    return a * b
 
 
 def _guard_lshift(a, b):
@@ -136,8 +373,8 @@ def _guard_lshift(a, b):
     return a << b
 
 
-_INPLACE = {"+=": operator.iadd, "-=": operator.isub, "*=": _guard_mul, "/=": operator.itruediv,
-            "//=": operator.ifloordiv, "%=": operator.imod, "**=": _guard_pow, "<<=": _guard_lshift,
+_INPLACE = {"+=": _guard_iadd, "-=": operator.isub, "*=": _guard_mul, "/=": operator.itruediv,
+            "//=": operator.ifloordiv, "%=": _guard_mod, "**=": _guard_pow, "<<=": _guard_lshift,
             ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior, "^=": operator.ixor}
 
 
@@ -146,6 +383,108 @@ def _inplacevar(op, x, y):
     if fn is None:
         raise ScriptError(f"operator {op} not allowed")
     return fn(x, y)
+
+
+# text methods whose result can be far larger than their object: checked before the call
+def _m_pad(s, name):
+    method = getattr(s, name)
+
+    def pad(width, *rest):
+        if isinstance(width, int):
+            _check_text(width, f".{name}()")
+        return method(width, *rest)
+    return pad
+
+
+def _m_expandtabs(s, name):
+    def expandtabs(tabsize=8):
+        if isinstance(tabsize, int):
+            _check_text(len(s) + s.count("\t" if isinstance(s, str) else b"\t") * max(tabsize, 0), ".expandtabs()")
+        return s.expandtabs(tabsize)
+    return expandtabs
+
+
+def _m_replace(s, name):
+    def replace(old, new, count=-1):
+        if isinstance(old, _TEXT) and isinstance(new, _TEXT):
+            n = s.count(old) if len(old) else len(s) + 1
+            if isinstance(count, int) and count >= 0:
+                n = min(n, count)
+            _check_text(len(s) + n * max(len(new) - len(old), 0), ".replace()")
+        return s.replace(old, new, count)
+    return replace
+
+
+def _m_join(s, name):
+    def join(iterable):
+        items = list(iterable)
+        _check_text(len(s) * max(len(items) - 1, 0) + sum(len(i) for i in items if isinstance(i, _TEXT)),
+                    ".join()")
+        return s.join(items)
+    return join
+
+
+def _m_translate(s, name):
+    def translate(table, *rest):
+        if isinstance(s, str):
+            if isinstance(table, Mapping):
+                values = table.values()
+            elif isinstance(table, (list, tuple)):
+                values = table
+            else:
+                raise ScriptError("translate() 只接受字典或列表 (translate() needs a dict or list table)")
+            longest = max((len(v) for v in values if isinstance(v, str)), default=1)
+            _check_text(len(s) * max(longest, 1), ".translate()")
+        return s.translate(table, *rest)
+    return translate
+
+
+def _m_strftime(obj, name):
+    def strftime(fmt):
+        if isinstance(fmt, str):
+            _check_text(_format_size(obj, fmt), ".strftime()")
+        return obj.strftime(fmt)
+    return strftime
+
+
+def _m_to_bytes(obj, name):
+    def to_bytes(length=1, *rest, **kw):
+        if isinstance(length, int):
+            _check_text(length, ".to_bytes()")
+        return obj.to_bytes(length, *rest, **kw)
+    return to_bytes
+
+
+_TEXT_METHODS = {"ljust": _m_pad, "rjust": _m_pad, "center": _m_pad, "zfill": _m_pad,
+                 "expandtabs": _m_expandtabs, "replace": _m_replace, "join": _m_join, "translate": _m_translate}
+
+
+def _guarded_getattr(obj, name, *default):
+    value = safer_getattr(obj, name, *default)
+    if isinstance(obj, _TEXT):
+        wrap = _TEXT_METHODS.get(name)
+        if wrap is not None:
+            return wrap(obj, name)
+    elif isinstance(obj, (date, datetime)) and name == "strftime":
+        return _m_strftime(obj, name)
+    elif isinstance(obj, int) and name == "to_bytes":
+        return _m_to_bytes(obj, name)
+    return value
+
+
+class _Printed(PrintCollector):
+    """``print`` / ``printed`` with the collected text capped like any other text."""
+
+    def __init__(self, _getattr_=None):
+        super().__init__(_getattr_)
+        self.size = 0
+
+    def _call_print(self, *objects, **kwargs):
+        extra = sum(_text_size(o) for o in objects) + sum(_text_size(v) for v in kwargs.values()) * \
+            (len(objects) + 1)
+        self.size += extra
+        _check_text(self.size, "print()")
+        return super()._call_print(*objects, **kwargs)
 
 
 def _range(*args):
@@ -168,10 +507,11 @@ import builtins as _PY  # noqa: E402
 SAFE_BUILTINS: dict = {}
 for _name in ("len", "min", "max", "sum", "sorted", "any", "all", "abs", "round", "int", "float", "str",
               "bool", "list", "dict", "set", "tuple", "enumerate", "zip", "isinstance", "reversed",
-              "map", "filter", "divmod", "repr", "hash", "frozenset", "chr", "ord", "format",
+              "map", "filter", "divmod", "hash", "frozenset", "chr", "ord",
               "ValueError", "KeyError", "TypeError", "Exception"):
     SAFE_BUILTINS[_name] = getattr(_PY, _name)
-SAFE_BUILTINS["range"] = _range
+SAFE_BUILTINS.update({"range": _range, "format": _safe_format, "repr": _safe_repr, "str": _safe_str,
+                      "int": _safe_int, "round": _safe_round, "sum": _safe_sum})
 
 #: names a process may call, besides the builtins above
 HELPERS = {
@@ -180,10 +520,11 @@ HELPERS = {
 }
 
 _GUARDS = {
-    "_getattr_": safer_getattr, "_getitem_": default_guarded_getitem, "_getiter_": default_guarded_getiter,
+    "_getattr_": _guarded_getattr, "_getitem_": default_guarded_getitem, "_getiter_": default_guarded_getiter,
     "_write_": full_write_guard, "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-    "_unpack_sequence_": guarded_unpack_sequence, "_inplacevar_": _inplacevar, "_print_": PrintCollector,
-    "_pow_": _guard_pow, "_mul_": _guard_mul, "_lshift_": _guard_lshift,
+    "_unpack_sequence_": guarded_unpack_sequence, "_inplacevar_": _inplacevar, "_print_": _Printed,
+    "_pow_": _guard_pow, "_mul_": _guard_mul, "_lshift_": _guard_lshift, "_add_": _guard_add, "_mod_": _guard_mod,
+    "_fvalue_": _fvalue, "_fstring_": _fstring,
 }
 RESERVED = frozenset(HELPERS) | frozenset(_GUARDS) | {"__builtins__", "working_days_after", "add_working_days",
                                                       "is_working_day"}
@@ -211,15 +552,41 @@ def check_source(source: str, mode: str = "exec") -> str | None:
     return None
 
 
+def _resident_bytes() -> int | None:
+    """This process's resident memory (Linux /proc), or None where it cannot be read."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+try:
+    import os as _os
+    _PAGE = _os.sysconf("SC_PAGE_SIZE")
+except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+    _PAGE = 4096
+MEMORY_SAMPLE_EVERY = 200  # trace events between two looks at the resident memory
+
+
 class _Deadline:
     def __init__(self, seconds: float):
         self.deadline = time.perf_counter() + seconds
         self.seconds = seconds
+        self.events = 0
+        base = _resident_bytes()
+        self.memory_cap = None if base is None else base + MAX_GROWTH_BYTES
 
     def tracer(self, frame, event, arg):
         if time.perf_counter() > self.deadline:
             raise ScriptTimeout(f"脚本运行超过 {self.seconds * 1000:.0f} 毫秒，已中止 (time limit exceeded)",
                                 kind="timeout")
+        self.events += 1
+        if self.memory_cap is not None and self.events % MEMORY_SAMPLE_EVERY == 0:
+            used = _resident_bytes()
+            if used is not None and used > self.memory_cap:
+                raise ScriptError(f"脚本占用内存超过 {MAX_GROWTH_BYTES // 2**20} MB，已中止 "
+                                  f"(memory limit exceeded)", kind="limit")
         return self.tracer
 
 
@@ -310,7 +677,28 @@ class SandboxScriptEngine(PythonScriptEngine):
                 "completed_items": [c.data.get(name) if name else c.data for c in finished],
             }
             external_context = {**extra, **(external_context or {})}
-        return super().evaluate(task, expression, external_context)
+        value = super().evaluate(task, expression, external_context)
+        spec = getattr(task, "task_spec", None)
+        if isinstance(spec, MultiInstanceTask) and expression is not None and expression == spec.cardinality:
+            self._check_cardinality(task, spec, value)
+        return value
+
+    @staticmethod
+    def _check_cardinality(task, spec, value):
+        """A loopCardinality that is not a literal (checked at deploy) is checked when it is
+        evaluated, before any instance exists: at most MAX_INSTANCES instances."""
+        if isinstance(value, int):
+            count = value
+        else:
+            try:
+                count = len(value)
+            except TypeError:
+                return  # SpiffWorkflow reports what it cannot iterate
+        if count > MAX_INSTANCES:
+            err = ScriptError(f"多实例 {spec.bpmn_id} 的实例数 {count} 超过上限 {MAX_INSTANCES} "
+                              f"(loopCardinality gave {count} instances, more than {MAX_INSTANCES})", kind="limit")
+            err.task = task  # the incident names the element
+            raise err
 
     def validate(self, expression):
         compile_code(expression, "eval")
