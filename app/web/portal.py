@@ -90,6 +90,29 @@ def _form_fields(*keys) -> dict:
     return {k: request.form.get(k, "") for k in keys}
 
 
+@bp.app_template_filter("tr")
+def _tr(text):
+    """gettext as a filter, for lists of code-set names (``labels|map('tr')``)."""
+    return i18n.gettext(text)
+
+
+# GB/T 39046 code-set names (app/services/catalog.py) and units, in English
+i18n.EN.update({
+    "行政许可": "Administrative licence", "行政处罚": "Administrative penalty", "行政强制": "Administrative coercion",
+    "行政征收": "Administrative levy", "行政给付": "Administrative payment", "行政检查": "Administrative inspection",
+    "行政确认": "Administrative confirmation", "行政奖励": "Administrative reward", "行政裁决": "Administrative ruling",
+    "其他行政权力": "Other administrative power", "公共服务": "Public service",
+    "国家级": "National", "省级": "Provincial", "市级": "City", "县级": "County",
+    "自然人": "Natural person", "企业法人": "Enterprise legal person", "事业法人": "Public institution",
+    "社会组织法人": "Social organisation", "非法人企业": "Unincorporated enterprise", "行政机关": "Government body",
+    "其他组织": "Other organisation", "窗口办理": "At the counter", "网上办理": "Online (PC)",
+    "移动端办理": "Mobile", "快递申请": "By courier", "个工作日": " working days", "个自然日": " calendar days",
+    "个月": " months", "企业（法人）": "Enterprise (legal person)", "个人（自然人）": "Individual (natural person)",
+    "输入办件编号和申请时预留的手机号码，我们将发送短信验证码。":
+        "Enter the case number and the mobile number given when applying; we will send a verification code by SMS.",
+})
+
+
 @bp.app_template_filter("bjtime")
 def _bjtime(ts):
     return ts.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if ts else ""
