@@ -19,10 +19,7 @@ At most one open request per case (a partial unique index backs the check). Ever
 case trail; the applicant is told by SMS (notification outbox, same transaction)."""
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
@@ -37,7 +34,7 @@ from .calendar import current_calendar
 from .clock import BEIJING
 from .clocks import end_special_procedure, start_special_procedure
 from .db_support import lock_one
-from .files import SAFE_NAME, TYPES, sniff
+from .files import keep_blob, safe_filename, sniff
 from .hooks import on_status
 from .inbox_index import index_task
 from .notify import TEMPLATES, notify_applicant, notify_staff
@@ -445,18 +442,9 @@ def _check_answers(req: CorrectionRequest, answers, reply, express_no) -> list:
 def _store(actor: Actor, case: Case, req: CorrectionRequest, n: int, item: dict, blob: bytes, ctype: str,
            filename: str) -> CaseFile:
     """The bytes once per SHA-256 under FILES_DIR (outside the web root), as app.services.files does."""
-    digest = hashlib.sha256(blob).hexdigest()
-    key = f"{digest[:2]}/{digest[2:4]}/{digest}"
-    path = Path(current_app.config["FILES_DIR"]) / key
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(blob)
-        os.replace(tmp, path)
-    name = SAFE_NAME.sub("_", os.path.basename(filename))[:150] or "file"
-    stem = name.rsplit(".", 1)[0] if "." in name else name
+    digest, key = keep_blob(blob)
     f = CaseFile(case_id=case.id, task_id=req.applicant_task_id or req.task_id, uploaded_by=actor.username,
-                 kind="correction", filename=stem + TYPES[ctype], content_type=ctype, size=len(blob), sha256=digest,
+                 kind="correction", filename=safe_filename(filename, ctype), content_type=ctype, size=len(blob), sha256=digest,
                  storage_key=key, note=f"补正第 {n} 项：{item['material']}"[:500], created_at=now())
     db.session.add(f)
     return f

@@ -98,18 +98,10 @@ def attach(actor: Actor, case_id: int, upload, *, kind: str = "other", note: str
             errors["task_id"] = ["不是本办件的任务"]
     if errors:
         raise ValidationError("附件未通过校验", details=errors)
-    digest = hashlib.sha256(blob).hexdigest()
-    key = f"{digest[:2]}/{digest[2:4]}/{digest}"
-    path = Path(current_app.config["FILES_DIR"]) / key
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(blob)
-        os.replace(tmp, path)
-    name = SAFE_NAME.sub("_", os.path.basename(upload.filename))[:150] or "file"
-    stem = name.rsplit(".", 1)[0] if "." in name else name
+    digest, key = keep_blob(blob)
+    filename = safe_filename(upload.filename, ctype)
     f = CaseFile(case_id=case.id, task_id=task_id or None,
-                 uploaded_by=actor.username, kind=kind, filename=stem + TYPES[ctype], content_type=ctype,
+                 uploaded_by=actor.username, kind=kind, filename=filename, content_type=ctype,
                  size=len(blob), sha256=digest, storage_key=key, note=note, created_at=now())
     try:
         db.session.add(f)
@@ -121,6 +113,47 @@ def attach(actor: Actor, case_id: int, upload, *, kind: str = "other", note: str
         db.session.rollback()
         raise
     return f
+
+
+def keep_blob(blob: bytes) -> tuple[str, str]:
+    """Store the bytes once per SHA-256 under FILES_DIR (outside the web root): ``(sha256, storage key)``."""
+    digest = hashlib.sha256(blob).hexdigest()
+    key = f"{digest[:2]}/{digest[2:4]}/{digest}"
+    path = Path(current_app.config["FILES_DIR"]) / key
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+    return digest, key
+
+
+def safe_filename(raw: str, ctype: str) -> str:
+    """The uploaded name without directories or odd characters, with the extension of its real type."""
+    name = SAFE_NAME.sub("_", os.path.basename(raw or ""))[:150] or "file"
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return stem + TYPES[ctype]
+
+
+def read_upload(upload, field: str, errors: dict) -> tuple[bytes, str, str] | None:
+    """The bytes, content type (told by the content) and a safe file name of one upload; problems go
+    into ``errors[field]`` (the caller refuses the whole request when any is there)."""
+    if upload is None or not getattr(upload, "filename", None):
+        errors[field] = ["请选择文件 (required)"]
+        return None
+    limit = current_app.config["FILE_MAX_BYTES"]
+    blob = upload.stream.read(limit + 1)
+    if len(blob) > limit:
+        errors[field] = [f"文件超过 {limit // (1024 * 1024)} MB"]
+        return None
+    if not blob:
+        errors[field] = ["文件为空"]
+        return None
+    ctype = sniff(blob[:16], blob)
+    if ctype is None:
+        errors[field] = ["只接受 PDF、JPG、PNG、OFD 文件（按内容识别，不看扩展名）"]
+        return None
+    return blob, ctype, safe_filename(upload.filename, ctype)
 
 
 def store_upload(upload, field: str = "file") -> dict:
@@ -140,17 +173,9 @@ def store_upload(upload, field: str = "file") -> dict:
     if ctype is None:
         raise ValidationError("只接受 PDF、JPG、PNG、OFD 文件（按内容识别）", details={
             field: ["只接受 PDF、JPG、PNG、OFD 文件（按内容识别，不看扩展名）"]})
-    digest = hashlib.sha256(blob).hexdigest()
-    key = f"{digest[:2]}/{digest[2:4]}/{digest}"
-    path = Path(current_app.config["FILES_DIR"]) / key
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(blob)
-        os.replace(tmp, path)
-    name = SAFE_NAME.sub("_", os.path.basename(upload.filename))[:150] or "file"
-    stem = name.rsplit(".", 1)[0] if "." in name else name
-    return {"filename": stem + TYPES[ctype], "content_type": ctype, "size": len(blob), "sha256": digest,
+    digest, key = keep_blob(blob)
+    filename = safe_filename(upload.filename, ctype)
+    return {"filename": filename, "content_type": ctype, "size": len(blob), "sha256": digest,
             "storage_key": key}
 
 

@@ -12,12 +12,8 @@ is refused unless the intake is confirmed, or the clerk declares the paper recei
 Every step is in the case trail (case_events: mail_submit, mail_confirm, mail_refuse)."""
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..domain.case_status import CaseStatus
@@ -27,7 +23,7 @@ from ..models import Case, CaseFile, HumanTask, ProcessVersion
 from ..models.intake import MailIntake
 from .actors import Actor
 from .db_support import lock_one
-from .files import SAFE_NAME, TYPES, sniff
+from .files import keep_blob, read_upload
 from .notify import TEMPLATES, notify_applicant, notify_staff
 from .steps import now, record_event, version_forms
 
@@ -98,41 +94,11 @@ def may_receive(actor: Actor, case: Case) -> bool:
 
 
 # -- uploads -------------------------------------------------------------------------------------
-def read_upload(upload, field: str, errors: dict) -> tuple[bytes, str, str] | None:
-    """The bytes, content type (told by the content) and a safe file name of one upload; problems go
-    into ``errors[field]``."""
-    if upload is None or not getattr(upload, "filename", None):
-        errors[field] = ["请选择文件 (required)"]
-        return None
-    limit = current_app.config["FILE_MAX_BYTES"]
-    blob = upload.stream.read(limit + 1)
-    if len(blob) > limit:
-        errors[field] = [f"文件超过 {limit // (1024 * 1024)} MB"]
-        return None
-    if not blob:
-        errors[field] = ["文件为空"]
-        return None
-    ctype = sniff(blob[:16], blob)
-    if ctype is None:
-        errors[field] = ["只接受 PDF、JPG、PNG、OFD 文件（按内容识别，不看扩展名）"]
-        return None
-    name = SAFE_NAME.sub("_", os.path.basename(upload.filename))[:150] or "file"
-    stem = name.rsplit(".", 1)[0] if "." in name else name
-    return blob, ctype, stem + TYPES[ctype]
-
-
 def store_file(case: Case, blob: bytes, ctype: str, filename: str, *, kind: str, uploaded_by: str,
                note: str | None = None) -> CaseFile:
     """Keep the bytes under FILES_DIR by SHA-256 (outside the web root) and add the case file row
     (flushed, not committed)."""
-    digest = hashlib.sha256(blob).hexdigest()
-    key = f"{digest[:2]}/{digest[2:4]}/{digest}"
-    path = Path(current_app.config["FILES_DIR"]) / key
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(blob)
-        os.replace(tmp, path)
+    digest, key = keep_blob(blob)
     f = CaseFile(case_id=case.id, uploaded_by=uploaded_by, kind=kind, filename=filename[:200], content_type=ctype,
                  size=len(blob), sha256=digest, storage_key=key, note=note, created_at=now())
     db.session.add(f)

@@ -14,7 +14,8 @@ from ..models import Case, CaseFile, CaseParticipant, HumanTask
 from ..models.intake import CaseResult
 from .actors import Actor
 from .db_support import lock_one
-from .intake import TRACKING, read_upload, store_file
+from .files import read_upload
+from .intake import TRACKING, store_file
 from .notify import notify_applicant
 from .steps import now, record_event
 
