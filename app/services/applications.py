@@ -23,7 +23,7 @@ from . import library
 from .actors import Actor
 from .applicants import prefill
 from .catalog import materials_of
-from .db_support import lock_one
+from .db_support import row_by_id
 from .files import read_stored, store_upload
 from .registry import get_matter
 from .steps import now, record_event
@@ -80,9 +80,7 @@ def start_application(actor: Actor, process_id: str) -> Case:
 
 def _draft(actor: Actor, case_id, *, lock: bool = False) -> Case:
     _applicant(actor)
-    if not isinstance(case_id, int) or not 0 < case_id < 2 ** 31:
-        raise NotFound("草稿不存在")
-    case = lock_one(Case, Case.id == case_id) if lock else db.session.get(Case, case_id)
+    case = row_by_id(Case, case_id, lock=lock)
     if case is None or case.applicant_id != actor.id:
         raise NotFound("草稿不存在")
     if case.status != CaseStatus.DRAFT.value:
@@ -216,7 +214,7 @@ def remove_material(actor: Actor, case_id: int, file_id: int) -> None:
     """Take a file off the draft (the stored blob stays: the library may use it). Commits."""
     try:
         case = _draft(actor, case_id, lock=True)
-        f = db.session.get(CaseFile, file_id) if isinstance(file_id, int) and 0 < file_id < 2 ** 31 else None
+        f = row_by_id(CaseFile, file_id)
         if f is None or f.case_id != case.id or f.uploaded_by != actor.username:
             raise NotFound("附件不存在")
         record_event(case, actor.username, "detach", data_change={"material": f.material, "file": f.filename})
@@ -231,7 +229,7 @@ def remove_material(actor: Actor, case_id: int, file_id: int) -> None:
 def save_file_to_library(actor: Actor, case_id: int, file_id: int):
     """Keep one of the draft's uploads in the library. Commits."""
     case = _draft(actor, case_id)
-    f = db.session.get(CaseFile, file_id) if isinstance(file_id, int) and 0 < file_id < 2 ** 31 else None
+    f = row_by_id(CaseFile, file_id)
     if f is None or f.case_id != case.id:
         raise NotFound("附件不存在")
     return library.save_case_file(actor, f, f.material)

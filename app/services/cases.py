@@ -18,7 +18,7 @@ from ..models import Case, CaseEvent, CaseSerial, HumanTask, Incident, ProcessIn
     CaseParticipant, TaskCc, SpecialProcedure
 from .actors import Actor
 from .operations import is_candidate
-from .db_support import is_sqlite, lock_one
+from .db_support import is_sqlite, lock_one, row_by_id
 from .registry import get_matter
 from .steps import apply_step, engine, load_workflow, now, record_event, set_case_status, spec_pair
 
@@ -157,6 +157,14 @@ def can_read_case(actor: Actor, case: Case) -> bool:
         if actor.username in (row.completed_by, row.assignee, row.owner) or is_candidate(actor, row):
             return True
     return False
+
+
+def applicant_case(actor: Actor, case_id, *, lock: bool = False) -> Case:
+    """The applicant's own case (locked if asked). Anyone else's answers NotFound: to them it is not there."""
+    case = row_by_id(Case, case_id, lock=lock)
+    if case is None or not actor.is_applicant or case.applicant_id != actor.id:
+        raise NotFound("办件不存在")
+    return case
 
 
 def get_case(actor: Actor, key: str | int) -> Case:

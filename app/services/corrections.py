@@ -33,6 +33,7 @@ from .actors import Actor
 from .calendar import current_calendar
 from .clock import BEIJING
 from .clocks import end_special_procedure, start_special_procedure
+from .cases import applicant_case
 from .db_support import lock_one
 from .files import keep_blob, safe_filename, sniff
 from .hooks import on_status
@@ -155,10 +156,7 @@ def applicant_view(actor: Actor, case_id: int) -> dict:
 def _own_case(actor: Actor, case_id) -> Case:
     if not actor.is_applicant:
         raise NotAuthorized("只有申请人可以查看和提交补正")
-    case = db.session.get(Case, case_id) if isinstance(case_id, int) and 0 < case_id < 2 ** 31 else None
-    if case is None or case.applicant_id != actor.id:
-        raise NotFound("办件不存在")
-    return case
+    return applicant_case(actor, case_id)
 
 
 # -- input -----------------------------------------------------------------------------------------

@@ -12,6 +12,14 @@ def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
 
+def row_by_id(model, ident, *, lock: bool = False):
+    """The row of ``model`` with this integer id, or None — also when ``ident`` is not an int in the
+    32-bit range of the id columns (such a row cannot exist; PostgreSQL would refuse the value)."""
+    if not isinstance(ident, int) or not 0 < ident < 2 ** 31:
+        return None
+    return lock_one(model, model.id == ident) if lock else db.session.get(model, ident)
+
+
 def lock_one(model, *criteria):
     """SELECT … FOR UPDATE (PostgreSQL); on SQLite the write transaction already holds the lock
     (every transaction starts with BEGIN IMMEDIATE, see app/__init__.py)."""

@@ -19,6 +19,7 @@ from ..extensions import db
 from ..models import Case, CaseFile
 from .actors import Actor
 from .cases import can_read_case
+from .db_support import row_by_id
 from .operations import touch
 from .steps import now, record_event
 
@@ -54,7 +55,7 @@ def allow_upload_size() -> None:
 
 def _case_for(actor: Actor, case_id: int) -> Case:
     from ..domain.errors import NotAuthorized
-    case = db.session.get(Case, case_id) if isinstance(case_id, int) and 0 < case_id < 2 ** 31 else None
+    case = row_by_id(Case, case_id)
     if case is None:
         raise NotFound("办件不存在")
     if not can_read_case(actor, case):
@@ -199,7 +200,7 @@ def list_files(actor: Actor, case_id: int) -> list[CaseFile]:
 def send(actor: Actor, case_id: int, file_id: int):
     """The file as a download, after checking the actor may read the case and the checksum."""
     case = _case_for(actor, case_id)
-    f = db.session.get(CaseFile, file_id) if isinstance(file_id, int) and 0 < file_id < 2 ** 31 else None
+    f = row_by_id(CaseFile, file_id)
     if f is None or f.case_id != case.id:
         raise NotFound("附件不存在")
     if not _visible(actor, f):

@@ -22,7 +22,8 @@ from ..extensions import db
 from ..models import Case, CaseFile, HumanTask, ProcessVersion
 from ..models.intake import MailIntake
 from .actors import Actor
-from .db_support import lock_one
+from .cases import applicant_case
+from .db_support import row_by_id
 from .files import keep_blob, read_upload
 from .notify import TEMPLATES, notify_applicant, notify_staff
 from .steps import now, record_event, version_forms
@@ -106,15 +107,6 @@ def store_file(case: Case, blob: bytes, ctype: str, filename: str, *, kind: str,
     return f
 
 
-def _own_case(actor: Actor, case_id: int, *, lock: bool = False) -> Case:
-    if not isinstance(case_id, int) or not 0 < case_id < 2 ** 31:
-        raise NotFound("办件不存在")
-    case = lock_one(Case, Case.id == case_id) if lock else db.session.get(Case, case_id)
-    if case is None or not actor.is_applicant or case.applicant_id != actor.id:
-        raise NotFound("办件不存在")  # someone else's case is not there at all
-    return case
-
-
 # -- the applicant -------------------------------------------------------------------------------
 def submit_intake(actor: Actor, case_id: int, *, courier: str, tracking_no: str, slip, content_list,
                   commitment) -> MailIntake:
@@ -123,7 +115,7 @@ def submit_intake(actor: Actor, case_id: int, *, courier: str, tracking_no: str,
     file and no row. Raises NotFound (not the actor's case), Conflict (no paper needed, not in a
     state for it, or already waiting / confirmed), ValidationError. Commits."""
     try:
-        case = _own_case(actor, case_id, lock=True)
+        case = applicant_case(actor, case_id, lock=True)
         if not paper_materials(case):
             raise Conflict("该事项无需邮寄纸质材料")
         if case.status not in MAIL_STATUSES:
@@ -167,9 +159,7 @@ def submit_intake(actor: Actor, case_id: int, *, courier: str, tracking_no: str,
 
 # -- the window ----------------------------------------------------------------------------------
 def _pending(actor: Actor, case_id: int) -> tuple[Case, MailIntake]:
-    if not isinstance(case_id, int) or not 0 < case_id < 2 ** 31:
-        raise NotFound("办件不存在")
-    case = lock_one(Case, Case.id == case_id)
+    case = row_by_id(Case, case_id, lock=True)
     if case is None:
         raise NotFound("办件不存在")
     if not may_receive(actor, case):

@@ -16,6 +16,7 @@ from ..models import CaseFile
 from ..models.accounts import LibraryItem
 from .actors import Actor
 from .clock import clock_now
+from .db_support import row_by_id
 from .files import read_stored, store_upload
 
 MATERIAL_MAX = 200
@@ -46,7 +47,7 @@ def list_items(actor: Actor, material: str | None = None) -> list[LibraryItem]:
 
 def get_item(actor: Actor, item_id) -> LibraryItem:
     _applicant(actor)
-    item = db.session.get(LibraryItem, item_id) if isinstance(item_id, int) and 0 < item_id < 2 ** 31 else None
+    item = row_by_id(LibraryItem, item_id)
     if item is None or item.user_id != actor.id:
         raise NotFound("材料库中没有该文件")
     return item

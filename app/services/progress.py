@@ -23,12 +23,13 @@ from datetime import date
 from sqlalchemy import select
 
 from ..domain.case_status import FINAL, CaseStatus
-from ..domain.errors import NotAuthorized, NotFound, ValidationError
+from ..domain.errors import NotAuthorized, ValidationError
 from ..domain.workdays import CalendarMissing
 from ..extensions import db
 from ..models import Case, CaseEvent, CaseFile, HumanTask, ProcessVersion, SpecialProcedure, User
 from .actors import Actor
 from .calendar import current_calendar
+from .cases import applicant_case
 from .clock import BEIJING, clock_now
 from .clocks import SUSPENDING_KINDS
 
@@ -231,12 +232,7 @@ def applicant_files(actor: Actor, case: Case) -> list[CaseFile]:
 
 def owner_case(actor: Actor, case_id: int) -> Case:
     """The applicant's own case. Raises NotFound for any other (the case is not there at all)."""
-    if not isinstance(case_id, int) or not 0 < case_id < 2 ** 31:
-        raise NotFound("办件不存在")
-    case = db.session.get(Case, case_id)
-    if case is None or not actor.is_applicant or case.applicant_id != actor.id:
-        raise NotFound("办件不存在")
-    return case
+    return applicant_case(actor, case_id)
 
 
 def owner_view(actor: Actor, case_id: int) -> dict:

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import Case, CaseFile, CaseParticipant, HumanTask
 from ..models.intake import CaseResult
 from .actors import Actor
-from .db_support import lock_one
+from .db_support import row_by_id
 from .files import read_upload
 from .intake import TRACKING, store_file
 from .notify import notify_applicant
@@ -40,9 +40,7 @@ def may_record_result(actor: Actor, case: Case) -> bool:
 
 
 def _decided_case(actor: Actor, case_id: int) -> Case:
-    if not isinstance(case_id, int) or not 0 < case_id < 2 ** 31:
-        raise NotFound("办件不存在")
-    case = lock_one(Case, Case.id == case_id)
+    case = row_by_id(Case, case_id, lock=True)
     if case is None:
         raise NotFound("办件不存在")
     if not may_record_result(actor, case):
