@@ -22,6 +22,12 @@ from ..models import User
 from ..models.accounts import ApplicantProfile
 from .actors import Actor, actor_from_user
 from .clock import clock_now
+from .sms_codes import request_code
+from .rate_limit import hit
+from .sms_codes import verify_code
+from .auth import _locked_message
+from .auth import authenticate
+from .auth import password_matches, set_password
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -127,7 +133,6 @@ def check_registration(data: dict) -> dict:
 def request_registration_code(mobile: str, ip: str) -> None:
     """Send a registration code to ``mobile`` (refused when the number already has an account).
     Raises ValidationError, Conflict, RateLimited."""
-    from .sms_codes import request_code
     mobile = (mobile or "").strip() if isinstance(mobile, str) else ""
     problem = mobile_problem(mobile)
     if problem:
@@ -141,8 +146,6 @@ def request_registration_code(mobile: str, ip: str) -> None:
 def register(data: dict, code: str, ip: str) -> Actor:
     """Create an applicant account once its fields are valid, it is no duplicate and ``code`` is the
     SMS code sent to its mobile for ``register``. Returns the new actor. Commits."""
-    from .rate_limit import hit
-    from .sms_codes import verify_code
     clean = check_registration(data)
     hit(f"portal-register:{ip}", *REGISTER_IP_LIMIT)
     if not isinstance(code, str) or not code.strip():
@@ -172,7 +175,6 @@ def register(data: dict, code: str, ip: str) -> Actor:
 def request_login_code(mobile: str, ip: str) -> None:
     """Send a sign-in code. The answer is the same whether or not an account has this number (no
     code is delivered then). Raises ValidationError (not a mobile number), RateLimited."""
-    from .sms_codes import request_code
     mobile = (mobile or "").strip() if isinstance(mobile, str) else ""
     problem = mobile_problem(mobile)
     if problem:
@@ -191,9 +193,6 @@ def _applicant_by_mobile(mobile: str) -> User | None:
 def login_with_code(mobile: str, code: str, ip: str) -> Actor:
     """Sign in with the SMS code sent for ``login``. Raises NotAuthenticated (the same message for
     an unknown number and a wrong code), RateLimited (attempts per IP). Commits."""
-    from .auth import _locked_message
-    from .rate_limit import hit
-    from .sms_codes import verify_code
     hit(f"portal-login:{ip}", *LOGIN_IP_LIMIT)
     mobile = (mobile or "").strip() if isinstance(mobile, str) else ""
     code = (code or "").strip() if isinstance(code, str) else ""
@@ -215,8 +214,6 @@ def login_with_code(mobile: str, code: str, ip: str) -> Actor:
 def login_with_password(mobile: str, password: str, ip: str) -> Actor:
     """Sign in with mobile + password (only for accounts that set one). The lockout and second
     factor of app/services/auth.authenticate apply (SecondFactorRequired). Commits."""
-    from .auth import authenticate
-    from .rate_limit import hit
     hit(f"portal-login:{ip}", *LOGIN_IP_LIMIT)
     user = _applicant_by_mobile((mobile or "").strip() if isinstance(mobile, str) else "")
     try:
@@ -274,7 +271,6 @@ def update_profile(actor: Actor, data: dict) -> ApplicantProfile:
 def request_mobile_change_code(actor: Actor, new_mobile: str, ip: str) -> None:
     """Send a code to the new number (it must not belong to another account). Raises
     ValidationError, Conflict, RateLimited."""
-    from .sms_codes import request_code
     profile = get_profile(actor)
     new_mobile = (new_mobile or "").strip() if isinstance(new_mobile, str) else ""
     problem = mobile_problem(new_mobile)
@@ -289,7 +285,6 @@ def request_mobile_change_code(actor: Actor, new_mobile: str, ip: str) -> None:
 
 def change_mobile(actor: Actor, new_mobile: str, code: str) -> ApplicantProfile:
     """Switch the account to ``new_mobile`` once ``code`` (sent to it) is right. Commits."""
-    from .sms_codes import verify_code
     profile = get_profile(actor)
     new_mobile = (new_mobile or "").strip() if isinstance(new_mobile, str) else ""
     problem = mobile_problem(new_mobile)
@@ -317,7 +312,6 @@ def change_mobile(actor: Actor, new_mobile: str, code: str) -> ApplicantProfile:
 
 def set_applicant_password(actor: Actor, password: str, confirm: str, current: str | None = None) -> None:
     """Set (or change: then ``current`` must be right) the optional password. Commits."""
-    from .auth import password_matches, set_password
     profile = get_profile(actor)
     user = db.session.get(User, profile.user_id)
     if user.password_hash and not password_matches(user.id, current or ""):

@@ -24,9 +24,10 @@ from .actors import Actor
 from .applicants import prefill
 from .catalog import materials_of
 from .db_support import row_by_id
-from .files import read_stored, store_upload
+from .blobs import read_stored, store_upload
 from .registry import get_matter
 from .steps import now, record_event
+from sqlalchemy import func
 
 PROJECT_CODE_MESSAGE = "项目代码格式应为 YYMM-XXXXXX-XX-XX-XXXXXX（24 位，如 2603-141124-89-05-346948）"
 DRAFTS_MAX = 50  # open drafts per applicant
@@ -63,7 +64,6 @@ def start_application(actor: Actor, process_id: str) -> Case:
     if not isinstance(process_id, str) or len(process_id) > 64:
         raise NotFound("事项不存在")
     matter = get_matter(process_id)
-    from sqlalchemy import func
     open_drafts = db.session.execute(select(func.count()).select_from(Case).where(
         Case.applicant_id == actor.id, Case.status == CaseStatus.DRAFT.value)).scalar()
     if open_drafts >= DRAFTS_MAX:

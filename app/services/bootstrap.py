@@ -8,6 +8,7 @@ from sqlalchemy import inspect
 from ..domain.errors import InvalidModel
 from ..extensions import db
 from .registry import deploy_directory
+from .calendar import seed_from_package
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,6 @@ def deploy_on_start(app) -> None:
         if not inspect(db.engine).has_table("process_versions"):
             log.warning("database not migrated yet: run `flask db upgrade`; matters not deployed")
             return
-        from .calendar import seed_from_package
         seeded = seed_from_package()
         if seeded:
             db.session.commit()

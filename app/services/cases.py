@@ -15,12 +15,12 @@ from ..domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..engine.forms import validate_submission
 from ..extensions import db
 from ..models import Case, CaseEvent, CaseSerial, HumanTask, Incident, ProcessInstance, ProcessVersion, Region, \
-    CaseParticipant, TaskCc, SpecialProcedure
+    SpecialProcedure
 from .actors import Actor
-from .operations import is_candidate
 from .db_support import is_sqlite, lock_one, row_by_id
 from .registry import get_matter
 from .steps import apply_step, engine, load_workflow, now, record_event, set_case_status, spec_pair
+from .permissions import can_read_case
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -132,31 +132,6 @@ def _submit(case: Case, version: ProcessVersion, actor: Actor):
     record_event(case, actor.username, "submit", data_change=case.data)
     apply_step(inst, case, result, actor.username)
     return inst, result.workflow
-
-
-def can_read_case(actor: Actor, case: Case) -> bool:
-    """Applicants their own cases; supervisors and administrators every case; leaders every case of
-    their region; staff the cases they acted on, were sent a copy of, or whose steps are or were
-    offered to their groups in their region."""
-    if actor.is_admin or actor.is_inspector:
-        return True
-    if actor.is_applicant:
-        return case.applicant_id == actor.id
-    if not actor.is_staff:
-        return False
-    if db.session.execute(select(CaseParticipant.case_id).where(
-            CaseParticipant.case_id == case.id, CaseParticipant.username == actor.username)).first():
-        return True
-    if db.session.execute(select(TaskCc.id).where(TaskCc.case_id == case.id, TaskCc.to_user == actor.username)
-                          .limit(1)).first():
-        return True
-    if "leader" in actor.groups and case.region_code == actor.region_code:
-        return True  # commission leaders read every case of their region
-    for row in db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id)).scalars():
-        # the holders, and the groups (in the region) that had or have a step of it
-        if actor.username in (row.completed_by, row.assignee, row.owner) or is_candidate(actor, row):
-            return True
-    return False
 
 
 def applicant_case(actor: Actor, case_id, *, lock: bool = False) -> Case:

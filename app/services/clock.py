@@ -6,6 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from datetime import timedelta
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -28,7 +29,6 @@ class FakeClock:
         return self.current
 
     def advance(self, **kwargs) -> None:
-        from datetime import timedelta
         self.current = self.current + timedelta(**kwargs)
 
     def set(self, moment: datetime) -> None:

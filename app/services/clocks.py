@@ -27,6 +27,7 @@ from .db_support import lock_one
 from .notify import notify_applicant
 from .deadlines import calendar_missing
 from .steps import apply_step, engine, load_workflow, record_event, set_case_status
+from .permissions import can_read_case
 
 SUSPENDING_KINDS = {
     "correction": "补正", "expert_review": "专家评审", "assessment": "委托评估", "hearing": "听证",
@@ -37,7 +38,6 @@ EXTENSION_DAYS = 10
 
 def _staff_on_case(actor: Actor, case: Case) -> bool:
     """Staff who hold, may hold or did a step of the case (an inspector only reads)."""
-    from .cases import can_read_case
     if actor.is_admin:
         return True
     return actor.is_staff and (actor.groups - {"inspector"} or not actor.groups) and can_read_case(actor, case)

@@ -27,6 +27,7 @@ from .db_support import insert_once, lock_one
 from .evaluations import (base_department, history, matter_department, overdue_days, raise_if, record,
                           text_field, working_days_later)
 from .notify import notify_applicant, notify_staff
+from .notify import TEMPLATES
 
 KINDS = {"consultation": "咨询", "complaint": "投诉"}
 CATEGORIES = {"general": "一般咨询（政务服务大厅）", "specific": "业务咨询（业务处室联络员）"}
@@ -49,7 +50,6 @@ def _fields(subject, body) -> tuple[str, str]:
 
 
 def _outbox(key: str, channel: str, recipient: str, template: str, case_id, values: dict) -> None:
-    from .notify import TEMPLATES
     insert_once(Notification, "key", key=key[:160], channel=channel, recipient=recipient[:64], template=template,
                 case_id=case_id, text=TEMPLATES[template].format(case_no="", **values), payload=values,
                 created_at=clock_now(), status="pending", attempts=0)

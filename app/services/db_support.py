@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from sqlalchemy import select
 
 from ..extensions import db
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 
 def is_sqlite() -> bool:
@@ -43,8 +45,6 @@ def unit_of_work():
 def insert_once(model, unique_column: str, **values) -> bool:
     """INSERT … ON CONFLICT (unique_column) DO NOTHING: idempotent even when two processes insert the
     same key at once. Returns True when this call inserted the row."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
     db.session.flush()
     stmt = (sqlite_insert if is_sqlite() else pg_insert)(model).values(**values) \
         .on_conflict_do_nothing(index_elements=[unique_column]).returning(getattr(model, unique_column))

@@ -30,6 +30,7 @@ from .db_support import lock_one
 from .evaluations import (handling_department, history, in_department, is_hall, raise_if, record, text_field,
                           working_days_later)
 from .hooks import on_status
+from .evaluations import base_department
 
 MATTER_TYPES = {"01": "行政许可", "07": "行政确认", "10": "其他行政权力", "20": "公共服务"}
 STATUS = {"pending": "待公示", "published": "已公示", "retracted": "已撤销"}
@@ -138,7 +139,6 @@ def list_for_staff(actor: Actor, *, status: str | None = "pending", page: int = 
     if not (actor.is_admin or actor.is_inspector):
         q = q.where(Disclosure.region_code == actor.region_code)
         if "window" not in actor.groups:
-            from .evaluations import base_department
             q = q.where(Disclosure.department.in_(sorted({base_department(g) for g in actor.groups})))
     if status in STATUS:
         q = q.where(Disclosure.status == status)

@@ -29,6 +29,7 @@ from .calendar import current_calendar
 from .clock import clock_now, today_beijing
 from .db_support import lock_one
 from .notify import TEMPLATES, notify_staff
+from .deadlines import system_alert
 
 TEMPLATES.update({
     "rectification_new": "【阳光发改】办件{case_no}收到差评（{level}），已生成整改工单，请于{due}前核实整改并反馈。",
@@ -90,7 +91,6 @@ def working_days_later(n: int, start: date | None = None, *, case: Case | None =
     try:
         return current_calendar().add_working_days(start, n)
     except CalendarMissing as exc:
-        from .deadlines import system_alert
         system_alert(f"calendar-{exc.year}", f"{exc.year} 年工作日历缺失：期限无法计算，请导入国务院办公厅当年放假安排",
                      case=case)
         return None

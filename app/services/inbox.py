@@ -18,6 +18,7 @@ from ..models import Case, CaseParticipant, HumanTask, TaskCandidate, TaskCc
 from .actors import Actor
 from .clock import clock_now, BEIJING
 from .inbox_index import NO_DUE
+from sqlalchemy import update
 
 TABS = ("todo", "done", "handled", "cc")
 COLOURS = ("red", "yellow", "green", "none")
@@ -237,7 +238,6 @@ def list_inbox(actor: Actor, tab: str = "todo", filters: Filters | None = None, 
 
 def mark_cc_read(actor: Actor, case_id: int) -> None:
     """Opening a case clears the actor's unread copies of it (no commit: the caller's request)."""
-    from sqlalchemy import update
     db.session.execute(update(TaskCc).where(TaskCc.case_id == case_id, TaskCc.to_user == actor.username,
                                             TaskCc.read_at.is_(None)).values(read_at=clock_now()))
 

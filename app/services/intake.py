@@ -19,14 +19,23 @@ from sqlalchemy import select
 from ..domain.case_status import CaseStatus
 from ..domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ..extensions import db
-from ..models import Case, CaseFile, HumanTask, ProcessVersion
+from ..models import Case, HumanTask, ProcessVersion
 from ..models.intake import MailIntake
 from .actors import Actor
 from .cases import applicant_case
 from .db_support import row_by_id
-from .files import keep_blob, read_upload
+from .blobs import read_upload
 from .notify import TEMPLATES, notify_applicant, notify_staff
 from .steps import now, record_event, version_forms
+from .files import store_file
+from .hooks import on_action
+from .permissions import is_candidate
+from .receipts import issue_receipt
+from .task_base import touch
+from datetime import date
+from .sms_moments import chinese_date
+from .form_fields import _fields
+from .form_fields import decision_field, _get_path
 
 TEMPLATES.update({
     "mail_submitted": "【快递收件】办件{case_no}的申请人已上传快递面单（{courier} {tracking_no}）、材料清单和承诺书，请核对后确认收件。",
@@ -81,7 +90,6 @@ def _window_tasks(case_id: int, *, open_only: bool = True) -> list[HumanTask]:
 def may_receive(actor: Actor, case: Case) -> bool:
     """Who confirms or refuses a mail intake: administrators, and window staff who may take the
     case's open window step (收件) or did one of its window steps."""
-    from .operations import is_candidate
     if actor.is_admin:
         return True
     if not actor.is_staff:
@@ -95,16 +103,6 @@ def may_receive(actor: Actor, case: Case) -> bool:
 
 
 # -- uploads -------------------------------------------------------------------------------------
-def store_file(case: Case, blob: bytes, ctype: str, filename: str, *, kind: str, uploaded_by: str,
-               note: str | None = None) -> CaseFile:
-    """Keep the bytes under FILES_DIR by SHA-256 (outside the web root) and add the case file row
-    (flushed, not committed)."""
-    digest, key = keep_blob(blob)
-    f = CaseFile(case_id=case.id, uploaded_by=uploaded_by, kind=kind, filename=filename[:200], content_type=ctype,
-                 size=len(blob), sha256=digest, storage_key=key, note=note, created_at=now())
-    db.session.add(f)
-    db.session.flush()
-    return f
 
 
 # -- the applicant -------------------------------------------------------------------------------
@@ -174,7 +172,6 @@ def confirm_intake(actor: Actor, case_id: int) -> MailIntake:
     """确认收件: the window confirms the mailed paper. Issues the electronic receipt (a case file of
     kind ``receipt``), pre-sets ``paper_received`` in the open window step's draft, sends the SMS
     "received". Raises NotFound / NotAuthorized / Conflict. Commits."""
-    from .receipts import issue_receipt
     try:
         case, intake = _pending(actor, case_id)
         ts = now()
@@ -190,10 +187,7 @@ def confirm_intake(actor: Actor, case_id: int) -> MailIntake:
             task.draft, task.draft_by, task.draft_at = draft, actor.username, ts
         record_event(case, actor.username, "mail_confirm",
                      data_change={"intake": intake.id, "receipt": receipt.filename, "promised_due": promised})
-        from .operations import touch
         touch(case, actor.username, "mail_confirm")
-        from datetime import date
-        from .sms_moments import chinese_date  # the same 2026年3月16日 as the "accepted" SMS
         notify_applicant(case, "received", f"received:{case.id}:{intake.id}",
                          promised_due=chinese_date(date.fromisoformat(promised)) if promised else "按承诺时限")
         db.session.commit()
@@ -217,7 +211,6 @@ def refuse_intake(actor: Actor, case_id: int, reason: str) -> MailIntake:
         intake.status, intake.decided_by, intake.decided_at = "refused", actor.username, now()
         intake.refuse_reason = text
         record_event(case, actor.username, "mail_refuse", opinion=text, data_change={"intake": intake.id})
-        from .operations import touch
         touch(case, actor.username, "mail_refuse")
         notify_applicant(case, "mail_refused", f"mail_refused:{intake.id}", reason=text)
         db.session.commit()
@@ -228,16 +221,15 @@ def refuse_intake(actor: Actor, case_id: int, reason: str) -> MailIntake:
 
 
 def _field_keys(form: dict) -> set[str]:
-    from .operations import _fields
     return {key for key, _ in _fields(form)}
 
 
-# -- the paper check (called by operations.complete) ----------------------------------------------
+# -- the paper check (an action hook: operations.complete runs it before completing a "receive" task)
+@on_action(RECEIVE_ACTION)
 def check_paper(case: Case | None, task: HumanTask, form: dict | None, clean: dict) -> dict:
     """Before the window's 受理: a matter whose materials need paper is accepted only when the mail
     intake is confirmed or the clerk ticked ``paper_received`` (paper handed in at the counter).
     With a confirmed intake ``paper_received`` is recorded as true. Raises Conflict otherwise."""
-    from .operations import decision_field, _get_path
     if case is None or task.action != RECEIVE_ACTION or task.kind != "user":
         return clean
     dec = decision_field(form)

@@ -17,7 +17,8 @@ from ..models.accounts import LibraryItem
 from .actors import Actor
 from .clock import clock_now
 from .db_support import row_by_id
-from .files import read_stored, store_upload
+from .blobs import read_stored, store_upload
+from sqlalchemy import func
 
 MATERIAL_MAX = 200
 ITEMS_MAX = 200  # per applicant
@@ -54,7 +55,6 @@ def get_item(actor: Actor, item_id) -> LibraryItem:
 
 
 def _count(actor: Actor) -> int:
-    from sqlalchemy import func
     return db.session.execute(select(func.count()).select_from(LibraryItem)
                               .where(LibraryItem.user_id == actor.id)).scalar()
 

@@ -30,6 +30,11 @@ from .db_support import lock_one
 from .inbox_index import index_task
 from .registry import RUNNING
 from .steps import apply_step, engine, record_event, spec_pair
+from .designer import require_designer
+from ..engine.migration import plan as engine_plan
+from ..models import User
+from .actors import actor_from_user
+from .permissions import is_candidate
 
 
 @dataclass
@@ -51,7 +56,6 @@ class Candidate:
 
 
 def _require(actor: Actor) -> None:
-    from .designer import require_designer
     require_designer(actor)
 
 
@@ -118,7 +122,6 @@ def _form_reasons(case: Case | None, old: ProcessVersion, new: ProcessVersion, r
 
 def _evaluate(inst: ProcessInstance, case: Case | None, old: ProcessVersion, new: ProcessVersion):
     """(result or None, reasons, waiting element ids)."""
-    from ..engine.migration import plan as engine_plan
     reasons = _db_reasons(inst, case)
     checked = engine_plan(spec_pair(old), spec_pair(new), inst.state, engine())
     reasons += checked.reasons
@@ -177,9 +180,6 @@ def _refresh_task(row: HumanTask, view) -> None:
 
 
 def _still_candidate(row: HumanTask) -> bool:
-    from ..models import User
-    from .actors import actor_from_user
-    from .operations import is_candidate
     user = db.session.execute(select(User).where(User.username == row.assignee)).scalar_one_or_none()
     return user is not None and user.active and is_candidate(actor_from_user(user), row)
 

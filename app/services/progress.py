@@ -27,11 +27,17 @@ from ..domain.errors import NotAuthorized, ValidationError
 from ..domain.workdays import CalendarMissing
 from ..extensions import db
 from ..models import Case, CaseEvent, CaseFile, HumanTask, ProcessVersion, SpecialProcedure, User
+from ..models.feedback import Evaluation
 from .actors import Actor
 from .calendar import current_calendar
 from .cases import applicant_case
 from .clock import BEIJING, clock_now
 from .clocks import SUSPENDING_KINDS
+from . import intake, receipts, results
+from .correction_views import open_correction
+from .results import mailing
+from .sms_codes import request_code, verify_code
+from .sms_phones import normalize_phone
 
 SUSPENDING_LABELS = dict(SUSPENDING_KINDS, extension="延长审批")
 STATUS_HINTS = {
@@ -95,7 +101,6 @@ def _limits(version: ProcessVersion) -> dict:
 
 def todo(case: Case) -> list[dict]:
     """"您需要做的": what the applicant has to do now, each with the page that does it."""
-    from . import intake, receipts, results
     items = []
     base = f"/portal/cases/{case.id}"
     if intake.mail_needed(case):
@@ -123,23 +128,13 @@ def todo(case: Case) -> list[dict]:
 
 
 def _correction_open(case: Case) -> bool:
-    if case.status == CaseStatus.CORRECTION.value:
-        return True
-    try:
-        from . import corrections  # built by another part of the portal; absent before it lands
-    except ImportError:
-        return False
-    fn = getattr(corrections, "open_correction", None)
-    return bool(fn(case.id)) if fn else False
+    return case.status == CaseStatus.CORRECTION.value or open_correction(case.id) is not None
 
 
 def _evaluated(case: Case) -> bool:
-    try:
-        from . import evaluations
-    except ImportError:
-        return False
-    fn = getattr(evaluations, "evaluated", None)
-    return bool(fn(case.id)) if fn else False
+    """Whether the case has its 好差评 (read from the table: the feedback wing sits beside the portal,
+    not below it)."""
+    return db.session.execute(select(Evaluation.id).where(Evaluation.case_id == case.id)).first() is not None
 
 
 def progress_card(case: Case) -> dict:
@@ -214,7 +209,6 @@ def public_view(case: Case) -> dict:
 
 def verified_view(case: Case) -> dict:
     """After case number + SMS code: the card, the public timeline, the result's tracking number."""
-    from .results import mailing
     m = mailing(case.id)
     return {"card": progress_card(case), "timeline": timeline(case),
             "mailing": {"courier": m.courier, "tracking_no": m.tracking_no, "at": _local(m.recorded_at)} if m else None}
@@ -237,7 +231,6 @@ def owner_case(actor: Actor, case_id: int) -> Case:
 
 def owner_view(actor: Actor, case_id: int) -> dict:
     """The case page of its applicant: the verified view plus their files and the mail intake."""
-    from . import intake
     case = owner_case(actor, case_id)
     view = verified_view(case)
     cur = intake.current_intake(case.id)
@@ -266,7 +259,6 @@ CASE_NO = re.compile(r"^[0-9A-Za-z\-]{1,50}$")
 
 
 def _phone_key(phone) -> str | None:
-    from .sms_phones import normalize_phone
     return normalize_phone(phone) if isinstance(phone, str) else None
 
 
@@ -292,7 +284,6 @@ def request_progress_code(case_no, phone, ip: str) -> None:
     """Send a code for ``case_no`` to ``phone`` — only when the case exists and the phone is its
     applicant's; otherwise a code is made but not delivered. The caller answers the same either way
     (and the same rate limits count). Raises ValidationError (input shape) / RateLimited."""
-    from .sms_codes import request_code
     value = _clean_case_no(case_no)
     if not isinstance(phone, str):
         phone = ""
@@ -304,7 +295,6 @@ def request_progress_code(case_no, phone, ip: str) -> None:
 def verify_progress_code(case_no, phone, code) -> Case:
     """The case a correct code opens. Raises ValidationError (wrong / expired code, or a case that
     does not match: the same message) / RateLimited (too many attempts)."""
-    from .sms_codes import verify_code
     value = _clean_case_no(case_no)
     verify_code(phone if isinstance(phone, str) else "", PROGRESS_PURPOSE, code if isinstance(code, str) else "",
                 subject=value)

@@ -24,6 +24,7 @@ from .calendar import current_calendar
 from .clock import BEIJING
 from .deadlines import due_date
 from .steps import now
+from .files import store_file
 
 FONT_FILE = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 TOKEN_SALT = "progress-qr"
@@ -198,7 +199,6 @@ def promised_date(case: Case, version: ProcessVersion, received: datetime) -> da
 def issue_receipt(case: Case, intake, actor: Actor) -> tuple[CaseFile, str | None]:
     """Make the receipt PDF of a confirmed intake and store it as a case file of kind ``receipt``
     (in the caller's transaction). Returns (file, promised date as YYYY-MM-DD or None)."""
-    from .intake import store_file
     version = db.session.get(ProcessVersion, case.version_id)
     matter = version.matter or {}
     ts = now()

@@ -18,6 +18,10 @@ from ..engine.serializer import dump_spec
 from ..extensions import db
 from ..models import Matter, ProcessVersion
 from .actors import SYSTEM, Actor
+from ..domain.org import ROLES, group_for
+from ..models import Department
+from .db_support import is_sqlite
+from ..models import ProcessInstance
 
 
 @dataclass
@@ -76,8 +80,6 @@ def _schema_errors(form_id, form, filename):
 def known_groups() -> frozenset[str]:
     """Candidate groups the organisation can staff: each active department's handler, chief and
     liaison groups, and the platform roles (see app.domain.org.group_for)."""
-    from ..domain.org import ROLES, group_for
-    from ..models import Department
     codes = db.session.execute(select(Department.code).where(Department.active.is_(True))).scalars().all()
     out = {group_for(role, None) for role, (_, _, needs) in ROLES.items() if not needs}
     for code in codes:
@@ -105,7 +107,6 @@ def deploy(bpmn: bytes, matter_data: object, forms: dict[str, dict], *, filename
     # before committing must not interleave with another deploy of the same matter (PostgreSQL; a
     # SQLite transaction holds the write lock already). A matter deployed for the first time by two
     # at once: the second's INSERT of the matter row fails (IntegrityError, the caller answers 409).
-    from .db_support import is_sqlite
     if not is_sqlite():  # the column only: FOR UPDATE cannot cover the eagerly joined latest version
         db.session.execute(select(Matter.process_id).where(Matter.process_id == model.process_id).with_for_update())
     used_forms = {k: forms[k] for k in model.form_keys}
@@ -209,7 +210,6 @@ def _designer(actor: Actor) -> None:
 def list_versions(actor: Actor, process_id: str) -> list[dict]:
     """Every version of a matter, newest first: who deployed it when, how many instances still run
     on it, and the counts of its diff against the version before. Designers and administrators."""
-    from ..models import ProcessInstance
     _designer(actor)
     rows = list(db.session.execute(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
                                    .order_by(ProcessVersion.number.desc())).scalars())

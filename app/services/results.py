@@ -14,10 +14,13 @@ from ..models import Case, CaseFile, CaseParticipant, HumanTask
 from ..models.intake import CaseResult
 from .actors import Actor
 from .db_support import row_by_id
-from .files import read_upload
-from .intake import TRACKING, store_file
+from .blobs import read_upload
+from .intake import TRACKING
+from .files import store_file
 from .notify import notify_applicant
 from .steps import now, record_event
+from .permissions import is_candidate
+from .task_base import touch
 
 DECIDED = {CaseStatus.APPROVED.value, CaseStatus.REJECTED.value, CaseStatus.CLOSED.value}
 
@@ -25,7 +28,6 @@ DECIDED = {CaseStatus.APPROVED.value, CaseStatus.REJECTED.value, CaseStatus.CLOS
 def may_record_result(actor: Actor, case: Case) -> bool:
     """Administrators; staff (not read-only inspectors) who acted on the case or hold, held or are
     offered one of its steps."""
-    from .operations import is_candidate
     if actor.is_admin:
         return True
     if not actor.is_staff or not (actor.groups - {"inspector"}):
@@ -72,7 +74,6 @@ def upload_result(actor: Actor, case_id: int, upload, note: str | None = None) -
             raise ValidationError("结果文书未通过校验，未保存", details=errors)
         f = store_file(case, *read, kind="result", uploaded_by=actor.username, note=(note or "").strip() or None)
         record_event(case, actor.username, "result_upload", data_change={"file": f.filename, "sha256": f.sha256})
-        from .operations import touch
         touch(case, actor.username, "result_upload")
         db.session.commit()
     except BaseException:
@@ -105,7 +106,6 @@ def record_mailing(actor: Actor, case_id: int, courier: str, tracking_no: str) -
         else:
             row.courier, row.tracking_no, row.recorded_by, row.recorded_at = courier, tracking_no, actor.username, now()
         record_event(case, actor.username, "result_mail", data_change={"courier": courier, "tracking_no": tracking_no})
-        from .operations import touch
         touch(case, actor.username, "result_mail")
         notify_applicant(case, "result_sent", f"result_sent:{case.id}:{tracking_no}", tracking_no=tracking_no)
         db.session.commit()

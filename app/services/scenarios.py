@@ -17,6 +17,9 @@ from ..engine.scenarios import ScenarioResult, package_calendar, run_scenario, r
 from ..extensions import db
 from .registry import get_matter, load_forms
 from .steps import spec_pair
+from .calendar import current_calendar
+from .registry import known_groups
+from .registry import list_matters
 
 
 @dataclass
@@ -34,7 +37,6 @@ class MatterReport:
 def _calendar() -> WorkCalendar:
     """The stored working-day calendar; the chinesecalendar package's when none is stored (a fresh
     database), so directory tests also run before anything is set up."""
-    from .calendar import current_calendar
     try:
         cal = current_calendar()
     except SQLAlchemyError:
@@ -44,7 +46,6 @@ def _calendar() -> WorkCalendar:
 
 
 def _known_groups():
-    from .registry import known_groups
     try:
         return known_groups()
     except SQLAlchemyError:
@@ -128,7 +129,6 @@ test_directory.__test__ = False
 
 def test_deployed(only: list[str] | None = None) -> list[MatterReport]:
     """test_matter for the given ids, or for every deployed matter; an id not deployed is reported."""
-    from .registry import list_matters
     ids = list(dict.fromkeys(only)) if only else [m.process_id for m in list_matters()]
     reports = []
     for pid in ids:

@@ -32,6 +32,7 @@ from ..models import Notification
 from .clock import clock_now
 from .db_support import is_sqlite
 from .notify import sms_configured
+from .sms_phones import normalize_phone
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,6 @@ def apply_status_callback(sid: str, status: str, error_code: str | None = None) 
 
 def recent_sms(phone: str | None = None, limit: int = 100) -> list[Notification]:
     """The newest SMS of the outbox, optionally for one phone (any accepted spelling of it)."""
-    from .sms_phones import normalize_phone
     stmt = select(Notification).where(Notification.channel == "sms")
     if phone:
         stmt = stmt.where(Notification.recipient.in_({phone.strip()[:64], normalize_phone(phone) or phone.strip()[:64]}))

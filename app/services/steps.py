@@ -18,6 +18,9 @@ from .inbox_index import close_signs, index_task
 from ..domain.org import PROVINCE
 from ..models import Case, CaseEvent, HumanTask, Incident, OutboundMessage, ProcessInstance, ProcessVersion, \
     TaskCandidate, Timer
+from .hooks import status_changed
+from .notify import notify_staff
+from .supervision import chief_of
 
 
 def engine() -> Engine:
@@ -93,14 +96,11 @@ def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason
         case.decided_at = ts
     record_event(case, actor, "status", element_id=element_id, from_status=current.value,
                  to_status=target.value, opinion=reason)
-    from .hooks import status_changed
     status_changed(case, current.value, target.value, actor)
 
 
 def urge_handlers(inst: ProcessInstance, case: Case | None, task_element: str, event_id: str, ts) -> None:
     """催办 from a model's boundary timer: notify whoever holds the step, and their chief."""
-    from .notify import notify_staff
-    from .supervision import chief_of
     rows = db.session.execute(select(HumanTask).where(HumanTask.instance_id == inst.id,
                                                       HumanTask.element_id == task_element,
                                                       HumanTask.state == "ready")).scalars()

@@ -8,8 +8,10 @@ from ..domain.org import inbox_keys
 from ..extensions import db
 from ..models import Case, HumanTask, ProcessInstance, TaskCandidate
 from .actors import Actor
-from .operations import complete, is_candidate, may_act
+from .operations import complete
+from .permissions import is_candidate, may_act
 from .steps import version_forms
+from .permissions import can_read_case
 
 
 def may_view(actor: Actor, task: HumanTask, case: Case | None) -> bool:
@@ -22,7 +24,6 @@ def may_view(actor: Actor, task: HumanTask, case: Case | None) -> bool:
     if task.state == "ready" and is_candidate(actor, task):
         return True
     if case is not None:
-        from .cases import can_read_case
         return can_read_case(actor, case)
     return actor.is_admin or actor.is_inspector
 

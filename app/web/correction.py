@@ -12,6 +12,7 @@ from flask import Blueprint, flash, jsonify, make_response, redirect, render_tem
 
 from ..domain.errors import DomainError, ValidationError
 from ..services import corrections as svc
+from ..services import correction_views
 from ..services import files as file_svc
 from ..services.steps import now
 from . import i18n
@@ -53,7 +54,7 @@ def correction_panel(task, case):
     actor = current_actor()
     if actor is None or task is None:
         return {"show": False}
-    return svc.staff_panel(actor, task, case)
+    return correction_views.staff_panel(actor, task, case)
 
 
 @bp.app_template_global("staff_file_url")
@@ -147,7 +148,7 @@ def withdraw(request_id):
 
 # -- applicant -------------------------------------------------------------------------------------
 def _applicant_page(case_id: int, status: int = 200, errors: dict | None = None):
-    view = svc.applicant_view(current_actor(), case_id)
+    view = correction_views.applicant_view(current_actor(), case_id)
     return render_template("correction/applicant.html", errors=errors or {}, today=now(), **view), status
 
 
@@ -160,7 +161,7 @@ def applicant(case_id):
 @bp.post("/portal/cases/<int:case_id>/correction")
 @applicant_only
 def answer(case_id):
-    view = svc.applicant_view(current_actor(), case_id)  # 404 before reading anything else
+    view = correction_views.applicant_view(current_actor(), case_id)  # 404 before reading anything else
     req = view["open"]
     count = len(req.items) if req is not None else 0
     answers = [{"upload": request.files.get(f"file_{n}"), "remark": request.form.get(f"remark_{n}")}
@@ -186,5 +187,5 @@ def answer(case_id):
 @bp.get("/portal/cases/<int:case_id>/correction/files/<int:file_id>")
 @applicant_only
 def download(case_id, file_id):
-    svc.applicant_view(current_actor(), case_id)  # own case only
+    correction_views.applicant_view(current_actor(), case_id)  # own case only
     return file_svc.send(current_actor(), case_id, file_id)

@@ -11,6 +11,7 @@ from ..domain.errors import Conflict, InvalidModel, NotAuthenticated, NotFound, 
 from ..domain.groups import GROUPS
 from ..engine.parser import ID_RE
 from ..services import designer as svc
+from ..services import deploy as deploy_svc
 from ..services import migration as migration_svc
 from ..services.clock import BEIJING
 from . import i18n
@@ -103,14 +104,14 @@ def _payload():
 def check():
     """Run the deploy checks on the posted files without deploying: ``{errors: [...]}``."""
     actor = _json_actor()
-    errors = svc.check(actor, _payload())
+    errors = deploy_svc.check(actor, _payload())
     return jsonify({"ok": not errors, "errors": errors})
 
 
 @bp.post("/scenarios")
 def scenarios():
     """Run the posted path tests against the posted (unsaved) model: ``{ok, errors, results}``."""
-    return jsonify(svc.run_scenarios(_json_actor(), _payload()))
+    return jsonify(deploy_svc.run_scenarios(_json_actor(), _payload()))
 
 
 @bp.post("/import")
@@ -129,7 +130,7 @@ def deploy():
     """Check, then write the files and deploy (422 with ``errors`` when anything is wrong)."""
     actor = _json_actor()
     try:
-        return jsonify(dict(svc.deploy(actor, _payload()), ok=True))
+        return jsonify(dict(deploy_svc.deploy(actor, _payload()), ok=True))
     except InvalidModel as exc:
         return jsonify({"ok": False, "message": exc.message, "errors": exc.errors}), 422
 

@@ -18,8 +18,15 @@ from ..domain.errors import DomainError, NotAuthorized, ValidationError
 from ..domain.groups import GROUPS
 from ..services import cases as case_svc
 from ..services import files as file_svc
+from ..services import blobs
 from ..services import inbox as inbox_svc
 from ..services import operations as ops
+from ..services import admin_ops
+from ..services import form_fields
+from ..services import handover
+from ..services import permissions as perms
+from ..services import signers as signer_svc
+from ..services import task_base
 from ..services import tasks as task_svc
 from ..services.clock import BEIJING
 from ..services.registry import get_version, list_matters
@@ -84,8 +91,8 @@ def _text(body: dict, key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
         raise ValidationError("请求格式不正确", details={key: ["string expected"]})
-    if value is not None and len(value) > ops.OPINION_MAX:
-        raise ValidationError(f"内容过长（最多 {ops.OPINION_MAX} 字）", details={key: ["too long"]})
+    if value is not None and len(value) > task_base.OPINION_MAX:
+        raise ValidationError(f"内容过长（最多 {task_base.OPINION_MAX} 字）", details={key: ["too long"]})
     return value
 
 
@@ -208,7 +215,7 @@ def _actions(actor, task, case, form, inst) -> dict:
     """What the actor may do on this page (the services check it again on POST)."""
     a = {}
     open_ = task.state == "ready" and (inst is None or inst.status != "suspended")
-    can = ops.may_act(actor, task)
+    can = perms.may_act(actor, task)
     if open_ and can:
         if task.kind == "sign":
             a["sign"] = True
@@ -220,7 +227,7 @@ def _actions(actor, task, case, form, inst) -> dict:
             if task.assignee == actor.username and task.claimed_at:
                 a["unclaim"] = True
             a.update(approve=True, transfer=True, delegate=True, signers=True, cc=True, draft=True)
-            dec = ops.decision_field(form)
+            dec = form_fields.decision_field(form)
             a["reject"] = bool(dec and "reject" in dec[1])
             targets = ops.return_targets(task)
             if targets:
@@ -229,7 +236,7 @@ def _actions(actor, task, case, form, inst) -> dict:
         a["reclaim"] = True
     if task.state == "ready" and task.blocked and (task.pending_by or task.assignee) == actor.username:
         a["unsign"] = True
-    if task.state == "ready" and not can and case is not None and ops.may_urge(actor, case):
+    if task.state == "ready" and not can and case is not None and handover.may_urge(actor, case):
         a["urge"] = True
     if task.state == "completed" and task.completed_by == actor.username and task.kind == "user":
         a["withdraw"] = True
@@ -241,7 +248,7 @@ def _form_data(task, case, form) -> dict:
     """What the form shows first: the task's draft, else the applicant's data; the decision field
     set to 'approve' when empty (the buttons say approve / reject)."""
     data = dict(task.draft) if task.draft else dict((case.data if case is not None else None) or {})
-    dec = ops.decision_field(form)
+    dec = form_fields.decision_field(form)
     if dec is not None and task.state == "ready":
         cur, parts = data, dec[0].split(".")
         for part in parts[:-1]:
@@ -249,7 +256,7 @@ def _form_data(task, case, form) -> dict:
             cur[part] = nxt = dict(nxt) if isinstance(nxt, dict) else {}
             cur = nxt
         if cur.get(parts[-1]) in (None, ""):
-            for value in ops.APPROVE_VALUES:
+            for value in form_fields.APPROVE_VALUES:
                 if value in dec[1]:
                     cur[parts[-1]] = value
                     break
@@ -310,10 +317,10 @@ def task_page(task_id):
             if ev.task_id == task.id and ev.action in ("complete", "reject"):
                 submitted = ev.data_change
     data = submitted if submitted is not None else _form_data(task, case, form)
-    people = ops.colleagues(actor, task.region_code) if any(
+    people = task_base.colleagues(actor, task.region_code) if any(
         actions.get(k) for k in ("transfer", "signers", "cc")) else []
     return render_template("inbox/task.html", task=task, form=form, form_data=data, revision=revision,
-                           actions=actions, signs=signs, colleagues=people, decision_key=(ops.decision_field(form) or (None,))[0], colour=inbox_svc.colour_of(task.due_date),
+                           actions=actions, signs=signs, colleagues=people, decision_key=(form_fields.decision_field(form) or (None,))[0], colour=inbox_svc.colour_of(task.due_date),
                            editable=bool(actions.get("approve") or actions.get("resolve") or actions.get("draft")),
                            **ctx)
 
@@ -327,7 +334,7 @@ def case_page(case_id):
     from ..extensions import db
     db.session.commit()  # the read mark is this request's only change
     ctx = _case_context(actor, case)
-    mine = [t for t in ctx["details"]["tasks"] if t.state == "ready" and ops.may_act(actor, t)]
+    mine = [t for t in ctx["details"]["tasks"] if t.state == "ready" and perms.may_act(actor, t)]
     return render_template("inbox/case.html", mine=mine, **ctx)
 
 
@@ -400,7 +407,7 @@ def withdraw(task_id):
 @_operation
 def transfer(task_id):
     body = _body()
-    ops.transfer(current_actor(), task_id, _text(body, "user") or "", _text(body, "reason"))
+    handover.transfer(current_actor(), task_id, _text(body, "user") or "", _text(body, "reason"))
     return _answer(f"已转办给 {body.get('user')}", url_for("inbox.index"))
 
 
@@ -409,7 +416,7 @@ def transfer(task_id):
 @_operation
 def delegate(task_id):
     body = _body()
-    ops.delegate(current_actor(), task_id, _text(body, "user") or "", _text(body, "reason"))
+    handover.delegate(current_actor(), task_id, _text(body, "user") or "", _text(body, "reason"))
     return _answer(f"已委派给 {body.get('user')}，办理完毕后将交回给您", _task_url(task_id))
 
 
@@ -418,7 +425,7 @@ def delegate(task_id):
 @_operation
 def resolve(task_id):
     body = _body()
-    ops.resolve(current_actor(), task_id, _text(body, "opinion"), body.get("data"))
+    handover.resolve(current_actor(), task_id, _text(body, "opinion"), body.get("data"))
     return _answer("已交回委派人", url_for("inbox.index"))
 
 
@@ -426,7 +433,7 @@ def resolve(task_id):
 @staff_only
 @_operation
 def reclaim(task_id):
-    ops.reclaim(current_actor(), task_id)
+    handover.reclaim(current_actor(), task_id)
     return _answer("已收回委派", _task_url(task_id))
 
 
@@ -437,7 +444,7 @@ def signers(task_id):
     body = _body()
     users = body.get("users") or []
     mode = body.get("mode") or ""
-    ops.add_signers(current_actor(), task_id, users, mode, _text(body, "opinion"), body.get("data"))
+    signer_svc.add_signers(current_actor(), task_id, users, mode, _text(body, "opinion"), body.get("data"))
     return _answer("已加签：" + "、".join(str(u) for u in users), _task_url(task_id))
 
 
@@ -446,7 +453,7 @@ def signers(task_id):
 @_operation
 def remove_signer(task_id):
     """减签: ``task_id`` is the 加签 task; back to its parent's page."""
-    sign = ops.remove_signer(current_actor(), task_id, _text(_body(), "reason"))
+    sign = signer_svc.remove_signer(current_actor(), task_id, _text(_body(), "reason"))
     return _answer(f"已减签：{sign.assignee}", _task_url(sign.parent_id) if sign.parent_id else url_for("inbox.index"))
 
 
@@ -456,7 +463,7 @@ def remove_signer(task_id):
 def cc(task_id):
     body = _body()
     users = body.get("users") or []
-    ops.cc(current_actor(), task_id, users, _text(body, "note"))
+    handover.cc(current_actor(), task_id, users, _text(body, "note"))
     return _answer("已抄送：" + "、".join(str(u) for u in users), _task_url(task_id))
 
 
@@ -464,7 +471,7 @@ def cc(task_id):
 @staff_only
 @_operation
 def urge(task_id):
-    ops.urge(current_actor(), task_id, _text(_body(), "note"))
+    handover.urge(current_actor(), task_id, _text(_body(), "note"))
     return _answer("已催办", _task_url(task_id))
 
 
@@ -490,21 +497,21 @@ def _case_op(case_id: int, call, done: str):
 @staff_only
 @_operation
 def suspend(case_id):
-    return _case_op(case_id, ops.suspend, "办件已挂起")
+    return _case_op(case_id, admin_ops.suspend, "办件已挂起")
 
 
 @bp.post("/cases/<int:case_id>/resume")
 @staff_only
 @_operation
 def resume(case_id):
-    return _case_op(case_id, ops.resume, "办件已激活")
+    return _case_op(case_id, admin_ops.resume, "办件已激活")
 
 
 @bp.post("/cases/<int:case_id>/terminate")
 @staff_only
 @_operation
 def terminate(case_id):
-    return _case_op(case_id, ops.terminate, "办件已终止")
+    return _case_op(case_id, admin_ops.terminate, "办件已终止")
 
 
 # -- files -----------------------------------------------------------------------------------------
@@ -512,7 +519,7 @@ def terminate(case_id):
 def _upload_size(endpoint, values):
     """An upload may be larger than other requests; this runs before the CSRF check reads the form."""
     if endpoint == "inbox.upload" and request.method == "POST":
-        file_svc.allow_upload_size()
+        blobs.allow_upload_size()
 
 
 @bp.post("/cases/<int:case_id>/files")

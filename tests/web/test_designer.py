@@ -310,7 +310,7 @@ def test_deploy_writes_the_files_and_records_a_version(app, dirs):
 
 
 def test_a_failed_write_changes_nothing(app, dirs, monkeypatch):
-    import app.services.designer as designer
+    import app.services.deploy as designer
     c = signed_in(app, "d1")
     (dirs[0] / "dsg_test.bpmn").write_text("old content", "utf-8")  # a file being replaced
     before = snapshot(dirs)

@@ -262,7 +262,7 @@ def test_every_route_for_every_kind_of_visitor(app, dirs):
 def test_two_designers_deploying_the_same_matter_get_two_numbered_versions(app, dirs, monkeypatch):
     """The second deploy waits for the first (the matter row is locked until its files are written
     and committed): versions 2 and 3, never two v2, and the files are those of the latest."""
-    import app.services.designer as designer
+    import app.services.deploy as designer
     c1, c2 = signed_in(app, "d1"), signed_in(app, "adm")
     assert post(c1, "/designer/deploy", payload()).status_code == 200
     real = designer._replace_files

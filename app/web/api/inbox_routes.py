@@ -7,8 +7,14 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from ...services import files as file_svc
+from ...services import blobs
 from ...services import inbox as inbox_svc
 from ...services import operations as ops
+from ...services import admin_ops
+from ...services import handover
+from ...services import permissions as perms
+from ...services import signers as signer_svc
+from ...services import task_base
 from ...services import tasks as task_svc
 from .routes import _task_out, actor
 from .schemas import Strict
@@ -33,38 +39,38 @@ class InboxArgs(Strict):
 class CompleteIn(Strict):
     data = fields.Dict(load_default=dict)
     revision = fields.Integer(load_default=None)
-    opinion = fields.String(load_default=None, validate=validate.Length(max=ops.OPINION_MAX))
+    opinion = fields.String(load_default=None, validate=validate.Length(max=task_base.OPINION_MAX))
 
 
 class ReasonIn(Strict):
-    reason = fields.String(load_default=None, validate=validate.Length(max=ops.OPINION_MAX))
+    reason = fields.String(load_default=None, validate=validate.Length(max=task_base.OPINION_MAX))
 
 
 class ReturnIn(Strict):
     target = fields.String(required=True, validate=validate.Length(max=36))
-    reason = fields.String(load_default=None, validate=validate.Length(max=ops.OPINION_MAX))
+    reason = fields.String(load_default=None, validate=validate.Length(max=task_base.OPINION_MAX))
 
 
 class UserIn(Strict):
     user = fields.String(required=True, validate=validate.Length(max=64))
-    reason = fields.String(load_default=None, validate=validate.Length(max=ops.OPINION_MAX))
+    reason = fields.String(load_default=None, validate=validate.Length(max=task_base.OPINION_MAX))
 
 
 class ResolveIn(Strict):
-    opinion = fields.String(load_default=None, validate=validate.Length(max=ops.OPINION_MAX))
+    opinion = fields.String(load_default=None, validate=validate.Length(max=task_base.OPINION_MAX))
     data = fields.Dict(load_default=None)
 
 
 class SignersIn(Strict):
     users = fields.List(fields.String(validate=validate.Length(max=64)), required=True)
     mode = fields.String(required=True)
-    opinion = fields.String(load_default=None, validate=validate.Length(max=ops.OPINION_MAX))
+    opinion = fields.String(load_default=None, validate=validate.Length(max=task_base.OPINION_MAX))
     data = fields.Dict(load_default=None)
 
 
 class CcIn(Strict):
     users = fields.List(fields.String(validate=validate.Length(max=64)), required=True)
-    note = fields.String(load_default=None, validate=validate.Length(max=ops.OPINION_MAX))
+    note = fields.String(load_default=None, validate=validate.Length(max=task_base.OPINION_MAX))
 
 
 class DraftIn(Strict):
@@ -150,15 +156,15 @@ _op("return", ReturnIn, lambda a, t, b: ops.return_to(a, t, b["target"], b["reas
     "退回 to an earlier step the case passed (reason mandatory)")
 _op("withdraw", ReasonIn, lambda a, t, b: ops.withdraw(a, t, b["reason"]),
     "撤回 a task the caller completed while the next step has not acted")
-_op("transfer", UserIn, lambda a, t, b: ops.transfer(a, t, b["user"], b["reason"]), "转办 for good")
-_op("delegate", UserIn, lambda a, t, b: ops.delegate(a, t, b["user"], b["reason"]), "委派")
-_op("resolve", ResolveIn, lambda a, t, b: ops.resolve(a, t, b["opinion"], b["data"]), "委派办理完毕，交回")
-_op("reclaim", Empty, lambda a, t, b: ops.reclaim(a, t), "收回委派")
-_op("signers", SignersIn, lambda a, t, b: ops.add_signers(a, t, b["users"], b["mode"], b["opinion"], b["data"]),
+_op("transfer", UserIn, lambda a, t, b: handover.transfer(a, t, b["user"], b["reason"]), "转办 for good")
+_op("delegate", UserIn, lambda a, t, b: handover.delegate(a, t, b["user"], b["reason"]), "委派")
+_op("resolve", ResolveIn, lambda a, t, b: handover.resolve(a, t, b["opinion"], b["data"]), "委派办理完毕，交回")
+_op("reclaim", Empty, lambda a, t, b: handover.reclaim(a, t), "收回委派")
+_op("signers", SignersIn, lambda a, t, b: signer_svc.add_signers(a, t, b["users"], b["mode"], b["opinion"], b["data"]),
     "加签 before / after")
-_op("remove-signer", ReasonIn, lambda a, t, b: ops.remove_signer(a, t, b["reason"]), "减签 (on the 加签 task)")
-_op("cc", CcIn, lambda a, t, b: ops.cc(a, t, b["users"], b["note"]), "抄送")
-_op("urge", ReasonIn, lambda a, t, b: ops.urge(a, t, b["reason"]), "催办")
+_op("remove-signer", ReasonIn, lambda a, t, b: signer_svc.remove_signer(a, t, b["reason"]), "减签 (on the 加签 task)")
+_op("cc", CcIn, lambda a, t, b: handover.cc(a, t, b["users"], b["note"]), "抄送")
+_op("urge", ReasonIn, lambda a, t, b: handover.urge(a, t, b["reason"]), "催办")
 _op("draft", DraftIn, lambda a, t, b: ops.save_draft(a, t, b["data"]), "暂存")
 
 
@@ -168,14 +174,14 @@ class ReturnTargets(MethodView):
         """The earlier steps this task may be returned to."""
         who = actor()
         task, case, form, revision = task_svc.get_task(who, task_id)
-        if not ops.may_act(who, task):
+        if not perms.may_act(who, task):
             from ...domain.errors import NotAuthorized
             raise NotAuthorized("无权办理该任务")
         return {"targets": ops.return_targets(task)}
 
 
 class CaseReasonIn(Strict):
-    reason = fields.String(load_default=None, validate=validate.Length(max=ops.OPINION_MAX))
+    reason = fields.String(load_default=None, validate=validate.Length(max=task_base.OPINION_MAX))
 
 
 def _case_op(name, call, doc):
@@ -189,9 +195,9 @@ def _case_op(name, call, doc):
     return _View
 
 
-_case_op("suspend", ops.suspend, "挂起 (administrators)")
-_case_op("resume", ops.resume, "激活 (administrators)")
-_case_op("terminate", ops.terminate, "终止 (administrators)")
+_case_op("suspend", admin_ops.suspend, "挂起 (administrators)")
+_case_op("resume", admin_ops.resume, "激活 (administrators)")
+_case_op("terminate", admin_ops.terminate, "终止 (administrators)")
 
 
 @admin_cases_bp.route("/<int:case_id>/files")
@@ -202,7 +208,7 @@ class CaseFiles(MethodView):
 
     def post(self, case_id):
         """Attach a scan (multipart field ``file``; ``kind``, ``note``, ``task_id`` optional)."""
-        file_svc.allow_upload_size()
+        blobs.allow_upload_size()
         upload = request.files.get("file")
         f = file_svc.attach(actor(), case_id, upload, kind=request.form.get("kind") or "other",
                             note=request.form.get("note"), task_id=request.form.get("task_id"))
