@@ -51,8 +51,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from .engine.helpers import make_time_helpers
     from .engine.runtime import Engine
-    from .services.calendar import current_calendar
-    from .services.clock import clock_now
+    from .services.clocks.calendar import current_calendar
+    from .services.common.clock import clock_now
     app.extensions["clock"] = test_config.get("CLOCK") if test_config and test_config.get("CLOCK") else \
         (lambda: datetime.now(timezone.utc))
     helpers = make_time_helpers(clock_now, current_calendar)
@@ -66,6 +66,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_cli(app)
 
     if app.config.get("DEPLOY_ON_START"):
-        from .services.bootstrap import deploy_on_start
+        from .services.cases.bootstrap import deploy_on_start
         deploy_on_start(app)
     return app

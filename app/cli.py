@@ -32,7 +32,7 @@ def processes():
 
 @processes.command("deploy", help="Validate and deploy every file in processes/ (all or nothing).")
 def processes_deploy():
-    from .services.registry import deploy_directory
+    from .services.cases.registry import deploy_directory
     try:
         results = deploy_directory(current_app.config["PROCESSES_DIR"], current_app.config["FORMS_DIR"])
     except InvalidModel as exc:
@@ -46,7 +46,7 @@ def processes_deploy():
 
 @processes.command("list")
 def processes_list():
-    from .services.registry import list_matters
+    from .services.cases.registry import list_matters
     for m in list_matters():
         click.echo(f"{m.process_id:24} v{m.latest_version.number:<3} {m.name}")
 
@@ -55,8 +55,8 @@ def processes_list():
 @click.argument("process_id")
 def processes_versions(process_id):
     from .domain.errors import DomainError
-    from .services.actors import SYSTEM
-    from .services.registry import list_versions, version_details
+    from .services.cases.registry import list_versions, version_details
+    from .services.identity.actors import SYSTEM
     try:
         rows = [version_details(SYSTEM, process_id, v["number"]) for v in list_versions(SYSTEM, process_id)]
     except DomainError as exc:
@@ -97,7 +97,7 @@ def processes_versions(process_id):
 @click.option("--forms", "forms_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="forms of --dir (default FORMS_DIR)")
 def processes_test(process_ids, processes_dir, forms_dir):
-    from .services.scenarios import test_deployed, test_directory
+    from .services.design.scenarios import test_deployed, test_directory
     if processes_dir:
         reports = test_directory(processes_dir, forms_dir or current_app.config["FORMS_DIR"], list(process_ids))
     else:
@@ -132,8 +132,8 @@ def processes_test(process_ids, processes_dir, forms_dir):
 @click.option("--case", "case_no", default=None, help="only this case (办件编号)")
 def processes_migrate(process_id, dry_run, case_no):
     from .domain.errors import DomainError
-    from .services import migration
-    from .services.actors import SYSTEM
+    from .services.design import migration
+    from .services.identity.actors import SYSTEM
     try:
         if dry_run:
             out = migration.preview(SYSTEM, process_id, case_no)
@@ -167,6 +167,7 @@ def scheduler_cmd():
 @click.option("--max-seconds", type=float, default=None, help="stop after this many seconds (tests, benchmarks)")
 def scheduler_run(max_seconds):
     import logging
+
     from .jobs.scheduler import run
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
     for noisy in ("SpiffWorkflow", "spiff", "apscheduler"):  # per-task and per-job lines
@@ -176,7 +177,7 @@ def scheduler_run(max_seconds):
 
 @scheduler_cmd.command("drain", help="Fire every timer due now, once, and exit.")
 def scheduler_drain():
-    from .services.timers import drain
+    from .services.cases.timers import drain
     click.echo(f"fired {drain()} timers")
 
 
@@ -187,7 +188,7 @@ def calendar_cmd():
 
 @calendar_cmd.command("seed", help="Load the years the chinesecalendar package knows (2004–2026).")
 def calendar_seed():
-    from .services.calendar import seed_from_package
+    from .services.clocks.calendar import seed_from_package
     years = seed_from_package()
     db.session.commit()
     click.echo(f"seeded {years[0]}–{years[-1]}" if years else "nothing to seed")
@@ -199,8 +200,8 @@ def calendar_seed():
 @click.option("--note", default="", help="e.g. the notice's document number (国办发明电〔…〕)")
 def calendar_import(year, path, note):
     from .domain.errors import ValidationError
-    from .services.actors import SYSTEM
-    from .services.calendar import import_year
+    from .services.clocks.calendar import import_year
+    from .services.identity.actors import SYSTEM
     try:
         n = import_year(SYSTEM, year, open(path, encoding="utf-8").read(), note)
     except ValidationError as exc:
@@ -214,7 +215,7 @@ def calendar_import(year, path, note):
 @calendar_cmd.command("show", help="List the holidays and adjusted workdays of a year.")
 @click.argument("year", type=int)
 def calendar_show(year):
-    from .services.calendar import year_days
+    from .services.clocks.calendar import year_days
     for d in year_days(year):
         click.echo(f"{d.day.isoformat()} {d.kind:8} {d.name}")
 
@@ -226,7 +227,7 @@ def users():
 
 def _upsert_user(username, display_name, kind, groups, org_code=None, phone=None, token=None, region=None):
     from .models import User
-    from .services.actors import hash_token
+    from .services.identity.actors import hash_token
     user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         user = User(username=username)
@@ -253,7 +254,7 @@ def users_add(username, display_name, kind, groups, org_code, password):
     user, token = _upsert_user(username, display_name, kind, groups, org_code)
     if password:
         from .domain.errors import ValidationError
-        from .services.auth import set_password
+        from .services.identity.auth import set_password
         try:
             set_password(user, password)
         except ValidationError as exc:
@@ -288,11 +289,11 @@ def demo():
 @demo.command("seed", help="Create the demo users (token = username) and deploy processes/.")
 def demo_seed():
     from .domain.codes import credit_code_check_char
-    from .services.registry import deploy_directory
-    from .services.calendar import seed_from_package
     from .models import Department
-    from .services.auth import set_password
-    from .services.org import find_department, seed_departments, set_roles_from_groups
+    from .services.cases.registry import deploy_directory
+    from .services.clocks.calendar import seed_from_package
+    from .services.identity.auth import set_password
+    from .services.identity.org import find_department, seed_departments, set_roles_from_groups
     seed_from_package()
     seed_departments()
     for code, name, region, kind in DEMO_REGION_DEPARTMENTS:
@@ -324,6 +325,7 @@ def _demo_applicant_profile() -> None:
     """The demo enterprise signs in on the portal with its mobile and an SMS code (shown on /dev/outbox
     while no Twilio account is configured)."""
     from sqlalchemy import select
+
     from .models import User
     from .models.accounts import ApplicantProfile
     user = db.session.execute(select(User).where(User.username == "demo_applicant")).scalar_one()
@@ -338,10 +340,12 @@ def _demo_cases() -> list[str]:
     """A few applications from the shipped path tests' start data, so the inboxes are not empty:
     made once (only while there is no case at all)."""
     from pathlib import Path
+
     from sqlalchemy import func, select
+
     from .models import Case, User
-    from .services.actors import actor_from_user
-    from .services.cases import create_case
+    from .services.cases.lifecycle import create_case
+    from .services.identity.actors import actor_from_user
     if db.session.execute(select(func.count()).select_from(Case)).scalar():
         return []
     applicant = db.session.execute(select(User).where(User.username == "demo_applicant")).scalar_one()
@@ -369,7 +373,7 @@ def _fail(exc) -> None:
 
 def _org_call(fn, *args, **kwargs):
     from .domain.errors import DomainError
-    from .services.actors import SYSTEM
+    from .services.identity.actors import SYSTEM
     try:
         return fn(SYSTEM, *args, **kwargs)
     except DomainError as exc:
@@ -380,7 +384,7 @@ def _org_call(fn, *args, **kwargs):
 @org.command("departments", help="List departments (optionally of one region).")
 @click.option("--region", default=None)
 def org_departments(region):
-    from .services.org import list_departments
+    from .services.identity.org import list_departments
     for d in list_departments(region):
         click.echo(f"{d.region_code} {d.code:24} {d.kind:10} {'' if d.active else '(停用) '}{d.name}")
 
@@ -392,7 +396,7 @@ def org_departments(region):
 @click.option("--kind", default="division", show_default=True,
               type=click.Choice(["division", "hall", "leadership", "external", "platform"]))
 def org_department_add(code, name, region, kind):
-    from .services.org import create_department
+    from .services.identity.org import create_department
     d = _org_call(create_department, code, name, region, kind)
     click.echo(f"created {d.region_code} {d.code}")
 
@@ -401,7 +405,7 @@ def org_department_add(code, name, region, kind):
 @click.option("--region", default=None)
 @click.option("--role", default=None)
 def org_users(region, role):
-    from .services.org import is_locked, list_users
+    from .services.identity.org import is_locked, list_users
     for u in _org_call(list_users, region_code=region, role_code=role):
         state = "inactive" if not u.active else "locked" if is_locked(u) else "ok"
         click.echo(f"{u.username:20} {u.region_code} {state:8} {','.join(u.groups or []) or '-':40} {u.display_name}")
@@ -414,7 +418,7 @@ def org_users(region, role):
 @click.option("--phone", default=None)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def org_user_add(username, display_name, region, phone, password):
-    from .services.org import create_user
+    from .services.identity.org import create_user
     u = _org_call(create_user, username, display_name, region, password, phone=phone)
     click.echo(f"created {u.username} ({u.region_code})")
 
@@ -425,7 +429,7 @@ def org_user_add(username, display_name, region, phone, password):
 @click.argument("role")
 @click.option("--dept", default=None)
 def org_assign(username, role, dept):
-    from .services.org import assign_role, get_user
+    from .services.identity.org import assign_role, get_user
     _org_call(assign_role, username, role, dept)
     click.echo(f"{username}: {', '.join(get_user(username).groups)}")
 
@@ -435,7 +439,7 @@ def org_assign(username, role, dept):
 @click.argument("role")
 @click.option("--dept", default=None)
 def org_unassign(username, role, dept):
-    from .services.org import get_user, remove_role
+    from .services.identity.org import get_user, remove_role
     _org_call(remove_role, username, role, dept)
     click.echo(f"{username}: {', '.join(get_user(username).groups) or '-'}")
 
@@ -443,7 +447,7 @@ def org_unassign(username, role, dept):
 @org.command("unlock", help="Clear USERNAME's failed sign-ins and lock.")
 @click.argument("username")
 def org_unlock(username):
-    from .services.org import unlock
+    from .services.identity.org import unlock
     _org_call(unlock, username)
     click.echo(f"{username} unlocked")
 
@@ -452,7 +456,7 @@ def org_unlock(username):
 @click.argument("username")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def org_passwd(username, password):
-    from .services.org import reset_password
+    from .services.identity.org import reset_password
     _org_call(reset_password, username, password)
     click.echo(f"{username}: password set")
 
@@ -465,7 +469,7 @@ def sms_cmd():
 @sms_cmd.command("send", help="One pass of the SMS sender: send the due SMS through Twilio and exit.")
 @click.option("--limit", type=int, default=None, help="At most this many SMS (default SMS_BATCH).")
 def sms_send(limit):
-    from .services.sms import deliver_pending
+    from .services.messaging.sms import deliver_pending
     counts = deliver_pending(limit=limit)
     if not counts["configured"]:
         click.echo("Twilio is not configured (TWILIO_ACCOUNT_SID …): SMS stay in the development outbox /dev/outbox")
@@ -477,7 +481,7 @@ def sms_send(limit):
 @click.option("--phone", default=None, help="Only this phone number.")
 @click.option("--limit", type=int, default=20)
 def sms_outbox(phone, limit):
-    from .services.sms import recent_sms
+    from .services.messaging.sms import recent_sms
     for n in recent_sms(phone, limit=max(1, min(limit, 500))):
         when = n.created_at.strftime("%Y-%m-%d %H:%M:%S") if n.created_at else ""
         click.echo(f"{n.id}\t{when}\t{n.recipient}\t{n.status}\t{n.provider_sid or '-'}\t"

@@ -27,7 +27,7 @@ def _url() -> str:
 def _migrate(url: str) -> None:
     """Schema through the migrations, and the calendar seeded as the app does at start."""
     from flask_migrate import upgrade
-    from app.services.calendar import seed_from_package
+    from app.services.clocks.calendar import seed_from_package
     app = create_app({"DATABASE_URL": url, "DEPLOY_ON_START": False, "TESTING": True})
     with app.app_context():
         upgrade()
@@ -74,7 +74,7 @@ def make_app(db_url, **config):
     day with calendar data ahead), unless CLOCK is given: tests do not depend on today's date."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
-    from app.services.clock import FakeClock
+    from app.services.common.clock import FakeClock
     cfg = {"DATABASE_URL": db_url, "DEPLOY_ON_START": False, "TESTING": True,
            "PROCESSES_DIR": str(ROOT / "processes"), "FORMS_DIR": str(ROOT / "forms"),
            "CLOCK": FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))),
@@ -110,7 +110,7 @@ def client(app):
 def add_user(app, username, kind="staff", groups=(), org_code=None, region_code="320000"):
     """Create a user; the API token is ``tok-<username>``."""
     from app.models import User
-    from app.services.actors import hash_token
+    from app.services.identity.actors import hash_token
     with app.app_context():
         db.session.add(User(username=username, display_name=username, kind=kind, groups=sorted(groups),
                             org_code=org_code, token_hash=hash_token(f"tok-{username}"), region_code=region_code))
@@ -119,7 +119,7 @@ def add_user(app, username, kind="staff", groups=(), org_code=None, region_code=
 
 
 def deploy_all(app):
-    from app.services.registry import deploy_directory
+    from app.services.cases.registry import deploy_directory
     with app.app_context():
         return deploy_directory(app.config["PROCESSES_DIR"], app.config["FORMS_DIR"])
 

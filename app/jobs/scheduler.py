@@ -27,8 +27,8 @@ def run(app, *, max_seconds: float | None = None) -> None:
 
     def timers_job() -> float:
         """Fire what is due; return how long to sleep before the next run."""
-        from ..services.clock import clock_now
-        from ..services.timers import drain, next_due
+        from ..services.cases.timers import drain, next_due
+        from ..services.common.clock import clock_now
         with app.app_context():
             try:
                 fired = drain()
@@ -55,7 +55,7 @@ def run(app, *, max_seconds: float | None = None) -> None:
             schedule_timers(wait)
 
     def supervision_job():
-        from ..services.supervision import run_supervision
+        from ..services.clocks.supervision import run_supervision
         with app.app_context():
             try:
                 run_supervision()
@@ -63,7 +63,7 @@ def run(app, *, max_seconds: float | None = None) -> None:
                 log.exception("supervision run failed")
 
     def sms_job():
-        from ..services.sms import deliver_pending
+        from ..services.messaging.sms import deliver_pending
         with app.app_context():
             try:
                 counts = deliver_pending()

@@ -18,7 +18,7 @@ class Evaluation(db.Model):
     #: {"efficiency", "guide_accuracy", "convenience", "usability"} -> 1..5
     indicators: Mapped[dict] = mapped_column(JSON, default=dict)
     comment: Mapped[str] = mapped_column(Text, default="")
-    channel: Mapped[str] = mapped_column(String(2))  # see app.services.evaluations.CHANNELS
+    channel: Mapped[str] = mapped_column(String(2))  # see app.services.feedback.evaluations.CHANNELS
     named: Mapped[bool] = mapped_column(Boolean, default=True)  # 实名 (100% call back) or anonymous
     created_at = mapped_column(UTCDateTime, default=utcnow)
 

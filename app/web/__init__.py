@@ -8,6 +8,7 @@ def refuse_unstorable_input():
     """Input no database can take answers 422/404 here, before any view: a NUL character (PostgreSQL
     text refuses it) in the path, the query, a form or a JSON body; an id beyond the integer range."""
     from flask import request
+
     from ..domain.errors import NotFound, ValidationError
     for value in (request.view_args or {}).values():
         if isinstance(value, int) and not -INT_MAX <= value <= INT_MAX:
@@ -27,25 +28,23 @@ def refuse_unstorable_input():
 
 
 def init_web(app):
-    from .admin import bp as admin_bp
+    """The app-wide parts (home, sign-in, assets, errors, i18n) and one blueprint package per wing:
+    api, admin, inbox, portal, feedback, designer."""
+    from . import admin, designer, feedback, inbox, portal
     from .api import init_api
     from .assets import bp as assets_bp
-    from .auth import bp as auth_bp, check_csrf, csrf_token, current_actor
+    from .auth import bp as auth_bp
+    from .auth import check_csrf, csrf_token, current_actor
     from .errors import init_errors
     from .home import bp as home_bp
     from .i18n import current_lang, gettext
-    from .supervision import bp as supervision_bp
     init_api(app)
     init_errors(app)  # after flask-smorest, whose HTTPException handler ours replaces
-    for bp in (home_bp, auth_bp, supervision_bp, admin_bp, assets_bp):
+    for bp in (home_bp, auth_bp, assets_bp):
         app.register_blueprint(bp)
-    from .admin_users import bp as admin_users_bp; app.register_blueprint(admin_users_bp)  # noqa: E702
-    from .inbox import bp as inbox_bp; app.register_blueprint(inbox_bp)  # noqa: E702
-    # applicant portal (issue 5)
-    from . import correction, feedback, outbox, portal, portal_cases
-    for module in (outbox, portal, portal_cases, correction, feedback):
-        app.register_blueprint(module.bp)
-    from .designer import bp as designer_bp; app.register_blueprint(designer_bp)  # noqa: E702  (issue 6)
+    for wing in (admin, inbox, portal, feedback, designer):
+        for bp in wing.BLUEPRINTS:
+            app.register_blueprint(bp)
     app.before_request(refuse_unstorable_input)
     app.before_request(check_csrf)
 

@@ -1,7 +1,7 @@
 """Browser assets: prebuilt dist files of the npm packages in package.json (bpmn-js, camunda-bpmn-js,
 form-js), served from node_modules under ``/vendor/<name>`` — never committed bundles — and our own
-small scripts in ``app/web/static`` (``/assets/static/js/diagram.js``, ``…/taskform.js``,
-``…/designer.js``). The one thing built: bpmnlint for the designer, bundled by scripts/setup with
+small scripts: the shared ones in ``app/web/static`` (``/assets/static/js/diagram.js``,
+``…/taskform.js``) and a wing's own in its ``static`` folder (``/designer/static/js/designer.js``). The one thing built: bpmnlint for the designer, bundled by scripts/setup with
 esbuild (after ``npm ci``) into ``node_modules/.build/bpmnlint.js``.
 
 Only the names of ``VENDOR`` are served (anything else is a 404). The URLs carry the package version
@@ -47,14 +47,15 @@ VENDOR: dict[str, tuple[str, str]] = {
     "bpmnlint.js": (".build", "bpmnlint.js"),  # global BpmnLint, built by scripts/setup
 }
 
-# bundle → vendor files, then our own scripts under app/web/static
-BUNDLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "diagram": (("diagram-js.css", "bpmn-js.css", "bpmn-navigated-viewer.js"), ("js/diagram.js",)),
-    "taskform": (("form-js.css", "form-viewer.js"), ("js/taskform.js",)),
+# bundle → vendor files, then our own scripts: (static endpoint, file) — app/web/static is
+# "assets.static", a wing's static folder "<wing>.static"
+BUNDLES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
+    "diagram": (("diagram-js.css", "bpmn-js.css", "bpmn-navigated-viewer.js"), (("assets.static", "js/diagram.js"),)),
+    "taskform": (("form-js.css", "form-viewer.js"), (("assets.static", "js/taskform.js"),)),
     "designer": (("camunda-diagram-js.css", "camunda-bpmn-js.css", "bpmn-embedded.css", "properties-panel.css",
                   "element-templates.css", "color-picker.css", "popup-menu.css", "form-js.css",
                   "form-js-editor.css", "draggle.css", "camunda-platform-modeler.js", "form-editor.js",
-                  "bpmnlint.js"), ("js/designer.js",)),
+                  "bpmnlint.js"), (("designer.static", "js/designer.js"),)),
 }
 
 bp = Blueprint("assets", __name__, static_folder="static", static_url_path="/assets/static")
@@ -104,7 +105,7 @@ def vendor_url(name: str) -> str:
 def asset_tags(*bundles: str) -> Markup:
     """<link> and <script> tags of the named bundles ('diagram', 'taskform', 'designer'), each file once."""
     seen: list[str] = []
-    own: list[str] = []
+    own: list[tuple[str, str]] = []
     for bundle in bundles:
         vendor_names, scripts = BUNDLES[bundle]
         seen += [n for n in vendor_names if n not in seen]
@@ -114,6 +115,6 @@ def asset_tags(*bundles: str) -> Markup:
         url = escape(vendor_url(name))
         tags.append(f'<link rel="stylesheet" href="{url}">' if name.endswith(".css")
                     else f'<script src="{url}"></script>')
-    for script in own:
-        tags.append(f'<script src="{escape(url_for("assets.static", filename=script))}"></script>')
+    for endpoint, script in own:
+        tags.append(f'<script src="{escape(url_for(endpoint, filename=script))}"></script>')
     return Markup("\n".join(tags))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 from functools import wraps
 
-from markupsafe import Markup
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from markupsafe import Markup
 
 from ..domain.errors import Conflict, NotAuthenticated, NotAuthorized, ValidationError
-from ..services.auth import SecondFactorRequired, actor_for_user_id, authenticate, verify_second_factor
-from ..services.clock import clock_now
+from ..services.common.clock import clock_now
+from ..services.identity.auth import SecondFactorRequired, actor_for_user_id, authenticate, verify_second_factor
 from . import i18n
 
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -158,7 +158,7 @@ def security():
 
 def _security_page(status: int = 200, **extra):
     from ..domain import totp
-    from ..services.org import get_user
+    from ..services.identity.org import get_user
     user = get_user(current_actor().id)
     pending = None
     if not user.totp_enabled and user.totp_secret and session.get("enrolling"):
@@ -171,7 +171,7 @@ def _security_page(status: int = 200, **extra):
 @bp.post("/account/security/enroll")
 @login_required()
 def security_enroll():
-    from ..services.org import begin_enrollment
+    from ..services.identity.org import begin_enrollment
     try:
         begin_enrollment(current_actor())
     except Conflict as exc:
@@ -183,7 +183,7 @@ def security_enroll():
 @bp.post("/account/security/confirm")
 @login_required()
 def security_confirm():
-    from ..services.org import confirm_enrollment
+    from ..services.identity.org import confirm_enrollment
     try:
         confirm_enrollment(current_actor(), request.form.get("code", ""))
     except (ValidationError, Conflict) as exc:
@@ -196,8 +196,8 @@ def security_confirm():
 @login_required()
 def security_disable():
     """Turning the second factor off asks for the password again."""
-    from ..services.auth import password_matches
-    from ..services.org import disable_totp
+    from ..services.identity.auth import password_matches
+    from ..services.identity.org import disable_totp
     if not password_matches(current_actor().id, request.form.get("password", "")):
         return _security_page(422, error="当前密码不正确 (wrong password)")
     disable_totp(current_actor(), current_actor().id)

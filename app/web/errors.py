@@ -39,6 +39,7 @@ def init_errors(app):
     def domain_error(exc: DomainError):
         if exc.status == 401 and not wants_json():
             from flask import redirect
+
             from .auth import login_url
             return redirect(login_url(request.full_path))
         answer = _answer(exc.status, exc.code, exc.message, exc.details or None, exc.code)

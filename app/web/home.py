@@ -1,7 +1,7 @@
 """The landing page: what is deployed and where the API is."""
 from flask import Blueprint, render_template
 
-from ..services.registry import list_matters
+from ..services.cases.registry import list_matters
 
 bp = Blueprint("home", __name__, template_folder="templates")
 

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.services.clock import FakeClock
+from app.services.common.clock import FakeClock
 from app.extensions import db
 from app.models import ProcessInstance, ProcessVersion
-from app.services.steps import engine, spec_pair
+from app.services.cases.steps import engine, spec_pair
 from app.engine.serializer import dump_state
 from tests.api.helpers import Api
 from tests.conftest import ROOT, add_user, deploy_all, make_app

@@ -100,7 +100,7 @@ class LiveServer:
         if password:
             from sqlalchemy import select
             from app.models import User
-            from app.services.auth import set_password
+            from app.services.identity.auth import set_password
             with self.app.app_context():
                 user = db.session.execute(select(User).where(User.username == username)).scalar_one()
                 set_password(user, password)

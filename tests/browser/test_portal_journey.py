@@ -28,7 +28,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Case
 from app.models.feedback import Evaluation
-from app.services.sms import deliver_pending
+from app.services.messaging.sms import deliver_pending
 from tests.conftest import deploy_all
 from tests.fakes import TwilioStandIn
 from tests.portal.helpers import PDF, PNG, credit_code, make_applicant

@@ -58,7 +58,7 @@ def test_deploy_refuses_the_form_and_writes_nothing(app):
 
     from app.extensions import db
     from app.models import ProcessVersion
-    from app.services.registry import deploy
+    from app.services.cases.registry import deploy
     from tests.fixtures.build import form, linear_process, matter
     forms = {"t_re_start": form("t_re_start", [{"type": "textfield", "key": "project_name", "label": "名称",
                                                 "validate": {"pattern": r"^(\w+\s?)+$"}}]),

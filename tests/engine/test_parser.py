@@ -6,7 +6,7 @@ from app.domain.errors import InvalidModel
 from app.engine.parser import check_model, parse_xml
 from app.extensions import db
 from app.models import Matter, ProcessVersion
-from app.services.registry import deploy
+from app.services.cases.registry import deploy
 from tests.fixtures.build import HEAD, form, matter
 
 FORMS = {"f_start": form("f_start", [{"type": "textfield", "key": "title"}]),

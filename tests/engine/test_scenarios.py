@@ -9,7 +9,7 @@ from app.domain.errors import InvalidModel
 from app.engine.parser import check_model
 from app.engine.scenarios import DEFAULT_NOW, ScenarioClock, run_scenario, run_scenarios
 from app.engine.runtime import Engine
-from app.services.registry import load_forms
+from app.services.cases.registry import load_forms
 from tests.conftest import ROOT
 
 FORMS, _ = load_forms(ROOT / "forms")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import User
 from app.models.accounts import ApplicantProfile
-from app.services.clock import FakeClock
+from app.services.common.clock import FakeClock
 from tests.conftest import make_app
 from tests.portal.helpers import credit_code, csrf, id_number, last_code, make_applicant, signed_in, wrong_check
 

@@ -4,8 +4,8 @@ import pytest
 
 from app.extensions import db
 from app.models import User
-from app.services.actors import actor_from_user
-from app.services.clocks import start_special_procedure
+from app.services.identity.actors import actor_from_user
+from app.services.cases.special_procedures import start_special_procedure
 from tests.portal.h3_helpers import anonymous, browser, setup, submit, upload_mail, window_task
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Case, CaseFile, HumanTask, Notification, SpecialProcedure, User
 from app.models.correction import CorrectionRequest
-from app.services.calendar import current_calendar
+from app.services.clocks.calendar import current_calendar
 from tests.api.helpers import Api
 from tests.conftest import ROOT, deploy_all
 
@@ -368,7 +368,7 @@ def test_the_handler_may_withdraw_an_unanswered_request_and_the_clock_resumes(ap
 
 
 def test_items_are_read_from_a_clerks_numbered_text():
-    from app.services.correction_views import items_from_text, notice_text
+    from app.services.portal.correction_views import items_from_text, notice_text
     items = [{"material": "授权委托书", "problem": "未签字"}, {"material": "营业执照", "problem": "已过期"}]
     assert items_from_text(notice_text(items)) == items
     assert items_from_text("（1）缺少A；（2）B：不清晰\n\n3、C") == [

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from app.models import Notification
 from app.models.feedback import Evaluation, FeedbackEvent, Rectification
-from app.services import evaluations as esvc
+from app.services.feedback import evaluations as esvc
 from tests.portal.feedback_support import (api, browser, clock, count, decided_case, post, rows,  # noqa: F401
                                            start)
 

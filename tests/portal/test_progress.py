@@ -5,7 +5,7 @@ data and a tampered link is a 404."""
 import pytest
 
 from app.extensions import db
-from app.services.receipts import progress_token
+from app.services.portal.receipts import progress_token
 from tests.portal.h3_helpers import PHONE, anonymous, browser, notifications, setup, submit
 
 UNKNOWN = "320000-20260302-999999"

@@ -27,7 +27,7 @@ def test_a_case_archived_after_withdrawal_was_never_decided_and_cannot_be_rated(
     """closed (归档) follows a decision or a withdrawal: only the first is rated (好差评 of a decided case)."""
     from app.extensions import db
     from app.models.feedback import Evaluation
-    from app.services.steps import set_case_status
+    from app.services.cases.steps import set_case_status
     from tests.portal.feedback_support import browser, post
     app = api.app
     case = start(api)

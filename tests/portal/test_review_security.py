@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Notification
-from app.services.sms_codes import request_code
+from app.services.identity.sms_codes import request_code
 from tests.conftest import add_user, make_app
 from tests.fakes import twilio_standin  # noqa: F401  (fixture)
 from tests.portal.h3_helpers import browser, setup, submit, upload_mail, window_task

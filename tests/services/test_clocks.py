@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Notification, SupervisionEvent
-from app.services.clock import FakeClock
+from app.services.common.clock import FakeClock
 from tests.api.helpers import START
 from tests.conftest import fixture_api
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CaseEvent, HumanTask, ProcessInstance
-from app.services import steps
+from app.services.cases import steps
 from tests.api.helpers import START, Api
 from tests.conftest import deploy_all
 
@@ -39,12 +39,12 @@ def test_a_crash_while_saving_leaves_the_instance_as_before(api, monkeypatch):
         original(*args, **kwargs)  # everything written to the session …
         raise RuntimeError("power failure")  # … then the step dies before the commit
 
-    monkeypatch.setattr("app.services.task_base.apply_step", crash)
+    monkeypatch.setattr("app.services.inbox.task_base.apply_step", crash)
     task = api.tasks("w0")[0]
     r = api.post("w0", f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "approve"}})
     assert r.status_code == 500 and r.json["code"] == 500
     assert state(api.app) == before
-    monkeypatch.setattr("app.services.task_base.apply_step", original)
+    monkeypatch.setattr("app.services.inbox.task_base.apply_step", original)
     r = api.post("w0", f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "approve"}})
     assert r.status_code == 200 and r.json["status"] == "accepted"
 

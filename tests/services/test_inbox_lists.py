@@ -56,7 +56,7 @@ def test_done_handled_and_cc_lists(api):  # noqa: F811
 
 
 def test_badges_count_exactly_up_to_the_cap_then_say_more(api, monkeypatch):  # noqa: F811
-    from app.services import inbox as inbox_svc
+    from app.services.inbox import lists as inbox_svc
     monkeypatch.setattr(inbox_svc, "COUNT_CAP", 2)
     api.user("both", groups=["window", "cs_ecology"])
     for _ in range(2):

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from app.domain.errors import NotAuthorized
 from app.extensions import db
 from app.models import Case, CaseEvent, HumanTask, ProcessInstance, TaskCandidate
-from app.services import migration
-from app.services.actors import Actor, actor_from_user as actor_for
-from app.services.registry import deploy, load_forms
+from app.services.design import migration
+from app.services.identity.actors import Actor, actor_from_user as actor_for
+from app.services.cases.registry import deploy, load_forms
 from tests.api.helpers import START, Api
 from tests.conftest import FIXTURES, deploy_all
 
@@ -26,7 +26,7 @@ def _bpmn(pid: str = PID) -> str:
 
 
 def deploy_v2(app, xml: str, pid: str = PID) -> int:
-    from app.services.actors import SYSTEM
+    from app.services.identity.actors import SYSTEM
     with app.app_context():
         forms, _ = load_forms(FIXTURES / "forms")
         meta = json.loads((FIXTURES / "processes" / f"{pid}.matter.json").read_text("utf-8"))
@@ -172,7 +172,7 @@ def test_waiting_timers_move_when_unchanged_and_refuse_when_changed(api):
     with app.app_context():
         forms, _ = load_forms(FIXTURES / "forms")
         meta = json.loads((FIXTURES / "processes" / "t_timer.matter.json").read_text("utf-8"))
-        from app.services.actors import SYSTEM
+        from app.services.identity.actors import SYSTEM
         deploy(deploy_v3.encode(), meta, forms, filename="t_timer.bpmn", actor=SYSTEM, expected_id="t_timer")
         db.session.commit()
         cands = {c.case_no: c for c in migration.preview(actor, "t_timer")["candidates"]}
@@ -183,7 +183,7 @@ def test_waiting_timers_move_when_unchanged_and_refuse_when_changed(api):
 
 
 def test_start_form_changed_incompatibly_is_refused(api):
-    from app.services.actors import SYSTEM
+    from app.services.identity.actors import SYSTEM
     app = api.app
     case = new_case(api)
     with app.app_context():

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Case, CaseEvent, HumanTask, ProcessInstance, TaskCandidate
-from app.services import migration
-from app.services.actors import SYSTEM
-from app.services.registry import deploy, load_forms
+from app.services.design import migration
+from app.services.identity.actors import SYSTEM
+from app.services.cases.registry import deploy, load_forms
 from tests.api.helpers import START, Api
 from tests.conftest import FIXTURES, deploy_all
 from tests.services.test_migration import PID, _bpmn, designer, new_case

@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import HumanTask, ProcessInstance
-from app.services.steps import engine
+from app.services.cases.steps import engine
 from tests.api.helpers import START, Api
 from tests.conftest import deploy_all
 
@@ -35,7 +35,7 @@ def test_sequential_any_one_and_standard_multi_instance(fixture_app):
     with fixture_app.app_context():
         inst = db.session.execute(select(ProcessInstance)).scalar_one()
         from app.models import ProcessVersion
-        from app.services.steps import spec_pair
+        from app.services.cases.steps import spec_pair
         wf = engine().load(spec_pair(db.session.get(ProcessVersion, inst.version_id)), inst.state)
         data = wf.data if wf.data else wf.last_task.data
         assert [s["opinion"] for s in data["signers"]] == ["一", "二"]

@@ -6,9 +6,9 @@ from app.domain import totp
 from app.domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from app.extensions import db
 from app.models import Department, User, UserRole
-from app.services import org
-from app.services.actors import SYSTEM, actor_from_user
-from app.services.clock import clock_now
+from app.services.identity import org
+from app.services.identity.actors import SYSTEM, actor_from_user
+from app.services.common.clock import clock_now
 
 PASSWORD = "correct horse battery"
 
@@ -243,7 +243,7 @@ def test_org_cli(app):
     with app.app_context():
         u = org.get_user("wang")
         assert u.locked_until is None
-        from app.services.auth import authenticate
+        from app.services.identity.auth import authenticate
         assert authenticate("wang", "another password").username == "wang"
 
 
@@ -268,5 +268,5 @@ def test_demo_seed_gives_roles_that_keep_the_groups(app):
         assert nj.region_code == "320100" and nj.groups == ["investment"]
         (ur, _, dept), = org.user_roles(nj)
         assert ur.role_code == "handler" and dept.region_code == "320100"
-        from app.services.auth import authenticate
+        from app.services.identity.auth import authenticate
         assert authenticate("nj_invest1", "demo-nj_invest1-pass").region_code == "320100"

@@ -4,7 +4,7 @@ import pytest
 from app.domain.errors import RateLimited
 from app.extensions import db
 from app.models.sms import RateBucket
-from app.services import rate_limit
+from app.services.identity import rate_limit
 
 
 def test_allows_up_to_the_limit_then_refuses_with_the_wait(app):

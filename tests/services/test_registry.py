@@ -61,7 +61,7 @@ def test_a_department_created_by_an_administrator_makes_its_groups_deployable(ap
     import pytest
     from app.domain.errors import InvalidModel
     from app.models import Department
-    from app.services.registry import deploy
+    from app.services.cases.registry import deploy
     from tests.fixtures.build import form, linear_process, matter
     forms = {"t_new_start": form("t_new_start", [{"type": "textfield", "key": "project_name", "label": "名称"}]),
              "t_new_step": form("t_new_step", [{"type": "textfield", "key": "opinion", "label": "意见"}])}

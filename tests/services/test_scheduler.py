@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CaseEvent, SupervisionEvent, Timer
-from app.services.clock import FakeClock
-from app.services.supervision import run_supervision
-from app.services.timers import drain, next_due
+from app.services.common.clock import FakeClock
+from app.services.clocks.supervision import run_supervision
+from app.services.cases.timers import drain, next_due
 from tests.conftest import fixture_api
 
 BJ = ZoneInfo("Asia/Shanghai")

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Notification
-from app.services.notify import notify_phone
-from app.services.sms import deliver_pending
+from app.services.messaging.notify import notify_phone
+from app.services.messaging.sms import deliver_pending
 from tests.conftest import make_app
 from tests.fakes import twilio_standin  # noqa: F401  (fixture)
 
@@ -141,7 +141,7 @@ def test_without_twilio_settings_sms_stay_in_the_dev_outbox(app, twilio_standin)
 
 
 def test_internal_notifications_are_not_sent(sms_app, twilio_standin):
-    from app.services.notify import _add
+    from app.services.messaging.notify import _add
     with sms_app.app_context():
         _add("internal-1", "internal", "window1", "urge", None, step="窗口受理")
         db.session.commit()
@@ -152,7 +152,7 @@ def test_internal_notifications_are_not_sent(sms_app, twilio_standin):
 
 
 def test_verification_code_is_masked_once_sent(sms_app, twilio_standin):
-    from app.services.sms_codes import request_code
+    from app.services.identity.sms_codes import request_code
     with sms_app.app_context():
         request_code("13812345678", "login", "1.1.1.1")
         deliver_pending()
@@ -162,7 +162,7 @@ def test_verification_code_is_masked_once_sent(sms_app, twilio_standin):
 
 
 def test_an_undelivered_code_is_not_sent_after_it_expired(sms_app, twilio_standin):
-    from app.services.sms_codes import request_code
+    from app.services.identity.sms_codes import request_code
     with sms_app.app_context():
         request_code("13812345678", "login", "1.1.1.1")
     sms_app.config["CLOCK"].advance(minutes=6)
@@ -174,7 +174,7 @@ def test_an_undelivered_code_is_not_sent_after_it_expired(sms_app, twilio_standi
 
 
 def test_a_sender_that_died_leaves_rows_taken_again_after_the_lease(sms_app, twilio_standin):
-    from app.services import sms
+    from app.services.messaging import sms
     nid = _queue(sms_app)
     with sms_app.app_context():
         assert len(sms._claim(10)) == 1  # claimed, then the process "dies"

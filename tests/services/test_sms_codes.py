@@ -8,7 +8,7 @@ from app.domain.errors import RateLimited, ValidationError
 from app.extensions import db
 from app.models import Notification
 from app.models.sms import RateBucket, SmsCode
-from app.services.sms_codes import request_code, verify_code
+from app.services.identity.sms_codes import request_code, verify_code
 
 PHONE = "13812345678"
 

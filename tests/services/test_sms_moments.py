@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Notification, User
-from app.services.sms import deliver_pending
+from app.services.messaging.sms import deliver_pending
 from tests.api.helpers import START, Api
 from tests.conftest import FIXTURES, deploy_all, make_app
 from tests.fakes import twilio_standin  # noqa: F401  (fixture)

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import CaseEvent, HumanTask, Timer
-from app.services.actors import actor_from_user
-from app.services.cases import create_case
+from app.services.identity.actors import actor_from_user
+from app.services.cases.lifecycle import create_case
 from app.models import User
 from tests.conftest import FIXTURES, ROOT, add_user, deploy_all, make_app
 

@@ -5,8 +5,8 @@ import shutil
 
 from app.extensions import db
 from app.models import ProcessVersion
-from app.services.actors import Actor
-from app.services.registry import deploy_directory
+from app.services.identity.actors import Actor
+from app.services.cases.registry import deploy_directory
 from tests.api.helpers import START, Api
 from tests.conftest import FIXTURES, deploy_all, make_app
 

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Department, User
-from app.services import org
-from app.services.actors import SYSTEM
-from app.services.clock import clock_now
+from app.services.identity import org
+from app.services.identity.actors import SYSTEM
+from app.services.common.clock import clock_now
 from tests.conftest import make_app
 
 PASSWORD = "correct horse battery"

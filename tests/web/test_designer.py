@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ProcessVersion, User
-from app.services.auth import set_password
+from app.services.identity.auth import set_password
 from tests.conftest import ROOT, add_user, deploy_all, make_app
 
 PASSWORD = "correct horse battery"
@@ -304,13 +304,13 @@ def test_deploy_writes_the_files_and_records_a_version(app, dirs):
     assert "v2" in section and "adm" in section and "d1" in section and "~1" in section
     # and the directory deploy reads the written files back as the same version
     with app.app_context():
-        from app.services.registry import deploy_directory
+        from app.services.cases.registry import deploy_directory
         results = deploy_directory(processes, forms)
     assert {(r.process_id, r.created) for r in results} == {("xmgl_beian", False), ("dsg_test", False)}
 
 
 def test_a_failed_write_changes_nothing(app, dirs, monkeypatch):
-    import app.services.deploy as designer
+    import app.services.design.deploy as designer
     c = signed_in(app, "d1")
     (dirs[0] / "dsg_test.bpmn").write_text("old content", "utf-8")  # a file being replaced
     before = snapshot(dirs)

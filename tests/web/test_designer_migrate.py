@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Case, CaseEvent, User
-from app.services.auth import set_password
+from app.services.identity.auth import set_password
 from tests.api.helpers import START, Api
 from tests.conftest import deploy_all
 from tests.services.test_migration import PID, _bpmn, deploy_v2

@@ -226,7 +226,7 @@ def test_every_route_for_every_kind_of_visitor(app, dirs):
         from sqlalchemy import select
         from app.extensions import db
         from app.models import User
-        from app.services.auth import set_password
+        from app.services.identity.auth import set_password
         from tests.web.test_designer import PASSWORD
         set_password(db.session.execute(select(User).where(User.username == "insp")).scalar_one(), PASSWORD)
         db.session.commit()
@@ -262,7 +262,7 @@ def test_every_route_for_every_kind_of_visitor(app, dirs):
 def test_two_designers_deploying_the_same_matter_get_two_numbered_versions(app, dirs, monkeypatch):
     """The second deploy waits for the first (the matter row is locked until its files are written
     and committed): versions 2 and 3, never two v2, and the files are those of the latest."""
-    import app.services.deploy as designer
+    import app.services.design.deploy as designer
     c1, c2 = signed_in(app, "d1"), signed_in(app, "adm")
     assert post(c1, "/designer/deploy", payload()).status_code == 200
     real = designer._replace_files

@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 
 from app.extensions import db
 from app.models import CaseEvent, CaseFile, HumanTask, TaskCc, User
-from app.services.auth import set_password
+from app.services.identity.auth import set_password
 from tests.api.helpers import START, Api
 from tests.conftest import FIXTURES, deploy_all, make_app
 

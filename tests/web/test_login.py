@@ -8,9 +8,9 @@ import pytest
 from app.domain import totp
 from app.extensions import db
 from app.models import User
-from app.services import org
-from app.services.actors import SYSTEM
-from app.services.clock import FakeClock
+from app.services.identity import org
+from app.services.identity.actors import SYSTEM
+from app.services.common.clock import FakeClock
 from tests.conftest import make_app
 
 BJ = ZoneInfo("Asia/Shanghai")

@@ -5,9 +5,9 @@ from twilio.request_validator import RequestValidator
 
 from app.extensions import db
 from app.models import Notification, User
-from app.services.notify import notify_phone
-from app.services.sms import deliver_pending
-from app.services.sms_codes import request_code
+from app.services.messaging.notify import notify_phone
+from app.services.messaging.sms import deliver_pending
+from app.services.identity.sms_codes import request_code
 from tests.conftest import add_user, make_app
 from tests.fakes import twilio_standin  # noqa: F401  (fixture)
 

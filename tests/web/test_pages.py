@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CalendarDay, CalendarYear, User
-from app.services.auth import set_password
-from app.services.clock import FakeClock
-from app.services.supervision import run_supervision
+from app.services.identity.auth import set_password
+from app.services.common.clock import FakeClock
+from app.services.clocks.supervision import run_supervision
 from tests.api.helpers import Api
 from tests.conftest import FIXTURES, deploy_all, make_app
 

@@ -9,8 +9,8 @@ def init_api(app):
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     })
-    from .routes import cases_bp, incidents_bp, matters_bp, supervision_bp, tasks_bp
     from .inbox_routes import admin_cases_bp, inbox_bp, ops_bp
+    from .routes import cases_bp, incidents_bp, matters_bp, supervision_bp, tasks_bp
     from .versions_routes import versions_bp
     for bp in (matters_bp, cases_bp, tasks_bp, incidents_bp, supervision_bp, inbox_bp, ops_bp, admin_cases_bp,
                versions_bp):

@@ -6,16 +6,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from ...services import files as file_svc
-from ...services import blobs
-from ...services import inbox as inbox_svc
-from ...services import operations as ops
-from ...services import admin_ops
-from ...services import handover
-from ...services import permissions as perms
-from ...services import signers as signer_svc
-from ...services import task_base
-from ...services import tasks as task_svc
+from ...services.common import blobs
+from ...services.identity import permissions as perms
+from ...services.inbox import admin_ops, handover, task_base
+from ...services.inbox import case_files as file_svc
+from ...services.inbox import lists as inbox_svc
+from ...services.inbox import operations as ops
+from ...services.inbox import signers as signer_svc
+from ...services.inbox import tasks as task_svc
 from .routes import _task_out, actor
 from .schemas import Strict
 

@@ -5,17 +5,35 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ...services import cases as case_svc
-from ...services import clocks as clock_svc
-from ...services import incidents as incident_svc
-from ...services import registry as registry_svc
-from ...services import supervision as supervision_svc
-from ...services import tasks as task_svc
-from ...services.actors import actor_for_token
-from .schemas import (CaseCreateIn, CaseDetailOut, CaseOut, CaseStateOut, CaseSubmitIn, IncidentOut, MatterDetailOut, MatterOut,
-                      PageArgs, RetryIn, SpecialProcedureEndIn, SpecialProcedureIn, SpecialProcedureOut,
-                      SupervisionArgs, SupervisionEventOut, RatesOut,
-                      TaskCompleteIn, TaskDetailOut, TaskOut, WithdrawIn)
+from ...services.cases import incidents as incident_svc
+from ...services.cases import lifecycle as case_svc
+from ...services.cases import registry as registry_svc
+from ...services.cases import special_procedures as clock_svc
+from ...services.clocks import supervision as supervision_svc
+from ...services.identity.actors import actor_for_token
+from ...services.inbox import tasks as task_svc
+from .schemas import (
+    CaseCreateIn,
+    CaseDetailOut,
+    CaseOut,
+    CaseStateOut,
+    CaseSubmitIn,
+    IncidentOut,
+    MatterDetailOut,
+    MatterOut,
+    PageArgs,
+    RatesOut,
+    RetryIn,
+    SpecialProcedureEndIn,
+    SpecialProcedureIn,
+    SpecialProcedureOut,
+    SupervisionArgs,
+    SupervisionEventOut,
+    TaskCompleteIn,
+    TaskDetailOut,
+    TaskOut,
+    WithdrawIn,
+)
 
 matters_bp = Blueprint("matters", __name__, url_prefix="/api/matters", description="事项 (matters)")
 cases_bp = Blueprint("cases", __name__, url_prefix="/api/cases", description="办件 (cases)")
@@ -204,7 +222,8 @@ class IncidentRetry(MethodView):
 
 def _supervision_filters(args):
     from datetime import datetime, time
-    from ...services.clock import BEIJING
+
+    from ...services.common.clock import BEIJING
     day = lambda d: datetime.combine(d, time(0), BEIJING) if d else None  # noqa: E731
     return {"department": args["department"], "process_id": args["process_id"], "colour": args["colour"],
             "since": day(args["since"]), "until": day(args["until"])}

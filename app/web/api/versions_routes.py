@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from ...services import registry as registry_svc
+from ...services.cases import registry as registry_svc
 from .routes import actor
 
 versions_bp = Blueprint("matter_versions", __name__, url_prefix="/api/matters",

@@ -1,0 +1,65 @@
+"""Hooks: how the wings above the engine react to what happens to a case without the engine or the
+inbox importing them. Two kinds, both run inside the step's transaction, so what they write commits
+or rolls back with the change itself:
+
+- **status hooks** (``@on_status``): a case's status changed — SMS at the moments of DOMAIN.md §5,
+  public disclosure of decisions, the 补正 bookkeeping …;
+- **action hooks** (``@on_action(name)``): a user task whose ``action`` is ``name`` is about to be
+  completed; the hook may refuse (raise a DomainError) or return the data to complete it with — the
+  paper check before the window's 受理 (action ``receive``) is one.
+
+A listener module registers with the decorators; the modules are listed here (by name, so the engine
+wing imports nothing above it) so that every process (web, scheduler, CLI) has them loaded before
+the first change."""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+LISTENER_MODULES = ("app.services.portal.sms_moments", "app.services.portal.corrections", "app.services.portal.intake",
+                    "app.services.feedback.disclosure")
+_listeners: list[Callable] = []
+_actions: dict[str, list[Callable]] = {}
+_loaded = False
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        for name in LISTENER_MODULES:
+            importlib.import_module(name)
+        _loaded = True
+
+
+def on_status(fn: Callable) -> Callable:
+    """``fn(case, old_status, new_status, actor_name)``"""
+    if fn not in _listeners:
+        _listeners.append(fn)
+    return fn
+
+
+def status_changed(case, old: str, new: str, actor: str) -> None:
+    _load()
+    for fn in list(_listeners):
+        fn(case, old, new, actor)
+
+
+def on_action(action: str) -> Callable[[Callable], Callable]:
+    """``@on_action("receive")`` registers ``fn(case, task, form, clean) -> clean``."""
+    def register(fn: Callable) -> Callable:
+        fns = _actions.setdefault(action, [])
+        if fn not in fns:
+            fns.append(fn)
+        return fn
+    return register
+
+
+def before_complete(case, task, form: dict | None, clean: dict) -> dict:
+    """Run the action hooks of ``task.action`` on the data a user task is about to be completed with;
+    each may refuse (raise) or return the data to use."""
+    if not task.action:
+        return clean
+    _load()
+    for fn in list(_actions.get(task.action, ())):
+        clean = fn(case, task, form, clean)
+    return clean

@@ -1,0 +1,228 @@
+"""Cases (办件): draft, submit (which starts the process), read, withdraw."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ...domain.case_status import FINAL, CaseStatus, check_transition
+from ...domain.codes import format_case_no, is_credit_code, is_project_code
+from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from ...engine.forms import validate_submission
+from ...extensions import db
+from ...models import (
+    Case,
+    CaseEvent,
+    CaseSerial,
+    HumanTask,
+    Incident,
+    ProcessInstance,
+    ProcessVersion,
+    Region,
+    SpecialProcedure,
+)
+from ..common.db_support import is_sqlite, lock_one, row_by_id
+from ..identity.actors import Actor
+from ..identity.permissions import can_read_case
+from .registry import get_matter
+from .steps import apply_step, engine, load_workflow, now, record_event, set_case_status, spec_pair
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def next_case_no(region: str, when: datetime) -> str:
+    """Allocate the next 办件编号 for ``region`` on the Beijing day of ``when`` (row-locked)."""
+    day = when.astimezone(BEIJING).strftime("%Y%m%d")
+    ins = (sqlite_insert if is_sqlite() else pg_insert)(CaseSerial).values(region_code=region, day=day, last=0)
+    db.session.execute(ins.on_conflict_do_nothing(index_elements=["region_code", "day"]))
+    row = lock_one(CaseSerial, CaseSerial.region_code == region, CaseSerial.day == day)
+    row.last += 1
+    return format_case_no(region, day, row.last)
+
+
+def _start_form(version: ProcessVersion) -> dict | None:
+    key = (version.summary or {}).get("start_form")
+    return version.forms.get(key) if key else None
+
+
+def _identity_fields(actor: Actor, data: dict) -> dict:
+    errors = {}
+    project_code = data.get("project_code") or None
+    if project_code is not None and not is_project_code(project_code):
+        errors["project_code"] = ["项目代码格式应为 YYMM-XXXXXX-XX-XX-XXXXXX (24 位)"]
+    applicant_code = data.get("applicant_code") or None
+    if applicant_code is not None and not is_credit_code(applicant_code):
+        errors["applicant_code"] = ["统一社会信用代码校验位不正确"]
+    if errors:
+        raise ValidationError("提交的数据未通过校验", details=errors)
+    return {"project_code": project_code, "applicant_code": applicant_code,
+            "project_name": (data.get("project_name") or None),
+            "applicant_name": data.get("applicant_name") or actor.display_name or actor.username}
+
+
+def _handling_region(data: dict) -> str:
+    """The region whose staff handle the case: the start form's ``handling_region`` when it names
+    a known region, else this deployment's region."""
+    code = data.get("handling_region")
+    if isinstance(code, str) and db.session.get(Region, code) is not None:
+        return code
+    return current_app.config["REGION_CODE"]
+
+
+def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = True) -> Case:
+    """Create a case of the matter's latest version; with ``submit`` also start its process.
+    Raises NotAuthorized, NotFound, ValidationError. Commits."""
+    if not actor.is_applicant:
+        raise NotAuthorized("只有申请人可以提交申请")
+    matter = get_matter(process_id)
+    version = matter.latest_version
+    form = _start_form(version)
+    clean = validate_submission(form, data, partial=not submit) if form else {}
+    ident = _identity_fields(actor, clean)
+    case = Case(process_id=process_id, version_id=version.id, applicant_id=actor.id, status="draft",
+                data=clean, created_at=now(), updated_at=now(), region_code=_handling_region(clean), **ident)
+    try:
+        db.session.add(case)
+        db.session.flush()
+        record_event(case, actor.username, "draft" if not submit else "create", data_change=clean)
+        started = _submit(case, version, actor) if submit else None
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    if started:
+        engine().remember(started[0].id, started[0].revision, started[1])
+    return case
+
+
+def submit_case(actor: Actor, case_id: int, data: dict | None = None) -> Case:
+    """Submit a draft (optionally replacing its data). Commits."""
+    try:
+        case = lock_one(Case, Case.id == case_id)
+        if case is None or case.applicant_id != actor.id:
+            raise NotFound("办件不存在")
+        if case.status != CaseStatus.DRAFT:
+            raise Conflict("该办件已提交")
+        version = db.session.get(ProcessVersion, case.version_id)
+        form = _start_form(version)
+        merged = dict(case.data or {})
+        if data:
+            merged.update(data)
+        clean = validate_submission(form, merged) if form else {}
+        for key, value in _identity_fields(actor, clean).items():
+            setattr(case, key, value)
+        case.data = clean
+        inst, wf = _submit(case, version, actor)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    engine().remember(inst.id, inst.revision, wf)
+    return case
+
+
+def _submit(case: Case, version: ProcessVersion, actor: Actor):
+    ts = now()
+    case.case_no = next_case_no(current_app.config["REGION_CODE"], ts)
+    case.submitted_at = ts
+    set_case_status(case, CaseStatus.SUBMITTED.value, actor.username)
+    data = dict(case.data)
+    data.update({"applicant": actor.username, "case_no": case.case_no})
+    result = engine().start(spec_pair(version), data)
+    inst = ProcessInstance(version_id=version.id, process_id=version.process_id, status=result.status,
+                           revision=0, state=result.state, serializer_version="", created_at=ts, updated_at=ts)
+    db.session.add(inst)
+    db.session.flush()
+    case.instance_id = inst.id
+    record_event(case, actor.username, "submit", data_change=case.data)
+    apply_step(inst, case, result, actor.username)
+    return inst, result.workflow
+
+
+def applicant_case(actor: Actor, case_id, *, lock: bool = False) -> Case:
+    """The applicant's own case (locked if asked). Anyone else's answers NotFound: to them it is not there."""
+    case = row_by_id(Case, case_id, lock=lock)
+    if case is None or not actor.is_applicant or case.applicant_id != actor.id:
+        raise NotFound("办件不存在")
+    return case
+
+
+def get_case(actor: Actor, key: str | int) -> Case:
+    """By id or case number. Raises NotFound (also when the actor may not see it)."""
+    if isinstance(key, int) or str(key).isdigit():
+        case = db.session.get(Case, int(key))
+    else:
+        case = db.session.execute(select(Case).where(Case.case_no == str(key))).scalar_one_or_none()
+    if case is None or not can_read_case(actor, case):
+        raise NotFound("办件不存在")
+    return case
+
+
+def case_state(case: Case, inst: ProcessInstance | None = None) -> dict:
+    """Where a case stands: open tasks, the incidents its process is stopped on, instance (no history).
+    (Every incident, open or resolved, is in ``case_details``.)"""
+    tasks = list(db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")
+                                    .order_by(HumanTask.created_at, HumanTask.id)).scalars())
+    if inst is None and case.instance_id:
+        inst = db.session.get(ProcessInstance, case.instance_id)
+    incidents = []
+    if inst is not None and inst.status == "error":
+        incidents = list(db.session.execute(select(Incident).where(
+            Incident.case_id == case.id, Incident.status == "open")).scalars())
+    return {"case": case, "current_tasks": tasks, "incidents": incidents, "instance": inst}
+
+
+def case_details(case: Case) -> dict:
+    tasks = list(db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id)
+                                    .order_by(HumanTask.created_at, HumanTask.id)).scalars())
+    events = list(db.session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                     .order_by(CaseEvent.id)).scalars())
+    incidents = list(db.session.execute(select(Incident).where(Incident.case_id == case.id)
+                                        .order_by(Incident.id)).scalars())
+    inst = db.session.get(ProcessInstance, case.instance_id) if case.instance_id else None
+    procedures = list(db.session.execute(select(SpecialProcedure).where(SpecialProcedure.case_id == case.id)
+                                         .order_by(SpecialProcedure.id)).scalars())
+    return {"case": case, "current_tasks": [t for t in tasks if t.state == "ready"],
+            "tasks": tasks, "history": events, "special_procedures": procedures, "incidents": [i for i in incidents if i.status == "open"],
+            "all_incidents": incidents, "instance": inst}
+
+
+def list_cases(actor: Actor, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Case]:
+    stmt = select(Case)
+    if actor.is_applicant:
+        stmt = stmt.where(Case.applicant_id == actor.id)
+    elif not (actor.is_admin or actor.is_inspector):
+        raise NotAuthorized("请在待办中查看办件")
+    if status:
+        stmt = stmt.where(Case.status == status)
+    return list(db.session.execute(stmt.order_by(Case.id.desc()).limit(limit).offset(offset)).scalars())
+
+
+def withdraw_case(actor: Actor, case_id: int, reason: str) -> Case:
+    """撤回: the applicant withdraws before a decision; the process is cancelled. Commits."""
+    if not reason or not reason.strip():
+        raise ValidationError("请填写撤回理由", details={"reason": ["必填 (required)"]})
+    try:
+        case = lock_one(Case, Case.id == case_id)
+        if case is None or case.applicant_id != actor.id:
+            raise NotFound("办件不存在")
+        if CaseStatus(case.status) in FINAL:
+            raise Conflict("办件已办结，不能撤回")
+        check_transition(CaseStatus(case.status), CaseStatus.WITHDRAWN)
+        if case.instance_id:
+            inst = lock_one(ProcessInstance, ProcessInstance.id == case.instance_id)
+            wf = load_workflow(inst)
+            result = engine().cancel(wf)
+            apply_step(inst, case, result, actor.username)
+            engine().forget(inst.id)
+        set_case_status(case, CaseStatus.WITHDRAWN.value, actor.username, reason=reason.strip())
+        record_event(case, actor.username, "withdraw", opinion=reason.strip())
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return case

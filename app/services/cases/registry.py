@@ -1,0 +1,235 @@
+"""Matter registry: validate and deploy process files; versions by content hash."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from ...domain.errors import InvalidModel, NotAuthorized, NotFound
+from ...domain.org import ROLES, group_for
+from ...engine.diff import diff_counts, version_diff
+from ...engine.forms import check_form_schema
+from ...engine.matter import check_matter
+from ...engine.parser import check_model
+from ...engine.sandbox import RESERVED
+from ...engine.serializer import dump_spec
+from ...extensions import db
+from ...models import Department, Matter, ProcessInstance, ProcessVersion
+from ..common.db_support import is_sqlite
+from ..identity.actors import SYSTEM, Actor
+
+
+@dataclass
+class DeployResult:
+    process_id: str
+    version: int
+    version_id: int
+    content_hash: str
+    created: bool
+
+
+def canonical(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def load_forms(forms_dir: str | Path) -> tuple[dict[str, dict], list[dict]]:
+    """Read every ``*.form.json``; returns (forms by id, problems)."""
+    forms, problems = {}, []
+    for path in sorted(Path(forms_dir).glob("*.form.json")):
+        form_id = path.name[: -len(".form.json")]
+        try:
+            form = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append({"element": None, "file": path.name, "message": f"not valid JSON: {exc}"})
+            continue
+        forms[form_id] = form
+    return forms, problems
+
+
+def _form_errors(form_id, form, filename):
+    try:
+        return _schema_errors(form_id, form, filename)
+    except (TypeError, AttributeError, ValueError, RecursionError) as exc:  # wrong types inside the schema
+        return [{"element": None, "file": filename,
+                 "message": f"表单结构无效 (malformed form-js schema: {type(exc).__name__}: {exc})"}]
+
+
+def _schema_errors(form_id, form, filename):
+    errors = [{"element": None, "file": filename, "message": p} for p in check_form_schema(form, form_id)]
+
+    def keys(components):
+        for comp in components or []:
+            if isinstance(comp, dict):
+                if comp.get("key"):
+                    yield comp["key"]
+                if comp.get("path"):
+                    yield comp["path"]
+                yield from keys(comp.get("components"))
+    for key in keys(form.get("components") if isinstance(form, dict) else []):
+        if key in RESERVED or key in {"applicant", "case_no"}:
+            errors.append({"element": None, "file": filename,
+                           "message": f"field key {key!r} is reserved for the engine"})
+    return errors
+
+
+def known_groups() -> frozenset[str]:
+    """Candidate groups the organisation can staff: each active department's handler, chief and
+    liaison groups, and the platform roles (see app.domain.org.group_for)."""
+    codes = db.session.execute(select(Department.code).where(Department.active.is_(True))).scalars().all()
+    out = {group_for(role, None) for role, (_, _, needs) in ROLES.items() if not needs}
+    for code in codes:
+        out |= {group_for(role, code) for role, (_, _, needs) in ROLES.items() if needs}
+    return frozenset(out)
+
+
+def deploy(bpmn: bytes, matter_data: object, forms: dict[str, dict], *, filename: str,
+           actor: Actor = SYSTEM, expected_id: str | None = None) -> DeployResult:
+    """Check and store one matter. An unchanged matter (same hash) creates no new version.
+
+    Raises InvalidModel with every problem found; nothing is written then. Does not commit."""
+    if not actor.is_admin and "designer" not in actor.groups:
+        raise NotAuthorized("只有流程设计人员可以部署流程")
+    model = check_model(bpmn, filename, forms, expected_id=expected_id, known_groups=known_groups())
+    errors = []
+    for key in model.form_keys:
+        errors += _form_errors(key, forms[key], f"{key}.form.json")
+    matter, problems = check_matter(matter_data, model.process_id)
+    errors += [{"element": None, "file": f"{model.process_id}.matter.json", "message": p} for p in problems]
+    if errors:
+        raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
+
+    # one deploy of a matter at a time: the version number (max + 1) and the files a designer writes
+    # before committing must not interleave with another deploy of the same matter (PostgreSQL; a
+    # SQLite transaction holds the write lock already). A matter deployed for the first time by two
+    # at once: the second's INSERT of the matter row fails (IntegrityError, the caller answers 409).
+    if not is_sqlite():  # the column only: FOR UPDATE cannot cover the eagerly joined latest version
+        db.session.execute(select(Matter.process_id).where(Matter.process_id == model.process_id).with_for_update())
+    used_forms = {k: forms[k] for k in model.form_keys}
+    digest = hashlib.sha256()
+    digest.update(bpmn if isinstance(bpmn, bytes) else bpmn.encode("utf-8"))
+    digest.update(b"\0" + canonical(matter).encode("utf-8"))
+    digest.update(b"\0" + canonical(used_forms).encode("utf-8"))
+    content_hash = digest.hexdigest()
+
+    existing = db.session.execute(
+        select(ProcessVersion).where(ProcessVersion.content_hash == content_hash)).scalar_one_or_none()
+    created = existing is None
+    if existing is None:
+        number = (db.session.execute(select(func.max(ProcessVersion.number)).where(
+            ProcessVersion.process_id == model.process_id)).scalar() or 0) + 1
+        bpmn_xml = bpmn.decode("utf-8") if isinstance(bpmn, bytes) else bpmn
+        # the diff is against the version new cases started on until now (the matter's latest)
+        base = db.session.get(Matter, model.process_id)
+        base = base.latest_version if base is not None else None
+        diff = version_diff(base and {"bpmn": base.bpmn_xml, "forms": base.forms, "matter": base.matter},
+                            {"bpmn": bpmn_xml, "forms": used_forms, "matter": matter})
+        diff["base"] = base.number if base is not None else None
+        existing = ProcessVersion(
+            process_id=model.process_id, content_hash=content_hash, number=number,
+            bpmn_xml=bpmn_xml, matter=matter,
+            forms=used_forms, spec_json=dump_spec(model.spec, model.subprocess_specs),
+            summary=dict(model.summary, diff=diff), source_file=filename, deployed_by=actor.username)
+        db.session.add(existing)
+        db.session.flush()
+    row = db.session.get(Matter, model.process_id)
+    if row is None:
+        row = Matter(process_id=model.process_id)
+        db.session.add(row)
+    row.name = matter["name"]
+    row.basic_code = matter["basic_code"]
+    row.implementation_code = matter["implementation_code"]
+    row.matter_type = matter["matter_type"]
+    row.case_type = matter["case_type"]
+    row.latest_version_id = existing.id
+    row.active = True
+    db.session.flush()
+    return DeployResult(model.process_id, existing.number, existing.id, content_hash, created)
+
+
+def deploy_directory(processes_dir: str | Path, forms_dir: str | Path, actor: Actor = SYSTEM) -> list[DeployResult]:
+    """Deploy every ``*.bpmn`` of ``processes_dir`` in one transaction: all or nothing.
+
+    Raises InvalidModel listing the problems of every file."""
+    forms, errors = load_forms(forms_dir)
+    results = []
+    for path in sorted(Path(processes_dir).glob("*.bpmn")):
+        pid = path.stem
+        meta_path = path.with_name(f"{pid}.matter.json")
+        try:
+            matter = json.loads(meta_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            errors.append({"element": None, "file": meta_path.name, "message": "matter metadata file missing"})
+            continue
+        except ValueError as exc:
+            errors.append({"element": None, "file": meta_path.name, "message": f"not valid JSON: {exc}"})
+            continue
+        try:
+            results.append(deploy(path.read_bytes(), matter, forms, filename=path.name, actor=actor,
+                                  expected_id=pid))
+        except InvalidModel as exc:
+            errors += exc.errors
+    if errors:
+        db.session.rollback()
+        raise InvalidModel(f"{len(errors)} 处错误，未部署任何流程", errors)
+    db.session.commit()
+    return results
+
+
+def list_matters() -> list[Matter]:
+    return list(db.session.execute(
+        select(Matter).where(Matter.active.is_(True)).order_by(Matter.process_id)).scalars())
+
+
+def get_matter(process_id: str) -> Matter:
+    row = db.session.get(Matter, process_id)
+    if row is None or not row.active or row.latest_version_id is None:
+        raise NotFound(f"事项不存在: {process_id}")
+    return row
+
+
+def get_version(version_id: int) -> ProcessVersion:
+    row = db.session.get(ProcessVersion, version_id)
+    if row is None:
+        raise NotFound(f"流程版本不存在: {version_id}")
+    return row
+
+
+RUNNING = ("running", "waiting", "error")  # instance statuses that still run on their version
+
+
+def _designer(actor: Actor) -> None:
+    if not actor.is_admin and "designer" not in actor.groups:
+        raise NotAuthorized("只有流程设计人员和管理员可以查看流程版本")
+
+
+def list_versions(actor: Actor, process_id: str) -> list[dict]:
+    """Every version of a matter, newest first: who deployed it when, how many instances still run
+    on it, and the counts of its diff against the version before. Designers and administrators."""
+    _designer(actor)
+    rows = list(db.session.execute(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                                   .order_by(ProcessVersion.number.desc())).scalars())
+    if not rows:
+        raise NotFound(f"事项不存在: {process_id}")
+    running = dict(db.session.execute(
+        select(ProcessInstance.version_id, func.count()).where(
+            ProcessInstance.process_id == process_id, ProcessInstance.status.in_(RUNNING))
+        .group_by(ProcessInstance.version_id)).all())
+    latest = db.session.get(Matter, process_id)
+    return [{"number": v.number, "version_id": v.id, "content_hash": v.content_hash,
+             "source_file": v.source_file, "deployed_by": v.deployed_by, "deployed_at": v.deployed_at,
+             "latest": latest is not None and latest.latest_version_id == v.id,
+             "running_instances": running.get(v.id, 0),
+             "base": ((v.summary or {}).get("diff") or {}).get("base"),
+             "diff_counts": diff_counts((v.summary or {}).get("diff"))} for v in rows]
+
+
+def version_details(actor: Actor, process_id: str, number: int) -> dict:
+    """One version with its full diff (``None`` for versions deployed before diffs were recorded)."""
+    for out in list_versions(actor, process_id):
+        if out["number"] == number:
+            v = db.session.get(ProcessVersion, out["version_id"])
+            return dict(out, diff=(v.summary or {}).get("diff"))
+    raise NotFound(f"流程版本不存在: {process_id} v{number}")

@@ -1,0 +1,213 @@
+"""Saving one engine step: state, projections, incidents, case status and audit, in the caller's
+transaction. Nothing here commits."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app, has_app_context
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session
+
+from ...domain.case_status import CaseStatus, can_transition
+from ...domain.org import PROVINCE
+from ...engine.runtime import Engine, StepResult
+from ...engine.serializer import SPIFF_VERSION
+from ...extensions import db
+from ...models import (
+    Case,
+    CaseEvent,
+    HumanTask,
+    Incident,
+    OutboundMessage,
+    ProcessInstance,
+    ProcessVersion,
+    TaskCandidate,
+    Timer,
+)
+from ..clocks.deadlines import start_case_clock, step_due
+from ..clocks.supervision import chief_of
+from ..common.clock import clock_now
+from ..messaging.notify import notify_staff
+from .hooks import status_changed
+from .task_index import close_signs, index_task
+
+
+def engine() -> Engine:
+    return current_app.extensions["engine"]
+
+
+def spec_pair(version: ProcessVersion):
+    return engine().spec(version.id, lambda: version.spec_json)
+
+
+def version_forms(version_id: int) -> dict:
+    """The forms of a version. Versions never change, so they are read once per process."""
+    cache = current_app.extensions.setdefault("version_forms", {})
+    forms = cache.get(version_id)
+    if forms is None:
+        forms = db.session.execute(select(ProcessVersion.forms).where(ProcessVersion.id == version_id)).scalar_one()
+        cache[version_id] = forms
+    return forms
+
+
+def now() -> datetime:
+    return clock_now()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session) -> None:
+    """A step that did not commit may have changed workflows in memory: drop them from the cache."""
+    loaded = session.info.pop("loaded_instances", None)
+    if loaded and has_app_context():
+        for instance_id in loaded:
+            engine().forget(instance_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session) -> None:
+    session.info.pop("loaded_instances", None)
+
+
+def load_workflow(inst: ProcessInstance):
+    """The workflow of a (locked) instance: from the engine cache when it holds this revision.
+    Should the transaction roll back, the workflow is dropped from the cache (see above)."""
+    db.session.info.setdefault("loaded_instances", set()).add(inst.id)
+    wf = engine().take_cached(inst.id, inst.revision)
+    if wf is not None:
+        return wf
+    pair = engine().spec(inst.version_id, lambda: db.session.execute(
+        select(ProcessVersion.spec_json).where(ProcessVersion.id == inst.version_id)).scalar_one())
+    return engine().load(pair, inst.state)
+
+
+def record_event(case: Case | None, actor: str, action: str, **fields) -> None:
+    if case is None:
+        return
+    db.session.add(CaseEvent(case_id=case.id, actor=actor, action=action, at=now(), **fields))
+
+
+def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason=None) -> None:
+    current = CaseStatus(case.status)
+    target = CaseStatus(new)
+    if current == target:
+        return
+    if not can_transition(current, target):
+        raise ValueError(f"case {case.case_no}: transition {current.value} -> {target.value} not allowed")
+    case.status = target.value
+    ts = now()
+    if target == CaseStatus.ACCEPTED and case.accepted_at is None:
+        case.accepted_at = ts
+        start_case_clock(case)
+    if target in {CaseStatus.APPROVED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.TERMINATED} and \
+            case.clock_state in {"running", "suspended"}:
+        case.clock_state = "stopped"
+    if target in {CaseStatus.APPROVED, CaseStatus.REJECTED}:
+        case.decided_at = ts
+    record_event(case, actor, "status", element_id=element_id, from_status=current.value,
+                 to_status=target.value, opinion=reason)
+    status_changed(case, current.value, target.value, actor)
+
+
+def urge_handlers(inst: ProcessInstance, case: Case | None, task_element: str, event_id: str, ts) -> None:
+    """催办 from a model's boundary timer: notify whoever holds the step, and their chief."""
+    rows = db.session.execute(select(HumanTask).where(HumanTask.instance_id == inst.id,
+                                                      HumanTask.element_id == task_element,
+                                                      HumanTask.state == "ready")).scalars()
+    for task in rows:
+        handlers = [task.assignee] if task.assignee else \
+            [f"g:{g}" for g in task.candidate_groups or ()] + list(task.candidate_users or ())
+        chief = chief_of(task.candidate_groups)
+        notify_staff(case, handlers + ([f"g:{chief}"] if chief else []), "urge",
+                     f"urge:{task.id}:{event_id}:{ts.isoformat()}", step=task.name)
+        record_event(case, "system", "urge", task_id=task.id, element_id=task.element_id, step_name=task.name,
+                     opinion="流程定时催办")
+
+
+def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, actor: str, *,
+               completed_task: HumanTask | None = None) -> list[str]:
+    """Write the step's outcome. Returns the list of problems recorded as incidents (if any).
+
+    Projections are updated from the engine's before/after view of the step, without reading them
+    back: tasks that were ready and are not any more are closed with one UPDATE, new ones inserted."""
+    ts = now()
+    inst.state = result.state
+    inst.status = result.status
+    inst.serializer_version = SPIFF_VERSION
+    inst.revision = (inst.revision or 0) + 1
+    inst.updated_at = ts
+    inst.end_event = result.end_event
+
+    # user-task projection
+    ready = {view.id: view for view in result.ready}
+    gone = set(result.previously_ready) - set(ready)
+    if completed_task is not None and completed_task.id in gone:
+        completed_task.state, completed_task.completed_at, completed_task.completed_by = "completed", ts, actor
+        gone.discard(completed_task.id)
+        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == completed_task.id))
+    if gone:
+        db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone), HumanTask.state == "ready")
+                           .values(state="cancelled", completed_at=ts).execution_options(synchronize_session=False))
+        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
+        close_signs(gone, ts)
+    for tid, view in ready.items():
+        if tid in result.previously_ready:
+            continue
+        task = HumanTask(
+            id=tid, instance_id=inst.id, case_id=case.id if case else None, element_id=view.element_id,
+            name=view.name, lane=view.lane, form_key=view.form_key, action=view.action,
+            candidate_groups=view.candidate_groups, candidate_users=view.candidate_users,
+            assignee=view.assignee, mi_index=view.mi_index, limit_days=view.limit_days, state="ready",
+            due_date=step_due(case, ts, view.limit_days), created_at=ts, kind="user", blocked=0, urge_count=0,
+            process_id=case.process_id if case else inst.process_id,
+            region_code=case.region_code if case else PROVINCE)
+        db.session.add(task)
+        index_task(task, fresh=True)
+
+    # timer projection (only read when the process has or had timers)
+    if result.timers or result.previous_timers:
+        waiting = {row.id: row for row in db.session.execute(
+            select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting")).scalars()}
+        due = {t.id: t for t in result.timers}
+        for tid, row in waiting.items():
+            if tid not in due:
+                row.status = engine().timer_outcome(result.workflow, tid)
+                row.fired_at = ts if row.status == "fired" else None
+        for tid, t in due.items():
+            if tid in waiting:
+                waiting[tid].due_at = t.due_at
+            else:
+                db.session.add(Timer(id=tid, instance_id=inst.id, element_id=t.element_id, due_at=t.due_at))
+
+    for msg in result.messages:
+        db.session.add(OutboundMessage(instance_id=inst.id, name=str(msg["name"])[:128], kind=msg["kind"],
+                                       payload=msg["payload"] if isinstance(msg["payload"], dict) else
+                                       {"value": msg["payload"]}))
+
+    for event_id, task_element in result.urges:
+        urge_handlers(inst, case, task_element, event_id, ts)
+
+    problems = []
+    if case is not None:
+        for element_id, status in result.status_changes:
+            try:
+                set_case_status(case, status, actor, element_id=element_id)
+            except ValueError as exc:
+                problems.append(str(exc))
+        names = sorted({v.name for v in result.ready})
+        case.current_step = "、".join(names)[:200] if names else None
+        case.updated_at = ts
+
+    incident = result.incident
+    if incident is not None or problems:
+        db.session.add(Incident(
+            instance_id=inst.id, case_id=case.id if case else None,
+            task_id=incident.task_id if incident else None,
+            element_id=incident.element_id if incident else (result.status_changes[-1][0]
+                                                              if result.status_changes else None),
+            error_type=incident.error_type if incident else "InvalidStatusTransition",
+            message=incident.message if incident else "; ".join(problems),
+            details=incident.details if incident else {}, created_at=ts))
+        if case is not None:
+            record_event(case, "system", "incident", element_id=incident.element_id if incident else None,
+                         opinion=(incident.message if incident else "; ".join(problems))[:2000])
+    return problems

@@ -1,0 +1,50 @@
+"""The 待办 index (task_candidates): which inbox keys an open task is listed under."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import delete, update
+
+from ...domain.org import inbox_keys
+from ...extensions import db
+from ...models import HumanTask, TaskCandidate
+
+NO_DUE = date(9999, 12, 31)
+
+
+def keys_of(task: HumanTask) -> set[str]:
+    """Where a task is listed: its assignee alone once it has one, else its candidate users and its
+    candidate groups in the task's region. A task waiting for 前加签 signers is listed nowhere."""
+    if task.state != "ready" or (task.blocked or 0) > 0:
+        return set()
+    if task.assignee:
+        return {f"u:{task.assignee}"}
+    region = task.region_code or "320000"
+    return {f"g:{g}@{region}" for g in task.candidate_groups or ()} | \
+        {f"u:{u}" for u in task.candidate_users or ()}
+
+
+def index_task(task: HumanTask, *, fresh: bool = False) -> None:
+    """(Re)write a task's rows. Call after any change to its assignee, candidates, state or block;
+    ``fresh`` for a task created in this transaction (nothing to delete)."""
+    if not fresh:
+        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
+    for key in sorted(keys_of(task)):
+        db.session.add(TaskCandidate(task_id=task.id, key=key, due_sort=task.due_date or NO_DUE,
+                                     created_at=task.created_at, process_id=task.process_id))
+
+
+def close_signs(parent_ids, ts: datetime) -> None:
+    """Cancel open 加签 tasks whose parent task left the process (returned, withdrawn, terminated)."""
+    ids = list(parent_ids)
+    if not ids:
+        return
+    open_signs = db.session.execute(
+        update(HumanTask).where(HumanTask.parent_id.in_(ids), HumanTask.state == "ready")
+        .values(state="cancelled", completed_at=ts).returning(HumanTask.id)
+        .execution_options(synchronize_session=False)).scalars().all()
+    if open_signs:
+        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(open_signs)))
+
+
+__all__ = ["keys_of", "index_task", "close_signs", "inbox_keys", "NO_DUE"]

@@ -1,0 +1,51 @@
+"""Transaction helpers shared by the services: row locks that work on PostgreSQL and SQLite."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ...extensions import db
+
+
+def is_sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
+
+
+def row_by_id(model, ident, *, lock: bool = False):
+    """The row of ``model`` with this integer id, or None — also when ``ident`` is not an int in the
+    32-bit range of the id columns (such a row cannot exist; PostgreSQL would refuse the value)."""
+    if not isinstance(ident, int) or not 0 < ident < 2 ** 31:
+        return None
+    return lock_one(model, model.id == ident) if lock else db.session.get(model, ident)
+
+
+def lock_one(model, *criteria):
+    """SELECT … FOR UPDATE (PostgreSQL); on SQLite the write transaction already holds the lock
+    (every transaction starts with BEGIN IMMEDIATE, see app/__init__.py)."""
+    stmt = select(model).where(*criteria)
+    if not is_sqlite():
+        stmt = stmt.with_for_update()
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
+@contextmanager
+def unit_of_work():
+    """One transaction: commit on success, roll back on any exception."""
+    try:
+        yield db.session
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def insert_once(model, unique_column: str, **values) -> bool:
+    """INSERT … ON CONFLICT (unique_column) DO NOTHING: idempotent even when two processes insert the
+    same key at once. Returns True when this call inserted the row."""
+    db.session.flush()
+    stmt = (sqlite_insert if is_sqlite() else pg_insert)(model).values(**values) \
+        .on_conflict_do_nothing(index_elements=[unique_column]).returning(getattr(model, unique_column))
+    return db.session.execute(stmt).first() is not None  # (rowcount is not reliable here on psycopg)

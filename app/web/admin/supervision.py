@@ -1,0 +1,61 @@
+"""Supervision pages (电子监察) for inspectors: warnings with filters, on-time rates, overdue cases, CSV."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from flask import Blueprint, Response, render_template, request
+
+from ...domain.errors import ValidationError
+from ...domain.groups import GROUPS
+from ...services.cases.registry import list_matters
+from ...services.clocks import supervision as svc
+from ...services.common.clock import BEIJING
+from ..auth import current_actor, login_required
+
+bp = Blueprint("supervision", __name__, url_prefix="/supervision", template_folder="templates")
+
+
+def _day(name: str) -> datetime | None:
+    raw = request.args.get(name) or ""
+    if not raw:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(raw), time(0), BEIJING)
+    except ValueError:
+        raise ValidationError("日期格式应为 YYYY-MM-DD", details={name: ["YYYY-MM-DD"]}) from None
+
+
+def _filters() -> dict:
+    return {"department": request.args.get("department") or None,
+            "process_id": request.args.get("process_id") or None,
+            "colour": request.args.get("colour") or None, "since": _day("since"), "until": _day("until")}
+
+
+def _raw_filters() -> dict:
+    return {k: request.args.get(k) for k in ("department", "process_id", "colour", "since", "until")
+            if request.args.get(k)}
+
+
+@bp.get("")
+@login_required(lambda a: a.is_inspector or a.is_admin)
+def index():
+    actor = current_actor()
+    error, events = None, []
+    try:
+        filters = _filters()
+        events = svc.list_events(actor, limit=500, **filters)
+    except ValidationError as exc:
+        error, filters = exc.message, {}
+    return render_template("supervision/index.html", events=events, f=_raw_filters(), error=error,
+                           overdue=svc.overdue_cases(actor),
+                           rates=svc.on_time_rates(actor, since=filters.get("since"), until=filters.get("until")),
+                           groups=[(c, n) for c, n in GROUPS.items() if c not in {"admin", "designer", "inspector"}],
+                           group_names=GROUPS, matters=list_matters(), tz=BEIJING)
+
+
+@bp.get("/export.csv")
+@login_required(lambda a: a.is_inspector or a.is_admin)
+def export():
+    body = svc.export_csv(current_actor(), **_filters())
+    return Response(body, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=supervision.csv"})
