@@ -107,7 +107,7 @@ def empty_pg(url: str) -> None:
 def add_user(app, username, kind="staff", groups=()):
     """As tests/conftest.py add_user: the API token is ``tok-<username>``."""
     from app.models import User
-    from app.services.actors import hash_token
+    from app.services.identity.actors import hash_token
     with app.app_context():
         db.session.add(User(username=username, display_name=username, kind=kind, groups=sorted(groups),
                             token_hash=hash_token(f"tok-{username}")))
@@ -193,7 +193,7 @@ class Lane:
         self.label = f"{kind} cache={'off (0)' if cache_size == 0 else f'on ({cache_size})'}"
         self.app = create_app({"DATABASE_URL": url, "DEPLOY_ON_START": False, "PROCESSES_DIR": str(procs_dir),
                                "FORMS_DIR": str(forms_dir), "WORKFLOW_CACHE_SIZE": cache_size})
-        from app.services.registry import deploy_directory
+        from app.services.cases.registry import deploy_directory
         with self.app.app_context():
             deploy_directory(self.app.config["PROCESSES_DIR"], self.app.config["FORMS_DIR"])
         # distinct users per lane: both PostgreSQL lanes share the bench database

@@ -77,8 +77,8 @@ def reset(url: str, linear_dir: Path):
     from flask_migrate import upgrade
 
     from app.models import User
-    from app.services.calendar import seed_from_package
-    from app.services.registry import deploy_directory
+    from app.services.clocks.calendar import seed_from_package
+    from app.services.cases.registry import deploy_directory
     base, dbname = url.rsplit("/", 1)
     if dbname in FORBIDDEN:
         raise SystemExit(f"refusing to use database {dbname!r}")
@@ -214,7 +214,7 @@ class Db:
 
     def __init__(self, label, url, linear_dir):
         from app.models import User
-        from app.services.actors import actor_from_user
+        from app.services.identity.actors import actor_from_user
         self.label, self.url = label, url
         self.app = make_app(url, linear_dir / "processes", linear_dir / "forms")
         with self.app.app_context():
@@ -256,7 +256,7 @@ class Db:
 def inbox_queries(big: Db, small: Db):
     """name -> (db, callable) of everything timed in part 1."""
     from app.models import HumanTask
-    from app.services.inbox import Filters, counts, list_inbox
+    from app.services.inbox.lists import Filters, counts, list_inbox
     from app.domain.org import inbox_keys
     me = big.me
     keys = inbox_keys(me.username, me.groups, me.region_code)
@@ -293,7 +293,7 @@ def inbox_queries(big: Db, small: Db):
 
 def check_pages(big: Db, case_no: str) -> list[str]:
     """Sanity checks on what the timed calls return (not timed)."""
-    from app.services.inbox import Filters, colour_of, list_inbox
+    from app.services.inbox.lists import Filters, colour_of, list_inbox
     out = []
 
     def go():
@@ -329,7 +329,7 @@ def measure_inbox(big: Db, small: Db, n: int, warm: int):
 
 def explain_first_page(big: Db, verbose: bool) -> list[str]:
     """EXPLAIN (ANALYZE, BUFFERS) of every statement of one first page with counts."""
-    from app.services.inbox import Filters, list_inbox
+    from app.services.inbox.lists import Filters, list_inbox
     captured = []
 
     def grab(conn, cursor, statement, parameters, context, executemany):
@@ -357,8 +357,8 @@ def measure_completions(dbs: list[Db], n: int):
     """n completions per database through operations.complete, interleaved across the databases at the
     same process positions; a warm-up case of 3 steps first (untimed)."""
     from app.models import HumanTask
-    from app.services.cases import create_case
-    from app.services.operations import complete
+    from app.services.cases.lifecycle import create_case
+    from app.services.inbox.operations import complete
 
     def ready_of(case_id):
         return db.session.execute(select(HumanTask.id).where(HumanTask.case_id == case_id,

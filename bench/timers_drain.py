@@ -62,8 +62,8 @@ def reset_schema(url: str) -> float:
     from flask_migrate import upgrade
     from app.extensions import db
     from app.models import User
-    from app.services.calendar import seed_from_package
-    from app.services.registry import deploy_directory
+    from app.services.clocks.calendar import seed_from_package
+    from app.services.cases.registry import deploy_directory
     app = make_app(url)
     with app.app_context():
         upgrade()
@@ -85,8 +85,8 @@ def _worker(url: str, conn) -> None:
     from sqlalchemy import select
     from app.extensions import db
     from app.models import User
-    from app.services.actors import actor_from_user
-    from app.services.cases import create_case
+    from app.services.identity.actors import actor_from_user
+    from app.services.cases.lifecycle import create_case
     app = make_app(url, WORKFLOW_CACHE_SIZE=0)
     with app.app_context():
         actor = actor_from_user(db.session.execute(select(User).where(User.username == USER)).scalar_one())
@@ -340,12 +340,12 @@ def profile(url: str, k: int) -> dict:
     """Fire k timers in this process with timers.fire_next (as the scheduler does, empty workflow cache),
     timing its parts by wrapping the names timers.py calls. FakeClock: due times are passed by moving it."""
     from sqlalchemy import event, select
-    import app.services.timers as timers_mod
+    import app.services.cases.timers as timers_mod
     from app.extensions import db
     from app.models import User
-    from app.services.actors import actor_from_user
-    from app.services.cases import create_case
-    from app.services.clock import FakeClock
+    from app.services.identity.actors import actor_from_user
+    from app.services.cases.lifecycle import create_case
+    from app.services.common.clock import FakeClock
     reset_schema(url)
     start = utc_now()
     clock = FakeClock(start)

@@ -128,7 +128,7 @@ def deploy_all(app):
 def fixture_api(db_url, clock, users: dict):
     """An API client on the fixture processes with ``clock``; ``users`` maps name to groups
     (``"applicant"`` for an applicant)."""
-    from tests.api.helpers import Api
+    from tests.web.api.helpers import Api
     app = make_app(db_url, PROCESSES_DIR=str(FIXTURES / "processes"), FORMS_DIR=str(FIXTURES / "forms"),
                    CLOCK=clock)
     deploy_all(app)

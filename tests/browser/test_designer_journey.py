@@ -109,7 +109,7 @@ def test_new_matter_from_the_modeler_to_a_finished_case(live_server, dirs, brows
 
 
 def test_open_a_camunda_modeler_file_and_deploy_it_unchanged(live_server, dirs, browser_page):
-    from tests.web.test_designer_import import CAMUNDA_FILE, CM_PID
+    from tests.web.designer.test_designer_import import CAMUNDA_FILE, CM_PID
     processes, _ = dirs
     live_server.add_user("d1", groups=["designer"], password=PASSWORD)
     page = browser_page("desktop")

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.api.helpers import START
+from tests.web.api.helpers import START
 from tests.conftest import FIXTURES, deploy_all
 
 PASSWORD = "correct horse battery"

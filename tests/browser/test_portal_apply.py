@@ -7,8 +7,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Case
 from tests.conftest import deploy_all
-from tests.portal.helpers import PDF, PNG, last_code, make_applicant
-from tests.portal.test_apply import DATA
+from tests.services.portal.helpers import PDF, PNG, last_code, make_applicant
+from tests.services.portal.test_apply import DATA
 
 pytestmark = pytest.mark.browser
 MOBILE = "13900000001"

@@ -31,7 +31,7 @@ from app.models.feedback import Evaluation
 from app.services.messaging.sms import deliver_pending
 from tests.conftest import deploy_all
 from tests.fakes import TwilioStandIn
-from tests.portal.helpers import PDF, PNG, credit_code, make_applicant
+from tests.services.portal.helpers import PDF, PNG, credit_code, make_applicant
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from app.models import CalendarDay, CalendarYear, User
 from app.services.identity.auth import set_password
 from app.services.common.clock import FakeClock
 from app.services.clocks.supervision import run_supervision
-from tests.api.helpers import Api
+from tests.web.api.helpers import Api
 from tests.conftest import FIXTURES, deploy_all, make_app
 
 BJ = ZoneInfo("Asia/Shanghai")
