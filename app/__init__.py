@@ -57,7 +57,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         (lambda: datetime.now(timezone.utc))
     helpers = make_time_helpers(clock_now, current_calendar)
     app.extensions["engine"] = Engine(app.config["SCRIPT_TIME_LIMIT_MS"], app.config["WORKFLOW_CACHE_SIZE"],
-                                      clock=clock_now, helpers=helpers)
+                                      clock=clock_now, helpers=helpers, isolation=app.config["SCRIPT_ISOLATION"],
+                                      workers=app.config["SCRIPT_WORKERS"],
+                                      step_budget_ms=app.config["STEP_TIME_BUDGET_MS"])
+    if app.config["SCRIPT_ISOLATION"] == "process" and not app.config.get("TESTING"):
+        from .engine.sandbox.pool import pool
+        pool(app.config["SCRIPT_WORKERS"])  # pre-start the script workers (in a thread)
 
     from . import models  # noqa: F401  (register tables)
     from .web import init_web

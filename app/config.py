@@ -46,6 +46,13 @@ class Settings:
     MAX_BPMN_BYTES: int = field(default_factory=lambda: _int("MAX_BPMN_BYTES", 1024 * 1024))
     #: wall-clock limit of one script or expression, in milliseconds
     SCRIPT_TIME_LIMIT_MS: int = field(default_factory=lambda: _int("SCRIPT_TIME_LIMIT_MS", 1000))
+    #: where scripts run: "process" (worker processes under OS limits) or "inline" (this process;
+    #: for benchmarks only — one C-level call can then hold the server past every limit)
+    SCRIPT_ISOLATION: str = field(default_factory=lambda: os.environ.get("SCRIPT_ISOLATION", "process"))
+    #: script worker processes per server process
+    SCRIPT_WORKERS: int = field(default_factory=lambda: _int("SCRIPT_WORKERS", 2))
+    #: wall-clock budget of one engine step (all its scripts and expressions), in milliseconds
+    STEP_TIME_BUDGET_MS: int = field(default_factory=lambda: _int("STEP_TIME_BUDGET_MS", 10000))
     #: region code (GB/T 2260) of this installation, first part of case numbers
     REGION_CODE: str = field(default_factory=lambda: os.environ.get("REGION_CODE", "320000"))
     AGENCY_NAME: str = field(default_factory=lambda: os.environ.get("AGENCY_NAME", "江苏省发展和改革委员会"))
@@ -98,6 +105,12 @@ class Settings:
             raise RuntimeError("REGION_CODE must be a 6-digit GB/T 2260 code")
         if self.SCRIPT_TIME_LIMIT_MS <= 0:
             raise RuntimeError("SCRIPT_TIME_LIMIT_MS must be positive")
+        if self.SCRIPT_ISOLATION not in ("process", "inline"):
+            raise RuntimeError("SCRIPT_ISOLATION must be 'process' or 'inline'")
+        if not 1 <= self.SCRIPT_WORKERS <= 64:
+            raise RuntimeError("SCRIPT_WORKERS must be between 1 and 64")
+        if self.STEP_TIME_BUDGET_MS < self.SCRIPT_TIME_LIMIT_MS:
+            raise RuntimeError("STEP_TIME_BUDGET_MS must be at least SCRIPT_TIME_LIMIT_MS")
         if self.TWILIO_ACCOUNT_SID and not (self.TWILIO_AUTH_TOKEN and (
                 self.TWILIO_FROM_NUMBER or self.TWILIO_MESSAGING_SERVICE_SID)):
             raise RuntimeError("TWILIO_ACCOUNT_SID needs TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER or "

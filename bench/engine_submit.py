@@ -42,6 +42,7 @@ STEP_DATA = {"opinion": "同意，按程序办理。", "decision": "approve"}
 TARGETS = {"sqlite": 5.0, "postgresql": 10.0}
 RAW_RATIO_TARGET = 5.0
 GROWTH_TARGET = 2.0
+ISOLATION_TARGET = 1.5
 
 
 # -- small statistics helpers ------------------------------------------------------------------
@@ -188,11 +189,14 @@ class SqlCounter:
 
 # -- one lane: one database, one cache size, its own app + server + connection ---------------
 class Lane:
-    def __init__(self, kind, url, cache_size, procs_dir, forms_dir, tag):
-        self.kind, self.cache = kind, cache_size
+    def __init__(self, kind, url, cache_size, procs_dir, forms_dir, tag, isolation="process"):
+        self.kind, self.cache, self.isolation = kind, cache_size, isolation
         self.label = f"{kind} cache={'off (0)' if cache_size == 0 else f'on ({cache_size})'}"
+        if tag.startswith("iso"):
+            self.label = f"{kind} scripts {isolation}"
         self.app = create_app({"DATABASE_URL": url, "DEPLOY_ON_START": False, "PROCESSES_DIR": str(procs_dir),
-                               "FORMS_DIR": str(forms_dir), "WORKFLOW_CACHE_SIZE": cache_size})
+                               "FORMS_DIR": str(forms_dir), "WORKFLOW_CACHE_SIZE": cache_size,
+                               "SCRIPT_ISOLATION": isolation})
         from app.services.cases.registry import deploy_directory
         with self.app.app_context():
             deploy_directory(self.app.config["PROCESSES_DIR"], self.app.config["FORMS_DIR"])
@@ -430,6 +434,70 @@ def measure(lanes, raw, n, long_cases, show_sql):
         raw.res["g100"].append(dt)
 
 
+# -- (5) scripts in this process vs in a worker process ----------------------------------------
+PID_SCRIPTED = "bench_scripted20"
+
+
+def write_scripted(procs: Path, forms: Path, pid: str, n: int) -> None:
+    """Like the linear process, but every step is followed by a script task (a fee computed from the
+    task data) and an exclusive gateway with two conditions: three sandbox calls per submit — what
+    a real matter's step costs in scripts."""
+    write_linear(procs, forms, pid, n)
+    head = (procs / f"{pid}.bpmn").read_text("utf-8").partition("<bpmn:process")[0]
+    parts = [head, f'<bpmn:process id="{pid}" isExecutable="true">\n',
+             f'<bpmn:startEvent id="start" camunda:formKey="{pid}_start"/>\n']
+    prev = "start"
+    for i in range(1, n + 1):
+        parts.append(f'<bpmn:userTask id="task_{i}" name="步骤{i}" camunda:formKey="{pid}_step" '
+                     f'camunda:candidateGroups="window"/>\n'
+                     f'<bpmn:sequenceFlow id="f_{i}" sourceRef="{prev}" targetRef="task_{i}"/>\n'
+                     f'<bpmn:scriptTask id="calc_{i}" scriptFormat="python"><bpmn:script>'
+                     f'step = {i}\nfee = len(title) * 10 + {i}'
+                     f'</bpmn:script></bpmn:scriptTask>\n'
+                     f'<bpmn:sequenceFlow id="c_{i}" sourceRef="task_{i}" targetRef="calc_{i}"/>\n'
+                     f'<bpmn:exclusiveGateway id="gw_{i}"/>\n'
+                     f'<bpmn:sequenceFlow id="g_{i}" sourceRef="calc_{i}" targetRef="gw_{i}"/>\n'
+                     f'<bpmn:sequenceFlow id="rej_{i}" sourceRef="gw_{i}" targetRef="end_rejected">'
+                     f'<bpmn:conditionExpression>decision == "reject"</bpmn:conditionExpression></bpmn:sequenceFlow>\n')
+        prev = f"gw_{i}"
+        parts.append(f'<bpmn:sequenceFlow id="ok_{i}" sourceRef="gw_{i}" targetRef="'
+                     f'{f"task_{i + 1}" if i < n else "end_done"}"><bpmn:conditionExpression>'
+                     f'decision != "reject" and fee &gt;= 0</bpmn:conditionExpression></bpmn:sequenceFlow>\n')
+    parts.append('<bpmn:endEvent id="end_done"/><bpmn:endEvent id="end_rejected"/>\n</bpmn:process>\n'
+                 '</bpmn:definitions>\n')
+    body = "".join(parts)
+    # the sequence flows into task_i (i > 1) come from the gateways' "ok" flows
+    for i in range(2, n + 1):
+        body = body.replace(f'<bpmn:sequenceFlow id="f_{i}" sourceRef="gw_{i - 1}" targetRef="task_{i}"/>\n', "")
+    (procs / f"{pid}.bpmn").write_text(body, "utf-8")
+
+
+def measure_isolation(lanes, n):
+    """N timed submits on the scripted process per lane, interleaved like part 1."""
+    def rotated(i):
+        k = i % len(lanes)
+        return lanes[k:] + lanes[:k]
+
+    for lane in lanes:
+        wc = lane.new_case(PID_SCRIPTED)
+        for _ in range(5):
+            lane.submit(lane.ready_task_of(wc, PID_SCRIPTED))
+    n_cases = math.ceil(n / SHORT_TASKS)
+    for lane in lanes:
+        lane.cases = [lane.new_case(PID_SCRIPTED) for _ in range(n_cases)]
+    count = 0
+    for _pos in range(1, SHORT_TASKS + 1):
+        for ci in range(n_cases):
+            if count >= n:
+                break
+            for lane in rotated(count):
+                dt, ns, body = lane.timed_submit(lane.ready_task_of(lane.cases[ci], PID_SCRIPTED))
+                assert not body.get("incidents"), body.get("incidents")
+                lane.times.append(dt)
+            count += 1
+    print(f"  part 5: {count} positions x {len(lanes)} lanes timed", flush=True)
+
+
 # -- report -----------------------------------------------------------------------------------
 def mark(ok):
     return "PASS" if ok else "FAIL"
@@ -451,6 +519,7 @@ def main():
         procs, forms = tmp / "processes", tmp / "forms"
         write_linear(procs, forms, PID_SHORT, SHORT_TASKS)
         write_linear(procs, forms, PID_LONG, LONG_TASKS)
+        write_scripted(procs, forms, PID_SCRIPTED, SHORT_TASKS)
 
         template = tmp / "template.sqlite3"
         migrate(f"sqlite:///{template}")
@@ -464,7 +533,7 @@ def main():
               f"{args.long_cases} cases of a {LONG_TASKS}-task process; python {sys.version.split()[0]}, "
               f"{os.cpu_count()} CPUs", flush=True)
 
-        lanes = []
+        lanes, iso_lanes = [], []
         try:
             for kind, url in dbs:
                 for cache in (0, DEFAULT_CACHE):
@@ -478,8 +547,17 @@ def main():
             t0 = time.perf_counter()
             measure(lanes, raw, args.n, args.long_cases, args.show_sql)
             print(f"  measured in {time.perf_counter() - t0:.0f}s", flush=True)
+            for kind, url in dbs:
+                for isolation in ("inline", "process"):
+                    if kind == "sqlite":
+                        dbfile = tmp / f"iso_{isolation}.sqlite3"
+                        shutil.copy(template, dbfile)
+                        url = f"sqlite:///{dbfile}"
+                    iso_lanes.append(Lane(kind, url, DEFAULT_CACHE, procs, forms, f"iso_{kind}_{isolation}",
+                                          isolation))
+            measure_isolation(iso_lanes, args.n)
         finally:
-            for lane in lanes:
+            for lane in lanes + iso_lanes:
                 lane.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -552,6 +630,16 @@ def main():
           f"cache = WORKFLOW_CACHE_SIZE={DEFAULT_CACHE} (default)")
     print("task 1 is always a cache miss (starting a case does not put its workflow in the cache); "
           "statement counts include SQLite's BEGIN IMMEDIATE")
+    print()
+    print("5. Scripts out of process (issue 12): the 20-step scripted process (a script task and a two-way")
+    print("   gateway after every step: 3 sandbox calls per submit), scripts inline vs in worker processes")
+    for kind, _ in dbs:
+        by = {lane.isolation: lane for lane in iso_lanes if lane.kind == kind}
+        inline, process = median(by["inline"].times), median(by["process"].times)
+        print(f"  {short[kind]:8} submit median inline {inline:6.2f} ms  process {process:6.2f} ms  "
+              f"p95 {p95(by['inline'].times):6.2f} / {p95(by['process'].times):6.2f}  "
+              f"process / inline x{process / inline:.2f} {mark(process / inline <= ISOLATION_TARGET)} "
+              f"(target <= x{ISOLATION_TARGET})")
     print(f"total run time {time.perf_counter() - t_all:.0f}s")
 
 

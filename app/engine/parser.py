@@ -345,6 +345,29 @@ def _endless_loops(errors, filename, nodes, succ):
                                 f"(endless loop without a wait state: {ring})", filename)
 
 
+def _check_recursion(errors: list, filename: str, root, pid: str) -> None:
+    """A call activity that can reach its own process again — directly or through the processes it
+    calls — would start sub-processes without end while holding the instance: refused, named by
+    the call activity that closes the circle."""
+    calls: dict[str, list[tuple[str, str]]] = {}
+    for proc in root.findall("bpmn:process", NS):
+        calls[proc.get("id") or ""] = [(el.get("id") or "", (el.get("calledElement") or "").strip())
+                                       for el in proc.iter(full_tag("callActivity"))]
+    reported: set[str] = set()
+
+    def visit(process: str, path: list[str]) -> None:
+        for element, called in calls.get(process, ()):
+            if called in path:
+                if element not in reported:
+                    reported.add(element)
+                    circle = " → ".join(path[path.index(called):] + [called])
+                    _err(errors, element, f"调用活动形成递归调用 (call activity recursion: {circle})", filename)
+            elif called in calls:
+                visit(called, path + [called])
+
+    visit(pid, [pid])
+
+
 def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_id: str | None = None,
                 max_bytes: int = 1024 * 1024, known_groups: set[str] | frozenset[str] | None = None) -> CheckedModel:
     """Validate a BPMN file of our dialect and parse it with SpiffWorkflow.
@@ -449,6 +472,7 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
                 _err(errors, eid, "notify=urge (催办) goes on a boundary event of a user task", filename)
 
     _reachability(errors, filename, proc)
+    _check_recursion(errors, filename, root, pid)
     if errors:
         raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
 

@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.camunda.specs.user_task import UserTask
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from .parser import EXPR_RE, split_list
@@ -94,13 +94,32 @@ def deep_merge(target: dict, data: dict) -> dict:
     return target
 
 
+MAX_SUBPROCESSES = 200  # sub-processes (call activities, embedded sub-processes) alive in one instance
+
+
+def _failing_task(exc: BaseException):
+    """The innermost SpiffWorkflow task the traceback of a plain exception passed through (task specs
+    name it ``my_task``): a multi-instance creating its children, say, while its predecessor completes."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("my_task")
+        if candidate is not None and hasattr(candidate, "task_spec"):
+            found = candidate
+        tb = tb.tb_next
+    return found
+
+
 def _props(spec) -> dict:
     return getattr(spec, "extensions", None) or {}
 
 
 class Engine:
-    def __init__(self, time_limit_ms: int = 1000, cache_size: int = 0, clock=None, helpers: dict | None = None):
-        self.script_engine = SandboxScriptEngine(time_limit_ms, clock=clock, extra_helpers=helpers)
+    def __init__(self, time_limit_ms: int = 1000, cache_size: int = 0, clock=None, helpers: dict | None = None, *,
+                 isolation: str = "process", workers: int = 2, step_budget_ms: int | None = None):
+        self.script_engine = SandboxScriptEngine(time_limit_ms, clock=clock, extra_helpers=helpers,
+                                                 isolation=isolation, workers=workers,
+                                                 step_budget_ms=step_budget_ms)
         self._specs: dict[int, tuple] = {}
         self._lock = threading.Lock()
         self._cache_size = cache_size
@@ -157,7 +176,7 @@ class Engine:
         deep_merge(task.data, data)
         try:
             task.run()
-        except (SpiffWorkflowException, ScriptError) as exc:
+        except Exception as exc:  # noqa: BLE001 - SpiffWorkflow's, a script's or any other: an incident
             return self._finish(wf, before, [], self._incident(task, exc))
         return self._advance(wf, before)
 
@@ -208,8 +227,26 @@ class Engine:
         if task is None or not isinstance(task.task_spec, UserTask) or task.state != TaskState.COMPLETED:
             raise TaskNotReady(task_id)
         before = self._snapshot(wf)
+        # a timer the caller's refresh found due waits no more but has not run (READY): its row is
+        # still 'waiting' and must be settled too (cancelled if the reset drops it, fired if it runs)
+        before.timers |= {str(t.id) for t in wf.get_tasks(state=TaskState.READY)
+                          if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)}
         wf.reset_from_task_id(task.id, data)
+        self._forget_dropped_events(wf)
         return self._advance(wf, before)
+
+    @staticmethod
+    def _forget_dropped_events(wf) -> None:
+        """SpiffWorkflow 3.2's reset drops the tasks after the target from the tree but leaves the
+        waiting ones (a boundary 催办 timer of a step that is left) in the workflow's event manager;
+        the next ``refresh_timers`` then updates a task without a parent and fails. A dropped task
+        waits for nothing: forget it, so only the timers of the steps now open are scheduled."""
+        subprocesses = list(wf.subprocesses.values())
+        manager = wf.event_manager
+        for task_id, task in list(manager.tasks.items()):
+            owner = task.workflow
+            if (owner is not wf and owner not in subprocesses) or owner.tasks.get(task_id) is not task:
+                manager.remove_task(task)
 
     @staticmethod
     def passed_user_tasks(wf, task_id: str) -> list[tuple[str, str]]:
@@ -265,8 +302,33 @@ class Engine:
     @staticmethod
     def timer_outcome(wf, task_id: str) -> str:
         """What became of a timer that no longer waits: 'fired' or 'cancelled'."""
-        task = wf.get_task_from_id(UUID(task_id)) if wf is not None else None
+        try:
+            task = wf.get_task_from_id(UUID(task_id)) if wf is not None else None
+        except TaskNotFoundException:  # dropped by a reset (退回 / 撤回): it will never fire
+            task = None
         return "fired" if task is not None and task.state == TaskState.COMPLETED else "cancelled"
+
+    @staticmethod
+    def fired_timers(wf) -> list[TimerView]:
+        """Every timer event of the workflow that has fired (its task completed), with its due time
+        (None when it cannot be read). A timer already due when the process reaches it fires within
+        that same step without ever waiting; the caller compares this list with its timer rows so
+        that such a firing is recorded like any other."""
+        if wf is None:
+            return []
+        out = []
+        for task in wf.get_tasks(state=TaskState.COMPLETED):
+            if not isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+                continue
+            due = task._get_internal_data("event_value")
+            if isinstance(due, dict):
+                due = due.get("next")
+            try:
+                due_at = TimerEventDefinition.get_datetime(due) if isinstance(due, str) else None
+            except ValueError:
+                due_at = None
+            out.append(TimerView(str(task.id), task.task_spec.bpmn_id, due_at))
+        return out
 
     # -- internals ---------------------------------------------------------------------------
     def _ready_user_task(self, wf, task_id: str):
@@ -299,11 +361,28 @@ class Engine:
             if props.get("notify") == "urge" and props.get("_attached_to"):
                 urges.append((task.task_spec.bpmn_id, props["_attached_to"]))
 
+        current = []
+
+        def will_complete(task):
+            current[:] = [task]
+            if len(wf.subprocesses) > MAX_SUBPROCESSES:  # a call activity recursing in an older version
+                raise ScriptError(f"子流程数量超过上限 {MAX_SUBPROCESSES} (too many sub-processes: recursion?)",
+                                  kind="limit")
+
         incident = None
+        environment = self.script_engine.environment
+        environment.begin_step()
         try:
-            wf.do_engine_steps(did_complete_task=did_complete)
+            wf.do_engine_steps(will_complete_task=will_complete, did_complete_task=did_complete)
         except (SpiffWorkflowException, ScriptError) as exc:
-            incident = self._incident(getattr(exc, "task", None), exc)
+            incident = self._incident(getattr(exc, "task", None) or (current[0] if current else None), exc)
+        except Exception as exc:  # noqa: BLE001 - any engine failure is an incident on the element, never a 500
+            task = _failing_task(exc) or (current[0] if current else None)
+            if task is not None and not task.has_state(TaskState.COMPLETED | TaskState.ERROR):
+                task._set_state(TaskState.ERROR)
+            incident = self._incident(task, exc)
+        finally:
+            environment.end_step()
         result = self._finish(wf, before, reached, incident)
         result.urges = urges
         return result

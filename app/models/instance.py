@@ -96,8 +96,11 @@ class Timer(db.Model):
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
     element_id: Mapped[str] = mapped_column(String(64))
     due_at = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting|fired|cancelled
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting|fired|cancelled|suspended
     fired_at = mapped_column(UTCDateTime, nullable=True)
+    #: failed firings so far, and when the scheduler may try again (exponential backoff, migration 0010)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
 
@@ -108,7 +111,7 @@ class OutboundMessage(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
     name: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(64))  # the event definition's class, e.g. EscalationEventDefinition
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at = mapped_column(UTCDateTime, default=utcnow)

@@ -5,7 +5,9 @@ auth (account SID + auth token, else 401 code 20003), form fields To, From or Me
 Body (else 400 with Twilio's codes 21604 / 21603 / 21602), an invalid 'To' number → 400 code 21211,
 success → 201 with a JSON message resource (sid "SM…", status "queued" …). ``GET …/Messages/<sid>.json``
 returns a stored message. Scripted failures: ``fail_next(429, 500, 503, "close", 400)``; numbers
-in ``invalid_numbers`` always get 21211. Everything received is kept in ``requests``."""
+in ``invalid_numbers`` always get 21211. Latency: ``latency`` seconds before every answer to a POST
+(a slow provider; requests are served concurrently, each waits its own time), or ``delay_next(…)``
+for the next POSTs only. Everything received is kept in ``requests``."""
 from __future__ import annotations
 
 import base64
@@ -13,6 +15,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +33,8 @@ class TwilioStandIn:
         self.requests: list[dict] = []     # every request: method, path, auth_ok, form, answer
         self.messages: dict[str, dict] = {}  # created messages by SID
         self.invalid_numbers: set[str] = set()
+        self.latency = 0.0                   # seconds before every POST is answered
+        self._delays: list[float] = []
         self._script: list = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -52,6 +57,11 @@ class TwilioStandIn:
         with self._lock:
             self._script.extend(answers)
 
+    def delay_next(self, *seconds: float) -> None:
+        """The next POSTs are answered after these many seconds each (instead of ``latency``)."""
+        with self._lock:
+            self._delays.extend(seconds)
+
     def config(self, **overrides) -> dict:
         """App settings that point the twilio client here: ``make_app(db_url, **standin.config())``."""
         cfg = {"TWILIO_ACCOUNT_SID": self.account_sid, "TWILIO_AUTH_TOKEN": self.auth_token,
@@ -69,7 +79,9 @@ class TwilioStandIn:
             self.requests.clear()
             self.messages.clear()
             self._script.clear()
+            self._delays.clear()
             self.invalid_numbers.clear()
+            self.latency = 0.0
 
     # -- HTTP -----------------------------------------------------------------------------------
     def _handler(self):
@@ -127,6 +139,9 @@ class TwilioStandIn:
                 with standin._lock:
                     standin.requests.append(record)
                     scripted = standin._script.pop(0) if standin._script else None
+                    delay = standin._delays.pop(0) if standin._delays else standin.latency
+                if delay > 0:  # a slow provider: the answer (and the message) comes after this
+                    time.sleep(delay)
                 m = PATH.fullmatch(self.path.split("?")[0])
                 if not m or m.group(2):
                     return self._error(404, 20404, "The requested resource was not found", record)

@@ -22,14 +22,19 @@ checked when the engine evaluates it, before any instance exists (:data:`MAX_INS
 
 Run-time: only the whitelisted helpers (in :mod:`.policy`) exist, attribute access goes through
 ``safer_getattr`` (plus the size checks above), and a trace function stops the script at its
-wall-clock limit. Any failure
-raises :class:`ScriptError`, never anything broader.
+wall-clock limit. All of this runs in a **worker process** (:mod:`.worker`, managed by :mod:`.pool`)
+under operating-system limits — address space, CPU seconds, no file descriptors beyond its pipe —
+and the server kills a worker that does not answer in time, so no single call can exceed the time or
+memory limit whatever it does. What crosses the pipe is checked both ways (:mod:`.codec`). Any
+failure raises :class:`ScriptError`, never anything broader.
 
 Layout: :mod:`.limits` (the limits and :class:`ScriptError`), :mod:`.guards` (the run-time size
 guards), :mod:`.policy` (the compile-time policy, the names a script sees, :data:`RESERVED`, the
-compile step), :mod:`.tracer` (time and memory limits while running) and :mod:`.script_engine` (the
-SpiffWorkflow environment and engine). Each module imports only those listed before it (the tracer
-only the limits).
+compile step), :mod:`.tracer` (time and memory limits while running), :mod:`.codec` (values on the
+pipe, the storability check), :mod:`.worker` (the worker process's loop and limits), :mod:`.pool`
+(the server's side: starting, calling, killing workers) and :mod:`.script_engine` (the SpiffWorkflow
+environment and engine). The worker imports only limits, guards, policy, tracer and codec — nothing
+of the app.
 """
 from .limits import MAX_INSTANCES, MAX_TEXT, ScriptError
 from .policy import RESERVED, check_source

@@ -58,6 +58,11 @@ def _run(code, glb: dict, seconds: float, mode: str):
         return None
     except ScriptError:
         raise
+    except MemoryError:  # the worker's address-space limit (or the machine's, when run inline)
+        err = ScriptError(f"脚本占用内存超过 {MAX_GROWTH_BYTES // 2**20} MB，已中止 (memory limit exceeded)",
+                          kind="limit")
+        err.fatal = True  # after a MemoryError the interpreter is not to be trusted: replace the worker
+        raise err from None
     except Exception as exc:  # the script's own fault: report it, never let it escape as a 500
         line = None
         tb = exc.__traceback__

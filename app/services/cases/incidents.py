@@ -1,14 +1,25 @@
-"""Incidents: failures inside a process, listed and retried by administrators."""
+"""Incidents: failures inside a process, listed and retried by administrators.
+
+Most are recorded by ``steps.apply_step`` (a script, an expression, a status the model may not
+reach). The scheduler records the other kind (``details.source == "timer"``): the firing of an
+instance's due timers raised before the engine could run or while saving. Such an instance has one
+open timer incident, whatever the number of attempts; its retry clears the timers' backoff so the
+scheduler fires them at its next run, and the first firing that succeeds resolves it.
+"""
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
 
 from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ...extensions import db
-from ...models import Case, Incident, ProcessInstance
+from ...models import Case, Incident, ProcessInstance, Timer
 from ..common.db_support import lock_one
 from ..identity.actors import Actor
 from .steps import apply_step, engine, load_workflow, now, record_event
+
+TIMER = "timer"  # details["source"] of an incident recorded by the scheduler
 
 
 def list_incidents(actor: Actor, *, status: str | None = "open", limit: int = 100) -> list[Incident]:
@@ -22,7 +33,8 @@ def list_incidents(actor: Actor, *, status: str | None = "open", limit: int = 10
 
 def retry_incident(actor: Actor, incident_id: int, data: dict | None = None) -> Incident:
     """Run the failed part again (optionally patching the failed task's data). When it fails again a
-    new incident is recorded and this one stays open. Commits."""
+    new incident is recorded and this one stays open. A timer incident is retried by the scheduler
+    (see ``_retry_timers``) and takes no data. Commits."""
     if not actor.is_admin:
         raise NotAuthorized("只有管理员可以重试异常")
     if data is not None and not isinstance(data, dict):
@@ -31,11 +43,18 @@ def retry_incident(actor: Actor, incident_id: int, data: dict | None = None) -> 
         incident = db.session.get(Incident, incident_id)
         if incident is None:
             raise NotFound("异常不存在")
+        if is_timer_incident(incident) and data:
+            raise ValidationError("定时器异常重试时不能修改数据 (a timer incident is retried without data)",
+                                  details={"data": ["not accepted for a timer incident"]})
         inst = lock_one(ProcessInstance, ProcessInstance.id == incident.instance_id)
         db.session.refresh(incident)
         if incident.status != "open":
             raise Conflict("该异常已处理")
         case = db.session.get(Case, incident.case_id) if incident.case_id else None
+        if is_timer_incident(incident):
+            _retry_timers(actor, inst, case, incident)
+            db.session.commit()
+            return incident
         wf = load_workflow(inst)
         result = engine().retry(wf, data)
         incident.retries += 1
@@ -54,3 +73,55 @@ def retry_incident(actor: Actor, incident_id: int, data: dict | None = None) -> 
         db.session.rollback()
         raise
     return incident
+
+
+def is_timer_incident(incident: Incident) -> bool:
+    return (incident.details or {}).get("source") == TIMER
+
+
+def _open_timer_incident(instance_id: int) -> Incident | None:
+    rows = db.session.execute(select(Incident).where(Incident.instance_id == instance_id,
+                                                     Incident.status == "open")).scalars()
+    return next((i for i in rows if is_timer_incident(i)), None)
+
+
+def record_timer_failure(inst: ProcessInstance, case: Case | None, timers: list[Timer], exc: Exception,
+                         next_attempt_at: datetime) -> Incident:
+    """The scheduler could not fire ``timers`` (they back off until ``next_attempt_at``): open the
+    instance's timer incident, with a case event, or bring the open one up to date (no new row and
+    no new event per attempt). In the caller's transaction."""
+    message = f"定时器触发失败 (timer firing failed): {type(exc).__name__}: {exc}"[:4000]
+    details = {"source": TIMER, "timers": [t.id for t in timers],
+               "elements": sorted({t.element_id for t in timers}),
+               "attempts": max(t.attempts or 0 for t in timers), "next_attempt_at": next_attempt_at.isoformat()}
+    incident = _open_timer_incident(inst.id)
+    if incident is not None:
+        incident.error_type, incident.message, incident.details = type(exc).__name__[:64], message, details
+        return incident
+    incident = Incident(instance_id=inst.id, case_id=case.id if case else None, task_id=timers[0].id,
+                        element_id=timers[0].element_id, error_type=type(exc).__name__[:64], message=message,
+                        details=details, created_at=now())
+    db.session.add(incident)
+    record_event(case, "system", "incident", element_id=timers[0].element_id, opinion=message[:2000])
+    return incident
+
+
+def resolve_timer_incidents(instance_id: int) -> None:
+    """The instance's timers fired after failing before: its open timer incident is over."""
+    incident = _open_timer_incident(instance_id)
+    if incident is not None:
+        incident.status, incident.resolved_at, incident.resolved_by = "resolved", now(), "system"
+
+
+def _retry_timers(actor: Actor, inst: ProcessInstance, case: Case | None, incident: Incident) -> None:
+    """An administrator's retry of a timer incident (the cause fixed): the backing-off timers are due
+    again at once and the scheduler fires them at its next run, which resolves the incident — or, if
+    they fail again, keeps it open with the new error. With no failed timer left waiting (the step
+    moved on), the incident is resolved now."""
+    incident.retries += 1
+    record_event(case, actor.username, "retry", element_id=incident.element_id, data_change={})
+    failed = db.session.execute(update(Timer).where(
+        Timer.instance_id == inst.id, Timer.status == "waiting", Timer.attempts > 0)
+        .values(next_attempt_at=None).execution_options(synchronize_session=False)).rowcount
+    if not failed:
+        incident.status, incident.resolved_at, incident.resolved_by = "resolved", now(), actor.username

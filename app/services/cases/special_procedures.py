@@ -6,8 +6,9 @@
   deadlines, the open steps' deadlines and the waiting timers move by the working days suspended.
 - The extension (延长审批, art. 42) adds 10 working days once, with a leader's approval and a reason
   the applicant is told.
-- A deadline that reaches a year without calendar data is not guessed: the case records why, and
-  supervision raises a red system alert.
+- A deadline that reaches a year without calendar data is not guessed: the extension or the resume
+  that needs it is refused (409 naming the year; nothing changes) and supervision raises a red
+  system alert until an administrator imports the year (docs/clocks.md).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ...domain.workdays import CalendarMissing
 from ...extensions import db
 from ...models import Case, HumanTask, ProcessInstance, SpecialProcedure, Timer
 from ..clocks.calendar import current_calendar
-from ..clocks.deadlines import calendar_missing
+from ..clocks.deadlines import calendar_refusal, recompute_case_clock
 from ..common.clock import BEIJING, clock_now
 from ..common.db_support import lock_one
 from ..identity.actors import Actor
@@ -115,6 +116,9 @@ def start_special_procedure(actor: Actor, case_id: int, *, kind: str, reason: st
                                  kind=SUSPENDING_KINDS[kind], duration=planned_duration,
                                  unit="个工作日" if planned_unit == "working_day" else "日", reason=reason.strip())
         db.session.commit()
+    except CalendarMissing as exc:  # the new deadline falls in a year without calendar data
+        db.session.rollback()
+        raise calendar_refusal(exc, case_id) from None
     except BaseException:
         db.session.rollback()
         raise
@@ -137,12 +141,8 @@ def end_special_procedure(actor: Actor, procedure_id: int, result: str) -> Speci
         if proc.status != "running":
             raise Conflict("该特别程序已结束")
         now = clock_now()
-        try:
-            days = current_calendar().working_days_between(proc.started_at.astimezone(BEIJING).date(),
-                                                           now.astimezone(BEIJING).date())
-        except CalendarMissing as exc:
-            calendar_missing(case, exc)
-            raise Conflict(str(exc)) from None
+        days = current_calendar().working_days_between(proc.started_at.astimezone(BEIJING).date(),
+                                                       now.astimezone(BEIJING).date())
         proc.ended_at, proc.status, proc.result, proc.counted_days = now, "ended", result.strip(), days
         case.clock_state = "running"
         if case.status == CaseStatus.SPECIAL_PROCEDURE.value:
@@ -150,6 +150,9 @@ def end_special_procedure(actor: Actor, procedure_id: int, result: str) -> Speci
         _shift_case(case, days)
         record_event(case, actor.username, "resume", opinion=result.strip(), data_change={"suspended_days": days})
         db.session.commit()
+    except CalendarMissing as exc:  # the days suspended or the moved deadlines reach a year without data
+        db.session.rollback()
+        raise calendar_refusal(exc, proc.case_id if proc is not None else None) from None
     except BaseException:
         db.session.rollback()
         raise
@@ -162,6 +165,8 @@ def _shift_case(case: Case, days: int, *, extension: bool = False) -> None:
     if days <= 0:
         return
     cal = current_calendar()
+    if extension and case.statutory_due is None and case.clock_error:
+        recompute_case_clock(case)  # accepted before the year's calendar was in: now, or a refusal
     if case.statutory_due:
         case.statutory_due = cal.add_working_days(case.statutory_due, days)
     if extension:

@@ -2,10 +2,11 @@
 transaction. Nothing here commits."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...domain.case_status import CaseStatus, can_transition
@@ -123,12 +124,55 @@ def urge_handlers(inst: ProcessInstance, case: Case | None, task_element: str, e
                      opinion="流程定时催办")
 
 
+def timer_event(case: Case | None, row: Timer, ts: datetime) -> None:
+    """The trail's entry of one firing: the same for the scheduler's and for one inside a step."""
+    record_event(case, "system", "timer", element_id=row.element_id,
+                 data_change={"due_at": row.due_at.isoformat() if row.due_at else None, "fired_at": ts.isoformat()})
+
+
+def project_timers(inst: ProcessInstance, case: Case | None, result: StepResult, fired: dict, ts: datetime, *,
+                   scheduled: Collection[str] = ()) -> None:
+    """Bring the ``timers`` rows in line with the step and put every firing in the trail.
+
+    ``fired`` holds the workflow's fired timers (``Engine.fired_timers``). A waiting row whose
+    timer fired becomes ``fired``; a timer that fired without a row — it was already due when the
+    process reached it (a case created after its due time, a zero duration) and never waited — gets
+    a ``fired`` row now, so it is in the projection and the trail like one fired by the scheduler.
+    ``scheduled`` are the timers the scheduler fired on purpose: a cycle among them still waits (for
+    its next time) and its firing is recorded too."""
+    rows = {row.id: row for row in db.session.execute(select(Timer).where(
+        Timer.instance_id == inst.id, or_(Timer.status == "waiting", Timer.id.in_(list(fired))))).scalars()}
+    due = {t.id: t for t in result.timers}
+    for tid, row in rows.items():
+        if row.status != "waiting":
+            continue
+        if tid in due:
+            if tid in scheduled:
+                timer_event(case, row, ts)
+            row.due_at = due[tid].due_at
+            continue
+        row.status = engine().timer_outcome(result.workflow, tid)
+        row.fired_at = ts if row.status == "fired" else None
+        if row.status == "fired":
+            timer_event(case, row, ts)
+    for tid, t in due.items():
+        if tid not in rows:
+            db.session.add(Timer(id=tid, instance_id=inst.id, element_id=t.element_id, due_at=t.due_at))
+    for tid, t in fired.items():
+        if tid not in rows:
+            row = Timer(id=tid, instance_id=inst.id, element_id=t.element_id, due_at=t.due_at or ts,
+                        status="fired", fired_at=ts, attempts=0)
+            db.session.add(row)
+            timer_event(case, row, ts)
+
+
 def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, actor: str, *,
-               completed_task: HumanTask | None = None) -> list[str]:
+               completed_task: HumanTask | None = None, scheduled: Collection[str] = ()) -> list[str]:
     """Write the step's outcome. Returns the list of problems recorded as incidents (if any).
 
     Projections are updated from the engine's before/after view of the step, without reading them
-    back: tasks that were ready and are not any more are closed with one UPDATE, new ones inserted."""
+    back: tasks that were ready and are not any more are closed with one UPDATE, new ones inserted.
+    ``scheduled``: the timers the scheduler fired in this step (see ``project_timers``)."""
     ts = now()
     inst.state = result.state
     inst.status = result.status
@@ -163,20 +207,10 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
         db.session.add(task)
         index_task(task, fresh=True)
 
-    # timer projection (only read when the process has or had timers)
-    if result.timers or result.previous_timers:
-        waiting = {row.id: row for row in db.session.execute(
-            select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting")).scalars()}
-        due = {t.id: t for t in result.timers}
-        for tid, row in waiting.items():
-            if tid not in due:
-                row.status = engine().timer_outcome(result.workflow, tid)
-                row.fired_at = ts if row.status == "fired" else None
-        for tid, t in due.items():
-            if tid in waiting:
-                waiting[tid].due_at = t.due_at
-            else:
-                db.session.add(Timer(id=tid, instance_id=inst.id, element_id=t.element_id, due_at=t.due_at))
+    # timer projection and trail (only read when the process has, had or fired timers)
+    fired = {t.id: t for t in engine().fired_timers(result.workflow)}
+    if result.timers or result.previous_timers or fired:
+        project_timers(inst, case, result, fired, ts, scheduled=scheduled)
 
     for msg in result.messages:
         db.session.add(OutboundMessage(instance_id=inst.id, name=str(msg["name"])[:128], kind=msg["kind"],

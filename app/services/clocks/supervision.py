@@ -24,7 +24,7 @@ from ..common.db_support import insert_once
 from ..identity.actors import Actor
 from ..messaging.notify import notify_staff
 from .calendar import current_calendar
-from .deadlines import system_alert
+from .deadlines import heal_missing_clocks, system_alert
 
 
 def chief_of(groups: list[str]) -> str | None:
@@ -51,6 +51,8 @@ def _colour(cal, today: date, due: date, warn_days: int) -> str | None:
 def run_supervision() -> dict:
     """One supervision pass. Commits. Returns counts of new yellow and red events."""
     counts = {"yellow": 0, "red": 0}
+    heal_missing_clocks()  # a year imported since: the deadlines that were missing are computed now
+    db.session.commit()  # and the cases it locked are free again before the long part of the pass
     today = today_beijing()
     warn_days = int(current_app.config["WARNING_DAYS"])
     cal = current_calendar()

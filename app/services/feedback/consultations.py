@@ -18,9 +18,12 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from ...domain.workdays import CalendarMissing
 from ...extensions import db
 from ...models import Case, Matter, Notification, User
 from ...models.feedback import Question
+from ..clocks.calendar import current_calendar
+from ..clocks.deadlines import calendar_refusal
 from ..common.clock import clock_now, today_beijing
 from ..common.db_support import insert_once, lock_one
 from ..identity.actors import Actor
@@ -262,11 +265,15 @@ def extend(actor: Actor, question_id: int, days, reason: str) -> Question:
         reason = text_field(reason, "reason", errors, max_len=1000)
         raise_if(errors)
         old_due = q.due_date
-        q.due_date = working_days_later(n, q.due_date or today_beijing())
+        # not working_days_later: an extension into a year without calendar data must not erase the deadline
+        q.due_date = current_calendar().add_working_days(q.due_date or today_beijing(), n)
         q.extended_days, q.extension_reason = n, reason
         record("question", q.id, actor, "extend", note=f"延期{n}个工作日（{old_due} → {q.due_date}）：{reason}",
                old="open", new="open")
         db.session.commit()
+    except CalendarMissing as exc:
+        db.session.rollback()
+        raise calendar_refusal(exc, q.case_id) from None
     except BaseException:
         db.session.rollback()
         raise

@@ -3,7 +3,8 @@
 When a case becomes approved or rejected after acceptance (a 不予受理 at the window is not
 published: it decides nothing on the merits and has no 决定书), a record is written in the same
 transaction: 决定书文号 (the decision form's ``document_no`` / ``filing_no``), 项目名称, 审批类别 (matter name and type),
-content (the decision), the applicant's 统一社会信用代码 (enterprises only: an individual's ID number
+content (the decision), the applicant — name and 统一社会信用代码 both from the verified account that
+applied, never the form's name with the account's code (enterprises only: an individual's ID number
 is never copied, and an individual's name is masked), the deciding agency (the matter's
 implementing body), the decision date and the due date DISCLOSURE_DAYS working days later.
 A record with a document number is published at once; one without waits in the staff list until
@@ -23,6 +24,7 @@ from ...domain.codes import is_credit_code
 from ...domain.errors import Conflict, NotAuthorized, NotFound
 from ...extensions import db
 from ...models import Case, CaseEvent, ProcessVersion, User
+from ...models.accounts import ApplicantProfile
 from ...models.feedback import Disclosure
 from ..cases.hooks import on_status
 from ..common.clock import BEIJING, clock_now, today_beijing
@@ -71,12 +73,27 @@ def mask_name(name: str) -> str:
 
 
 def _applicant(case: Case) -> tuple[str, str | None]:
-    """(name, credit code) to publish: an enterprise's name and code; an individual's masked name."""
-    user = db.session.get(User, case.applicant_id)
-    code = user.org_code if user is not None else None
-    if code and is_credit_code(code):
-        return case.applicant_name, code
-    return mask_name(case.applicant_name), None
+    """(name, credit code) to publish, both taken from one source: the account that applied.
+
+    A 双公示 record names one party, so its name and its 统一社会信用代码 must belong together. The
+    start form's ``applicant_name`` is typed by the applicant and checked against nothing, while the
+    account's credit code was checked (and made unique) at registration: pairing the two published
+    one company's name with another company's code whenever they differed. The account is the
+    party that applied and is answerable for the case, so an enterprise account gives both its
+    verified name and code (``applicant_profiles``; for an account without a profile row, the
+    ``users`` row that mirrors them). An individual's name, from the account too, is masked and no
+    ID number is ever published; a case whose account is gone keeps its own name, masked, and no code."""
+    user = db.session.get(User, case.applicant_id) if case.applicant_id else None
+    if user is None:
+        return mask_name(case.applicant_name), None
+    profile = db.session.get(ApplicantProfile, user.id)
+    if profile is not None:
+        if profile.kind == "enterprise" and profile.credit_code and is_credit_code(profile.credit_code):
+            return profile.name, profile.credit_code
+        return mask_name(profile.name), None
+    if user.org_code and is_credit_code(user.org_code):
+        return user.display_name, user.org_code
+    return mask_name(user.display_name or case.applicant_name), None
 
 
 @on_status

@@ -16,7 +16,7 @@ from ...domain.errors import Conflict, NotAuthorized, ValidationError
 from ...engine.forms import validate_submission
 from ...engine.runtime import TaskNotReady
 from ...extensions import db
-from ...models import CaseEvent, HumanTask, ProcessInstance, User
+from ...models import CaseEvent, HumanTask, ProcessInstance, Timer, User
 from ..cases.hooks import before_complete
 from ..cases.steps import apply_step, engine, load_workflow, now, version_forms
 from ..cases.task_index import index_task
@@ -142,6 +142,7 @@ def _reset(actor: Actor, inst, case, target_id: str, assignee: str | None) -> Hu
                        .execution_options(synchronize_session=False))
     if old is not None:
         db.session.expunge(old)
+    _timers_as_history(inst, result)
     apply_step(inst, case, result, actor.username)
     db.session.flush()
     reopened = db.session.get(HumanTask, target_id)
@@ -150,6 +151,21 @@ def _reset(actor: Actor, inst, case, target_id: str, assignee: str | None) -> Hu
         index_task(reopened)
     _keep(inst, result.workflow)
     return reopened
+
+
+def _timers_as_history(inst, result) -> None:
+    """A step entered again keeps its boundary timers' engine ids (a 退回 / 撤回 to 处室审查 re-arms its
+    催办 under the id it had): the row that timer left behind (cancelled when the step was completed,
+    or fired) becomes history under a new id, so the timer waits again as a row of its own, due from
+    now, and the trail of the first one is kept."""
+    ids = [t.id for t in result.timers]
+    if not ids:
+        return
+    for row in list(db.session.execute(select(Timer).where(
+            Timer.instance_id == inst.id, Timer.id.in_(ids), Timer.status != "waiting")).scalars()):
+        db.session.execute(update(Timer).where(Timer.id == row.id).values(id=str(uuid4()))
+                           .execution_options(synchronize_session=False))
+        db.session.expunge(row)
 
 
 def return_to(actor: Actor, task_id: str, target_task_id: str, reason: str):

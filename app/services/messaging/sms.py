@@ -4,11 +4,17 @@ Rows are written by app/services/notify.py in the same transaction as the change
 ``pending`` when Twilio is configured, ``dev`` otherwise (they then stay for the development outbox
 page, /dev/outbox). ``deliver_pending`` (the scheduler's sender job and ``flask sms send``):
 
-1. claims due rows in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
-   senders never take the same row; SQLite has one writer): status ``sending``, a lease until
-   ``claimed_until`` (a sender that dies mid-send leaves rows that are taken again after it);
-2. sends each through the twilio SDK (``Client.messages.create``) with no transaction open;
-3. records the answer in its own transaction: ``sent`` with the message SID and Twilio's status;
+1. claims ONE due row in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+   senders never take the same row; SQLite has one writer): status ``sending``, ``attempts`` + 1 (the
+   claim's token) and a lease until ``claimed_until`` longer than a send can take (3 x
+   TWILIO_TIMEOUT_SECONDS + 60 s). A sender that dies mid-send leaves the row, taken again after its
+   lease. One row at a time, not a batch: with a slow provider a batch sent one by one outlives the
+   lease of its last rows (50 rows x 2 s > 90 s), another sender takes them again and they go out twice;
+2. sends it through the twilio SDK (``Client.messages.create``) with no transaction open — Twilio's
+   Messages API takes no idempotency key, so the lease is what keeps a row to one sender;
+3. records the answer in its own transaction, if the row is still this claim's (``sending`` with the
+   claim's attempt number; else another sender took it after the lease and records it itself): ``sent``
+   with the message SID and Twilio's status;
    on 429, 5xx, 401 (credentials) or a network error ``pending`` again with exponential backoff
    (SMS_RETRY_BASE_SECONDS x 2^(attempt-1)) until SMS_MAX_ATTEMPTS, then ``failed``; on other 4xx
    answers (21211 invalid 'To' number, 21610 unsubscribed …) ``failed`` at once, with Twilio's error
@@ -105,10 +111,16 @@ def _expire_codes(now) -> int:
     return changed
 
 
+def lease_seconds() -> float:
+    """How long a claim holds a row: longer than one send can take (the twilio client's timeout)."""
+    return float(current_app.config["TWILIO_TIMEOUT_SECONDS"]) * 3 + 60
+
+
 def _claim(limit: int) -> list[tuple[int, str, str, int]]:
-    """Take up to ``limit`` due rows; returns (id, to, body, attempt number) and commits."""
+    """Take up to ``limit`` due rows; returns (id, to, body, attempt number) and commits. The sender
+    takes one at a time (see the module's docstring): the lease only covers one send."""
     now = clock_now()
-    lease = timedelta(seconds=float(current_app.config["TWILIO_TIMEOUT_SECONDS"]) * 3 + 60)
+    lease = timedelta(seconds=lease_seconds())
     due = or_(and_(Notification.status == "pending",
                    or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now)),
               and_(Notification.status == "sending", Notification.claimed_until < now))
@@ -142,13 +154,17 @@ def _send(client, to: str, body: str):
 
 
 def _record(nid: int, attempt: int, message=None, exc: Exception | None = None) -> str:
-    """Write one send's outcome; returns 'sent' | 'retry' | 'failed'."""
+    """Write one send's outcome if the row is still this claim's; returns 'sent' | 'retry' |
+    'failed' | 'lost'."""
     cfg = current_app.config
     try:
-        n = db.session.execute(select(Notification).where(Notification.id == nid, Notification.status == "sending")
-                               ).scalar_one_or_none()
+        n = db.session.execute(select(Notification).where(
+            Notification.id == nid, Notification.status == "sending", Notification.attempts == attempt)
+            .with_for_update()).scalar_one_or_none()
         if n is None:  # taken over after its lease expired: the other sender records
             db.session.rollback()
+            log.warning("SMS %s: lease lost during the send (attempt %d); the sender that took it records", nid,
+                        attempt)
             return "lost"
         now = clock_now()
         n.claimed_until = None
@@ -180,9 +196,11 @@ def _record(nid: int, attempt: int, message=None, exc: Exception | None = None) 
 
 def deliver_pending(limit: int | None = None) -> dict:
     """One pass of the sender: send the due SMS of the outbox (at most ``limit``, default SMS_BATCH).
-    Returns counts ``{"claimed", "sent", "retry", "failed", "expired", "configured"}``. Commits; without
-    Twilio settings it sends nothing (rows stay ``dev``)."""
-    counts = {"claimed": 0, "sent": 0, "retry": 0, "failed": 0, "expired": 0, "configured": sms_configured()}
+    Returns counts ``{"claimed", "sent", "retry", "failed", "lost", "expired", "configured"}``. Claims,
+    sends and records one row after the other. Commits; without Twilio settings it sends nothing (rows
+    stay ``dev``)."""
+    counts = {"claimed": 0, "sent": 0, "retry": 0, "failed": 0, "lost": 0, "expired": 0,
+              "configured": sms_configured()}
     try:
         counts["expired"] = _expire_codes(clock_now())
         db.session.commit()
@@ -191,12 +209,14 @@ def deliver_pending(limit: int | None = None) -> dict:
         raise
     if not counts["configured"]:
         return counts
-    claimed = _claim(int(limit or current_app.config["SMS_BATCH"]))
-    counts["claimed"] = len(claimed)
-    if not claimed:
-        return counts
-    client = twilio_client()
-    for nid, to, body, attempt in claimed:
+    client = None
+    for _ in range(int(limit or current_app.config["SMS_BATCH"])):
+        claimed = _claim(1)
+        if not claimed:
+            break
+        counts["claimed"] += 1
+        nid, to, body, attempt = claimed[0]
+        client = client or twilio_client()
         message, error = None, None
         try:
             message = _send(client, to, body)

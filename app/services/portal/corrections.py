@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from ...domain.case_status import FINAL, CaseStatus
 from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from ...domain.workdays import CalendarMissing
 from ...extensions import db
 from ...models import Case, CaseEvent, CaseFile, HumanTask, ProcessInstance, SpecialProcedure, User
 from ...models.correction import CorrectionRequest
@@ -34,6 +35,7 @@ from ..cases.special_procedures import end_special_procedure, start_special_proc
 from ..cases.steps import now, record_event, set_case_status
 from ..cases.task_index import index_task
 from ..clocks.calendar import current_calendar
+from ..clocks.deadlines import calendar_refusal
 from ..common.blobs import keep_blob, safe_filename, sniff
 from ..common.clock import BEIJING
 from ..common.db_support import lock_one
@@ -116,6 +118,9 @@ def request_correction(actor: Actor, task_id: str, items, *, note: str | None = 
         if mode_for(task, form) == "window":
             return _request_at_window(actor, task, case, form, clean, note, _days(days, required=False))
         return _request_while_handling(actor, task, case, clean, note, _days(days, required=True))
+    except CalendarMissing as exc:  # the answer deadline falls in a year without calendar data
+        db.session.rollback()
+        raise calendar_refusal(exc) from None
     except BaseException:
         db.session.rollback()
         raise
