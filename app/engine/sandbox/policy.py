@@ -154,3 +154,10 @@ def check_source(source: str, mode: str = "exec") -> str | None:
     except ScriptError as exc:
         return str(exc)
     return None
+
+
+def script_variables(glb: dict, provided) -> dict:
+    """What a script left behind as task data: its globals minus what the sandbox provided
+    (``provided``: builtins, guards, helpers, the external context), private names and callables."""
+    skip = set(provided) | {"__builtins__"}
+    return {k: v for k, v in glb.items() if k not in skip and not k.startswith("_") and not callable(v)}

@@ -14,7 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import codec
 from .limits import MAX_INSTANCES, ScriptError, ScriptTimeout
-from .policy import _GUARDS, HELPERS, SAFE_BUILTINS, compile_code
+from .policy import _GUARDS, HELPERS, SAFE_BUILTINS, compile_code, script_variables
 from .pool import pool
 from .tracer import _run
 
@@ -111,9 +111,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         code = compile_code(script, "exec")
         reply, glb = self._call("exec", code, script, context, external_context)
         if glb is not None:  # inline
-            skip = set(self.globals) | set(_GUARDS) | {"__builtins__"} | set(external_context or {})
-            result = {k: v for k, v in glb.items()
-                      if k not in skip and not k.startswith("_") and not callable(v)}
+            result = script_variables(glb, set(self.globals) | set(_GUARDS) | set(external_context or {}))
         else:
             result = reply.get("ctx")
             if not isinstance(result, dict):

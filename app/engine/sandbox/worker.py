@@ -27,7 +27,7 @@ import time
 
 from . import codec
 from .limits import MAX_GROWTH_BYTES, ScriptError
-from .policy import _GUARDS, HELPERS, SAFE_BUILTINS, compile_code
+from .policy import _GUARDS, HELPERS, SAFE_BUILTINS, compile_code, script_variables
 from .tracer import _run
 
 HEADER = struct.Struct(">I")
@@ -97,13 +97,9 @@ def _handle(req: dict) -> dict:
         value = _run(compile_code(src, "eval"), _globals(ctx, ext, rpc), limit, "eval")
         return {"ok": True, "value": codec.to_wire(value, "表达式的值")}
     if op == "exec":
-        clash = (set(HELPERS) | set(rpc) | set(_GUARDS)) & set(ctx)
-        if clash:
-            raise ScriptError(f"任务数据中的变量与内置函数重名: {sorted(clash)}")
-        glb = _globals(ctx, ext, rpc)
+        glb = _globals(ctx, ext, rpc)  # the engine refused task data that shadows these names
         _run(compile_code(src, "exec"), glb, limit, "exec")
-        skip = set(HELPERS) | set(rpc) | set(_GUARDS) | {"__builtins__"} | set(ext)
-        result = {k: v for k, v in glb.items() if k not in skip and not k.startswith("_") and not callable(v)}
+        result = script_variables(glb, set(HELPERS) | set(rpc) | set(_GUARDS) | set(ext))
         return {"ok": True, "ctx": codec.to_wire(result, "脚本结果")}
     raise _Broken(f"unknown op {op!r}")
 
@@ -153,8 +149,8 @@ def main() -> None:
             return
         except BaseException as exc:  # noqa: BLE001 - anything a script raises is the script's fault
             reply = {"ok": False, "kind": "error", "msg": f"{type(exc).__name__}: {str(exc)[:2000]}"}
-        reply["cpu"] = resource.getrusage(resource.RUSAGE_SELF).ru_utime + \
-            resource.getrusage(resource.RUSAGE_SELF).ru_stime
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        reply["cpu"] = usage.ru_utime + usage.ru_stime
         reply["took"] = time.process_time() - started
         try:
             _send(reply)
