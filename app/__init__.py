@@ -39,7 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if "DATABASE_URL" in test_config and "SQLALCHEMY_DATABASE_URI" not in test_config:
             s = Settings(DATABASE_URL=test_config["DATABASE_URL"])
             app.config["SQLALCHEMY_DATABASE_URI"] = s.as_flask_config()["SQLALCHEMY_DATABASE_URI"]
-    settings.validate()
+    settings.validate(app.config)  # the final configuration: a test's TESTING or SECRET_KEY counts
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.json.ensure_ascii = False  # Chinese text as UTF-8, not \u escapes
 

@@ -1,5 +1,5 @@
 """Command line: ``flask processes deploy|list``, ``flask demo seed``, ``flask users add``,
-``flask org ...`` (departments, staff users, role assignments)."""
+``flask org ...`` (departments, staff users, role assignments), ``flask files sweep``."""
 from __future__ import annotations
 
 import json
@@ -23,6 +23,7 @@ def init_cli(app):
     app.cli.add_command(users)
     app.cli.add_command(org)
     app.cli.add_command(sms_cmd)
+    app.cli.add_command(files_cmd)
 
 
 @click.group(cls=AppGroup, help="部署与查看事项流程 (deploy and list matters)")
@@ -487,3 +488,21 @@ def sms_outbox(phone, limit):
         click.echo(f"{n.id}\t{when}\t{n.recipient}\t{n.status}\t{n.provider_sid or '-'}\t"
                    f"attempts={n.attempts}\t{n.error_code or ''} {n.last_error or ''}".rstrip())
         click.echo(f"\t{n.text}")
+
+
+@click.group("files", cls=AppGroup, help="存储的附件文件 (stored files under FILES_DIR)")
+def files_cmd():
+    pass
+
+
+@files_cmd.command("sweep", help="Delete the stored files no row references any more, once older than the "
+                                 "grace period (FILES_SWEEP_GRACE_SECONDS); the scheduler does this every "
+                                 "FILES_SWEEP_SECONDS.")
+@click.option("--grace-seconds", type=click.IntRange(min=0), default=None,
+              help="only files last written or kept longer ago than this (default: FILES_SWEEP_GRACE_SECONDS)")
+@click.option("--dry-run", is_flag=True, help="count what would go, delete nothing")
+def files_sweep(grace_seconds, dry_run):
+    from .services.common.blobs import sweep_files
+    counts = sweep_files(grace_seconds, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {counts['deleted']} files ({counts['bytes']} bytes) of {counts['checked']} old enough")

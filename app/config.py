@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+APP_ENVS = ("development", "production")
 
 
 def _int(name: str, default: int) -> int:
@@ -18,7 +21,7 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"setting {name} must be an integer, got {raw!r}") from exc
 
 
-def _bool(name: str, default: bool) -> bool:
+def _bool(name: str, default: bool | None) -> bool | None:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -30,7 +33,14 @@ class Settings:
     #: SQLAlchemy URL. SQLite file under instance/ is the embedded default.
     DATABASE_URL: str = field(default_factory=lambda: os.environ.get(
         "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'app.sqlite3'}"))
-    SECRET_KEY: str = field(default_factory=lambda: os.environ.get("SECRET_KEY", "dev-insecure-change-me"))
+    #: signs session cookies and keys SMS-code HMACs; the default is refused outside development
+    SECRET_KEY: str = field(default_factory=lambda: os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY))
+    #: "development" (scripts/run, the demo: the default SECRET_KEY is accepted) or "production"
+    #: (the default: the app refuses to start with the default SECRET_KEY). Flask's TESTING and DEBUG
+    #: count as development too (see is_development).
+    APP_ENV: str = field(default_factory=lambda: os.environ.get("APP_ENV", "production"))
+    #: session cookie only over HTTPS; unset = on outside development, off in it (plain-HTTP demo)
+    SESSION_COOKIE_SECURE: bool | None = field(default_factory=lambda: _bool("SESSION_COOKIE_SECURE", None))
     #: where matters (BPMN + metadata) and forms are read from
     PROCESSES_DIR: str = field(default_factory=lambda: os.environ.get("PROCESSES_DIR", str(ROOT / "processes")))
     FORMS_DIR: str = field(default_factory=lambda: os.environ.get("FORMS_DIR", str(ROOT / "forms")))
@@ -42,6 +52,10 @@ class Settings:
     FILES_DIR: str = field(default_factory=lambda: os.environ.get("FILES_DIR", str(ROOT / "instance" / "files")))
     #: largest attached file (bytes)
     FILE_MAX_BYTES: int = field(default_factory=lambda: _int("FILE_MAX_BYTES", 20 * 1024 * 1024))
+    #: how often the scheduler deletes stored files no row references (seconds), and how old such a
+    #: file must be before it goes (an upload whose row is not yet committed is never deleted)
+    FILES_SWEEP_SECONDS: float = field(default_factory=lambda: float(os.environ.get("FILES_SWEEP_SECONDS", "3600")))
+    FILES_SWEEP_GRACE_SECONDS: int = field(default_factory=lambda: _int("FILES_SWEEP_GRACE_SECONDS", 86400))
     #: largest BPMN file accepted (bytes)
     MAX_BPMN_BYTES: int = field(default_factory=lambda: _int("MAX_BPMN_BYTES", 1024 * 1024))
     #: wall-clock limit of one script or expression, in milliseconds
@@ -98,7 +112,12 @@ class Settings:
     SMS_CODE_PHONE_DAILY: int = field(default_factory=lambda: _int("SMS_CODE_PHONE_DAILY", 10))
     SMS_CODE_IP_HOURLY: int = field(default_factory=lambda: _int("SMS_CODE_IP_HOURLY", 30))
 
-    def validate(self) -> None:
+    def validate(self, config: Mapping | None = None) -> None:
+        """Refuse to start on settings that cannot work or are unsafe. ``config`` is the app's final
+        configuration (the environment plus a test or bench configuration) where it differs."""
+        check_secret_key(config if config is not None else self.as_flask_config())
+        if self.FILES_SWEEP_GRACE_SECONDS < 60:
+            raise RuntimeError("FILES_SWEEP_GRACE_SECONDS must be at least 60")
         if not self.DATABASE_URL.startswith(("sqlite", "postgresql")):
             raise RuntimeError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
         if not (len(self.REGION_CODE) == 6 and self.REGION_CODE.isdigit()):
@@ -123,9 +142,38 @@ class Settings:
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         cfg["SQLALCHEMY_DATABASE_URI"] = url
         cfg["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
+        cfg["SESSION_COOKIE_HTTPONLY"] = True
+        cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
         cfg["API_TITLE"] = "阳光发改 · 不见面审批 API"
         cfg["API_VERSION"] = "1"
         cfg["OPENAPI_VERSION"] = "3.0.3"
         cfg["OPENAPI_URL_PREFIX"] = "/api"
         cfg["OPENAPI_JSON_PATH"] = "openapi.json"
         return cfg
+
+
+def is_development(config: Mapping) -> bool:
+    """Development is declared, never guessed: APP_ENV=development (scripts/run exports it), or an app
+    made for tests (Flask's TESTING) or run with the debugger (DEBUG). Everything else is production."""
+    return config.get("APP_ENV") == "development" or bool(config.get("TESTING")) or bool(config.get("DEBUG"))
+
+
+def check_secret_key(config: Mapping) -> None:
+    """Outside development the default (public) SECRET_KEY would let anyone sign a session cookie of
+    any user, administrators included: refuse to start with it, or with a key too short to be secret."""
+    if config.get("APP_ENV") not in APP_ENVS:
+        raise RuntimeError("APP_ENV must be 'development' or 'production'")
+    if is_development(config):
+        return
+    key = config.get("SECRET_KEY") or ""
+    if key == DEFAULT_SECRET_KEY or len(key) < 32:
+        raise RuntimeError("SECRET_KEY must be set to a random value of at least 32 characters outside "
+                           "development (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'); "
+                           "APP_ENV=development accepts the default for the demo")
+
+
+def session_cookie_secure(config: Mapping) -> bool:
+    """SESSION_COOKIE_SECURE when set; otherwise on outside development (HTTPS is expected there) and
+    off in development (the plain-HTTP demo of scripts/run)."""
+    value = config.get("SESSION_COOKIE_SECURE")
+    return (not is_development(config)) if value is None else bool(value)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("APP_ENV", "development")  # a bench is no production server: the demo SECRET_KEY will do
 
 from sqlalchemy import create_engine, event, text  # noqa: E402
 from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402

@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("APP_ENV", "development")  # a bench is no production server: the demo SECRET_KEY will do
 
 from sqlalchemy import event, select, text  # noqa: E402
 

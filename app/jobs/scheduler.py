@@ -3,8 +3,11 @@
 It fires timers at their due time (it sleeps until the earliest due timer, and at most
 ``SCHEDULER_POLL_SECONDS`` so that timers created meanwhile by other processes are seen), fires
 on start everything missed while no scheduler ran, runs electronic supervision every
-``SUPERVISION_SECONDS`` and sends the SMS outbox every ``SMS_SEND_SECONDS`` (app/services/sms.py).
-Several scheduler processes may run at once: each timer fires once, each SMS is sent once.
+``SUPERVISION_SECONDS``, sends the SMS outbox every ``SMS_SEND_SECONDS`` (app/services/sms.py) and
+deletes the stored files no row references every ``FILES_SWEEP_SECONDS`` (the first time one interval
+after start: app/services/common/blobs.py sweep_files).
+Several scheduler processes may run at once: each timer fires once, each SMS is sent once, a file is
+deleted once.
 """
 from __future__ import annotations
 
@@ -72,6 +75,14 @@ def run(app, *, max_seconds: float | None = None) -> None:
             except Exception:
                 log.exception("SMS sender run failed")
 
+    def files_sweep_job():
+        from ..services.common.blobs import sweep_files
+        with app.app_context():
+            try:
+                sweep_files()
+            except Exception:
+                log.exception("file sweep failed")
+
     scheduler.add_listener(after_timers, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED |
                            EVENT_JOB_MAX_INSTANCES)
     scheduler.add_job(timers_job, "date", id="timers", run_date=datetime.now(timezone.utc))
@@ -79,6 +90,9 @@ def run(app, *, max_seconds: float | None = None) -> None:
                       seconds=float(app.config["SUPERVISION_SECONDS"]), next_run_time=datetime.now(timezone.utc))
     scheduler.add_job(sms_job, "interval", id="sms", seconds=float(app.config["SMS_SEND_SECONDS"]),
                       next_run_time=datetime.now(timezone.utc))
+    sweep_every = float(app.config["FILES_SWEEP_SECONDS"])
+    if sweep_every > 0:
+        scheduler.add_job(files_sweep_job, "interval", id="files_sweep", seconds=sweep_every)
     if max_seconds is not None:
         def stop():
             time.sleep(max_seconds)

@@ -9,7 +9,8 @@ class User(db.Model):
     """A person who acts: staff (工作人员), applicant (申请人) or a system account.
 
     ``groups`` are candidate-group codes (department/role). API clients authenticate with a bearer
-    token whose SHA-256 is ``token_hash``."""
+    token whose SHA-256 is ``token_hash``; browser sessions are valid while they carry the current
+    ``session_version``."""
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -29,4 +30,7 @@ class User(db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     totp_enabled: Mapped[bool] = mapped_column(default=False)
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)  # no code used twice
+    #: the browser sessions of this user carry this number; sign-out and a password change raise it,
+    #: so every session cookie issued before (a copy captured by someone else too) stops working
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at = mapped_column(UTCDateTime, default=utcnow)

@@ -1,35 +1,49 @@
-"""HTTP layer: thin views that parse, call one service and serialize."""
+"""HTTP layer: thin views that parse, call one service and serialize.
+
+What every response shares is set here: the input gate before every view (input_gate.py), the
+security headers after it, and the session cookie's flags (HttpOnly, SameSite=Lax; Secure outside
+development, see app/config.py)."""
+from .input_gate import INT_MAX, allow_upload_bodies, refuse_unstorable_input  # noqa: F401  (INT_MAX for views)
+
+#: what the pages need and no more: our own scripts, styles, images and fetches; the inline <script>
+#: and <style> blocks and style attributes the templates carry (hence 'unsafe-inline' — templates
+#: would need a nonce on every inline script to drop it); data: images/fonts (the BPMN icon font,
+#: inline SVG); no plugins, no foreign <base>, forms post only here, no framing by other sites.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self' 'unsafe-inline'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",  # no page is shown in a frame (clickjacking)
+    "X-Content-Type-Options": "nosniff",  # a download is what its Content-Type says, never a script
+    "Referrer-Policy": "same-origin",  # case numbers and tokens in URLs stay on this site
+}
 
 
-INT_MAX = 2 ** 31 - 1  # ids are 32-bit integers in the database
-
-
-def refuse_unstorable_input():
-    """Input no database can take answers 422/404 here, before any view: a NUL character (PostgreSQL
-    text refuses it) in the path, the query, a form or a JSON body; an id beyond the integer range."""
+def security_headers(response):
+    """after_request of the whole app: the headers of SECURITY_HEADERS on every response (a view
+    that sets one itself keeps its own), and HSTS when served over HTTPS."""
     from flask import request
-
-    from ..domain.errors import NotFound, ValidationError
-    for value in (request.view_args or {}).values():
-        if isinstance(value, int) and not -INT_MAX <= value <= INT_MAX:
-            raise NotFound("不存在 (id out of range)")
-    bad = "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True))
-    ctype = request.mimetype or ""
-    if not bad and ctype == "multipart/form-data":  # uploads: as large as a file may be
-        from flask import current_app
-        request.max_content_length = current_app.config["FILE_MAX_BYTES"] + 64 * 1024
-    if not bad and ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        bad = any("\x00" in k or "\x00" in v for k, v in request.form.items(multi=True))
-    if not bad and ctype.endswith("json"):
-        raw = request.get_data(cache=True)
-        bad = b"\\u0000" in raw or b"\x00" in raw
-    if bad:
-        raise ValidationError("输入中含有不允许的空字符 (NUL)", details={"input": ["NUL character"]})
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
 
 
 def init_web(app):
     """The app-wide parts (home, sign-in, assets, errors, i18n) and one blueprint package per wing:
     api, admin, inbox, portal, feedback, designer."""
+    from ..config import session_cookie_secure
     from . import admin, designer, feedback, inbox, portal
     from .api import init_api
     from .assets import bp as assets_bp
@@ -38,6 +52,7 @@ def init_web(app):
     from .errors import init_errors
     from .home import bp as home_bp
     from .i18n import current_lang, gettext
+    app.config["SESSION_COOKIE_SECURE"] = session_cookie_secure(app.config)
     init_api(app)
     init_errors(app)  # after flask-smorest, whose HTTPException handler ours replaces
     for bp in (home_bp, auth_bp, assets_bp):
@@ -45,8 +60,10 @@ def init_web(app):
     for wing in (admin, inbox, portal, feedback, designer):
         for bp in wing.BLUEPRINTS:
             app.register_blueprint(bp)
-    app.before_request(refuse_unstorable_input)
-    app.before_request(check_csrf)
+    app.before_request(allow_upload_bodies)
+    app.before_request(check_csrf)  # a forged request is refused as such, whatever it carries
+    app.before_request(refuse_unstorable_input)  # then the one input gate, before any view
+    app.after_request(security_headers)
 
     @app.context_processor
     def template_globals():

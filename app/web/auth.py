@@ -1,16 +1,23 @@
 """Browser sign-in (session cookie) with an optional TOTP second step, the account security page
-(enroll / disable TOTP), and CSRF protection of every HTML form."""
+(enroll / disable TOTP), and CSRF protection of every HTML form.
+
+A signed-in session holds the user id and the user's session version (``sv``); every request checks
+the version against the database (``current_actor``), so sign-out and a password change end every
+copy of the cookie on the server side. The session cookie is HttpOnly, SameSite=Lax and, outside
+development, Secure (app/config.py)."""
 from __future__ import annotations
 
 import secrets
 from functools import wraps
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 
-from ..domain.errors import Conflict, NotAuthenticated, NotAuthorized, ValidationError
+from ..domain.errors import Conflict, NotAuthenticated, NotAuthorized, RateLimited, ValidationError
 from ..services.common.clock import clock_now
-from ..services.identity.auth import SecondFactorRequired, actor_for_user_id, authenticate, verify_second_factor
+from ..services.identity.auth import (AccountLocked, BadCredentials, SecondFactorRequired, actor_for_session,
+                                      authenticate, end_sessions, session_version, take_password_changes,
+                                      verify_second_factor)
 from . import i18n
 
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -42,14 +49,38 @@ def check_csrf() -> None:
     """Every state-changing HTML request carries the session's token (the JSON API uses bearer tokens)."""
     if request.method in {"POST", "PUT", "PATCH", "DELETE"} and not request.path.startswith("/api/"):
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
-        if not sent or not secrets.compare_digest(sent, session.get("csrf", "")):
+        expected = session.get("csrf", "")
+        # compared as bytes: compare_digest refuses str with non-ASCII characters (a 500 otherwise)
+        if not sent or not isinstance(expected, str) or not secrets.compare_digest(
+                sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")):
             abort(400, description="表单已过期，请刷新页面后重试 (CSRF token missing or wrong)")
 
 
 def current_actor():
+    """The signed-in actor, or None — also when the session's version is no longer the user's (it
+    was signed out, or the password changed, since: the cookie may be a captured copy)."""
     if "actor" not in g:
-        g.actor = actor_for_user_id(session.get("uid"))
+        g.actor = actor_for_session(session.get("uid"), session.get("sv"))
+        if g.actor is None and "uid" in session:
+            session.pop("uid", None)
+            session.pop("sv", None)
     return g.actor
+
+
+@bp.after_app_request
+def keep_own_session(response):
+    """A password change ends every session of its user (services.identity.auth.set_password) — but
+    the session that made the change, its user's own, carries on with the new version."""
+    changed = take_password_changes()
+    actor = g.get("actor")
+    if changed and actor is not None and actor.id in changed and session.get("uid") == actor.id:
+        session["sv"] = session_version(actor.id)
+    return response
+
+
+def client_ip() -> str:
+    """The address sign-in attempts are counted by (the proxy's, unless one in front sets remote_addr)."""
+    return (request.remote_addr or "unknown")[:64]
 
 
 def login_url(next_path: str) -> str:
@@ -82,29 +113,43 @@ def _safe_next(target: str | None) -> str:
 
 
 def _fresh_session(**values) -> None:
+    """A new session (nothing planted before sign-in survives) holding ``values``; a signed-in
+    ``uid`` or a ``pending_uid`` gets the user's current session version beside it."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
+    if values.get("uid") and "sv" not in values:
+        values["sv"] = session_version(values["uid"])
+    if values.get("pending_uid") and "pending_sv" not in values:
+        values["pending_sv"] = session_version(values["pending_uid"])
     session.update(values)
+
+
+def _refused(template: str, exc: NotAuthenticated | RateLimited):
+    """The sign-in page again with the error: 401, or 429 with Retry-After."""
+    response = current_app.make_response((render_template(template, error=exc.message), exc.status))
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    """Staff sign-in. An unknown user, a wrong password and a locked account get the same page;
+    failed attempts per IP address are limited (429)."""
     if request.method == "POST":
         try:
-            actor = authenticate(request.form.get("username", ""), request.form.get("password", ""))
+            actor = authenticate(request.form.get("username", ""), request.form.get("password", ""), client_ip())
         except SecondFactorRequired as exc:
-            _fresh_session(pending_uid=exc.user_id, pending_at=clock_now().timestamp(),
+            _fresh_session(pending_uid=exc.user_id, pending_sv=exc.version, pending_at=clock_now().timestamp(),
                            pending_next=_safe_next(request.args.get("next")))
             return redirect(url_for("auth.login_code"))
-        except NotAuthenticated as exc:
-            error = exc.message
-        else:
-            _fresh_session(uid=actor.id)
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html", error=error), (401 if error else 200)
+        except (NotAuthenticated, RateLimited) as exc:
+            return _refused("auth/login.html", exc)
+        _fresh_session(uid=actor.id)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", error=None)
 
 
 def _qr_svg(text: str) -> str:
@@ -125,27 +170,33 @@ def login_code():
     """The second step: a correct password is waiting in the session for the TOTP code."""
     uid = _pending_uid()
     if uid is None:
-        for key in ("pending_uid", "pending_at", "pending_next"):
-            session.pop(key, None)
+        _drop_pending()
         return redirect(url_for("auth.login"))
-    error = None
     if request.method == "POST":
         try:
-            actor = verify_second_factor(uid, request.form.get("code", ""))
-        except NotAuthenticated as exc:
-            error = exc.message
-            if "锁定" in error:  # locked: the password has to be given again after the lock
-                for key in ("pending_uid", "pending_at", "pending_next"):
-                    session.pop(key, None)
-        else:
-            target = session.get("pending_next")
-            _fresh_session(uid=actor.id)
-            return redirect(_safe_next(target))
-    return render_template("auth/login_code.html", error=error), (401 if error else 200)
+            actor = verify_second_factor(uid, request.form.get("code", ""), client_ip(), session.get("pending_sv", 0))
+        except (NotAuthenticated, RateLimited) as exc:
+            if isinstance(exc, (AccountLocked, BadCredentials)):
+                _drop_pending()  # locked or signed out meanwhile: the password has to be given again
+            return _refused("auth/login_code.html", exc)
+        target = session.get("pending_next")
+        _fresh_session(uid=actor.id)
+        return redirect(_safe_next(target))
+    return render_template("auth/login_code.html", error=None)
+
+
+def _drop_pending() -> None:
+    for key in ("pending_uid", "pending_sv", "pending_at", "pending_next"):
+        session.pop(key, None)
 
 
 @bp.post("/logout")
 def logout():
+    """Sign out here and, server-side, everywhere: the user's session version goes up, so a copy of
+    this cookie (or another browser's) no longer signs anyone in."""
+    actor = current_actor()
+    if actor is not None:
+        end_sessions(actor.id)
     session.clear()
     return redirect(url_for("auth.login"))
 

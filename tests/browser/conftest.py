@@ -194,6 +194,23 @@ def _watch_errors(page) -> None:
     page.on("response", response)
 
 
+_FUNCTION_TEXT = re.compile(r"\s*(?:async\s+)?(?:function\b|\(|[\w$]+\s*=>)")
+
+
+def _csp_safe_waits(page) -> None:
+    """The app's Content-Security-Policy forbids eval ('unsafe-eval' is not allowed), and Playwright
+    polls a *string expression* of ``wait_for_function`` with eval in the page — refused — but calls a
+    *function* directly. So an expression is sent as ``() => (expression)``."""
+    wait = page.wait_for_function
+
+    def wait_for_function(expression, *args, **kwargs):
+        if not _FUNCTION_TEXT.match(expression):
+            expression = f"() => ({expression})"
+        return wait(expression, *args, **kwargs)
+
+    page.wait_for_function = wait_for_function
+
+
 @pytest.fixture
 def browser_page(browser, live_server):
     """Factory: ``browser_page("phone" | "desktop" | (width, height))`` → a Playwright page in a fresh
@@ -211,6 +228,7 @@ def browser_page(browser, live_server):
         contexts.append(context)
         page = context.new_page()
         _watch_errors(page)
+        _csp_safe_waits(page)
         return page
 
     yield make

@@ -7,7 +7,11 @@ transactions hold the write lock from their start).
 A hit counts whether or not the rest of the request then succeeds (a wrong password or code must
 use up the allowance too), so ``hit`` and ``hit_all`` **commit** the current session: call them
 first in a service, before changing anything else. A refused hit records nothing (the session is
-rolled back) and raises RateLimited with the seconds until the key is free again."""
+rolled back) and raises RateLimited with the seconds until the key is free again.
+
+Where only failures should use up an allowance (sign-in attempts per IP: an office behind one address
+signs in all morning), the caller counts the attempt *before* it is checked — so parallel attempts
+cannot all slip under the limit — and ``refund``s it once it succeeded."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -35,25 +39,42 @@ def _bucket_key(key: str, window_seconds: int) -> str:
     return f"{key}|{window_seconds}"[:200]
 
 
-def hit(key: str, limit: int, window_seconds: int, *, message: str | None = None) -> None:
-    """Count one hit on ``key``: at most ``limit`` hits in any ``window_seconds``.
+def hit(key: str, limit: int, window_seconds: int, *, message: str | None = None) -> float:
+    """Count one hit on ``key``: at most ``limit`` hits in any ``window_seconds``. Returns the time
+    the hit was counted at (for ``refund``).
 
     Raises RateLimited(message, retry_after=seconds) when the limit is reached (the hit is not
     counted). Commits (see the module docstring)."""
-    hit_all([(key, limit, window_seconds)], message=message)
+    return hit_all([(key, limit, window_seconds)], message=message)
 
 
-def hit_all(limits: list[tuple[str, int, int]], *, message: str | None = None) -> None:
+def hit_all(limits: list[tuple[str, int, int]], *, message: str | None = None) -> float:
     """Several limits for one request, all or nothing: if any is reached none is counted.
-    ``limits`` is a list of ``(key, limit, window_seconds)``. Raises RateLimited; commits."""
+    ``limits`` is a list of ``(key, limit, window_seconds)``. Returns the time of the hit; raises
+    RateLimited; commits."""
+    now = clock_now()
     try:
-        retry_after = check_and_count(limits)
+        retry_after = check_and_count(limits, now=now)
         if retry_after:
             raise refusal(retry_after, message)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    return now.timestamp()
+
+
+def refund(key: str, window_seconds: int, at: float) -> None:
+    """Take back the hit counted on ``key`` at ``at`` (the value ``hit`` returned), e.g. a sign-in
+    attempt that succeeded. In the caller's transaction (the bucket is locked); a hit already gone
+    (its window passed, the bucket was purged) is nothing to take back."""
+    bucket = lock_one(RateBucket, RateBucket.key == _bucket_key(key, window_seconds))
+    if bucket is None or at not in (bucket.hits or []):
+        return
+    hits = list(bucket.hits)
+    hits.remove(at)
+    bucket.hits = hits
+    db.session.flush()
 
 
 def refusal(retry_after: int, message: str | None = None) -> RateLimited:
@@ -62,10 +83,11 @@ def refusal(retry_after: int, message: str | None = None) -> RateLimited:
                        retry_after=retry_after, details={"retry_after": retry_after})
 
 
-def check_and_count(limits: list[tuple[str, int, int]]) -> int:
+def check_and_count(limits: list[tuple[str, int, int]], *, now=None) -> int:
     """Inside the caller's transaction: lock the buckets, and if every limit allows one more hit,
-    count it on each and return 0; otherwise change nothing and return the seconds to wait."""
-    now = clock_now()
+    count it on each (at ``now``, default the app clock) and return 0; otherwise change nothing and
+    return the seconds to wait."""
+    now = now or clock_now()
     ts = now.timestamp()
     buckets = []
     wait = 0

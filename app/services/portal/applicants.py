@@ -22,17 +22,19 @@ from ...models import User
 from ...models.accounts import ApplicantProfile
 from ..common.clock import clock_now
 from ..identity.actors import Actor, actor_from_user
-from ..identity.auth import _locked_message, authenticate, password_matches, set_password
+from ..identity.auth import (BadCredentials, SecondFactorRequired, _locked_message, authenticate, count_attempt,
+                             forgive_attempt, password_matches, set_password)
 from ..identity.rate_limit import hit
 from ..identity.sms_codes import request_code, verify_code
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 KINDS = {"enterprise": "企业（法人）", "individual": "个人（自然人）"}
-LOGIN_IP_LIMIT = (20, 600)     # sign-in attempts per IP: 20 in 10 minutes
+LOGIN_IP_LIMIT = (20, 600)     # failed sign-in attempts per IP: 20 in 10 minutes
 REGISTER_IP_LIMIT = (10, 3600)  # registrations per IP: 10 an hour
 BAD_LOGIN = "手机号或验证码不正确 (wrong mobile number or code)"
-BAD_PASSWORD_LOGIN = "手机号或密码不正确 (wrong mobile number or password)"
+BAD_PASSWORD_LOGIN = ("手机号或密码不正确，或账户因多次登录失败已暂时锁定，请稍后再试 "
+                      "(wrong mobile number or password, or the account is locked for a while)")
 LIMITS = {"name": 200, "legal_representative": 50, "contact_person": 50, "email": 120, "address": 200}
 
 
@@ -189,8 +191,9 @@ def _applicant_by_mobile(mobile: str) -> User | None:
 
 def login_with_code(mobile: str, code: str, ip: str) -> Actor:
     """Sign in with the SMS code sent for ``login``. Raises NotAuthenticated (the same message for
-    an unknown number and a wrong code), RateLimited (attempts per IP). Commits."""
-    hit(f"portal-login:{ip}", *LOGIN_IP_LIMIT)
+    an unknown number and a wrong code; a locked account is named only to whoever holds the right
+    code, i.e. the phone), RateLimited (failed attempts per IP). Commits."""
+    attempt = count_attempt(ip, "portal-login", LOGIN_IP_LIMIT)
     mobile = (mobile or "").strip() if isinstance(mobile, str) else ""
     code = (code or "").strip() if isinstance(code, str) else ""
     user = _applicant_by_mobile(mobile)
@@ -205,20 +208,26 @@ def login_with_code(mobile: str, code: str, ip: str) -> Actor:
     locked = _locked_message(user, clock_now())
     if locked:
         raise NotAuthenticated(locked)
+    forgive_attempt(attempt)
     return actor_from_user(user)
 
 
 def login_with_password(mobile: str, password: str, ip: str) -> Actor:
     """Sign in with mobile + password (only for accounts that set one). The lockout and second
-    factor of app/services/auth.authenticate apply (SecondFactorRequired). Commits."""
-    hit(f"portal-login:{ip}", *LOGIN_IP_LIMIT)
+    factor of app/services/identity/auth.authenticate apply (SecondFactorRequired); an unknown number,
+    a wrong password and a locked account get one answer. Failed attempts per IP are limited
+    (RateLimited). Commits."""
+    attempt = count_attempt(ip, "portal-login", LOGIN_IP_LIMIT)
     user = _applicant_by_mobile((mobile or "").strip() if isinstance(mobile, str) else "")
     try:
-        return authenticate(user.username if user else "", password if isinstance(password, str) else "")
-    except NotAuthenticated as exc:
-        if exc.message.startswith("用户名或密码错误"):
-            raise NotAuthenticated(BAD_PASSWORD_LOGIN) from None
+        actor = authenticate(user.username if user else "", password if isinstance(password, str) else "")
+    except SecondFactorRequired:
+        forgive_attempt(attempt)
         raise
+    except BadCredentials:
+        raise BadCredentials(BAD_PASSWORD_LOGIN) from None
+    forgive_attempt(attempt)
+    return actor
 
 
 def get_profile(actor: Actor) -> ApplicantProfile:

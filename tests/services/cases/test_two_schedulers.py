@@ -32,7 +32,8 @@ def test_two_scheduler_processes_fire_each_timer_exactly_once(db_url):
     assert datetime.now(timezone.utc) < fire_at, "setup too slow for the test's due time"
 
     env = {**os.environ, "DATABASE_URL": db_url, "PROCESSES_DIR": str(FIXTURES / "processes"),
-           "FORMS_DIR": str(FIXTURES / "forms"), "DEPLOY_ON_START": "0", "SUPERVISION_SECONDS": "3600"}
+           "FORMS_DIR": str(FIXTURES / "forms"), "DEPLOY_ON_START": "0", "SUPERVISION_SECONDS": "3600",
+           "APP_ENV": "development"}
     budget = (fire_at - datetime.now(timezone.utc)).total_seconds() + 20
     procs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run",
                                "--max-seconds", str(budget)], cwd=ROOT, env=env,
@@ -63,7 +64,8 @@ def test_a_running_scheduler_fires_timers_within_two_seconds_of_their_due_time(d
     deploy_all(app)
     add_user(app, "alice", "applicant")
     env = {**os.environ, "DATABASE_URL": db_url, "PROCESSES_DIR": str(FIXTURES / "processes"),
-           "FORMS_DIR": str(FIXTURES / "forms"), "DEPLOY_ON_START": "0", "SUPERVISION_SECONDS": "3600"}
+           "FORMS_DIR": str(FIXTURES / "forms"), "DEPLOY_ON_START": "0", "SUPERVISION_SECONDS": "3600",
+           "APP_ENV": "development"}
     proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run", "--max-seconds", "14"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     start = datetime.now(timezone.utc)
