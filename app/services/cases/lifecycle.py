@@ -153,8 +153,8 @@ def applicant_case(actor: Actor, case_id, *, lock: bool = False) -> Case:
 
 def get_case(actor: Actor, key: str | int) -> Case:
     """By id or case number. Raises NotFound (also when the actor may not see it)."""
-    if isinstance(key, int) or str(key).isdigit():
-        case = db.session.get(Case, int(key))
+    if isinstance(key, int) or (str(key).isascii() and str(key).isdigit()):  # "²".isdigit(), but no int
+        case = row_by_id(Case, int(key))  # None beyond the id range (PostgreSQL would refuse the value)
     else:
         case = db.session.execute(select(Case).where(Case.case_no == str(key))).scalar_one_or_none()
     if case is None or not can_read_case(actor, case):

@@ -92,8 +92,8 @@ def reclaim(actor: Actor, task_id: str) -> HumanTask:
 
 def cc(actor: Actor, task_id: str, users: list[str], note: str | None = None) -> list[TaskCc]:
     """抄送: give colleagues a read-only view of the case."""
-    if not isinstance(users, list) or not users or len(users) > 50:
-        raise ValidationError("请选择 1 至 50 名抄送对象", details={"users": ["1..50 users"]})
+    if not isinstance(users, list) or not users or len(users) > 50 or not all(isinstance(u, str) for u in users):
+        raise ValidationError("请选择 1 至 50 名抄送对象", details={"users": ["1..50 user names"]})
     text = _opinion(note, required=False)
     with _tx():
         inst, task, case = _lock(task_id)

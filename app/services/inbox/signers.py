@@ -22,8 +22,8 @@ def add_signers(actor: Actor, task_id: str, users: list[str], mode: str, opinion
     ``after``: the actor completes now (``data``) and the process moves on once the signers signed."""
     if mode not in ("before", "after"):
         raise ValidationError("加签方式应为 before（前加签）或 after（后加签）", details={"mode": ["before | after"]})
-    if not isinstance(users, list) or not users or len(users) > 20:
-        raise ValidationError("请选择 1 至 20 名加签人", details={"users": ["1..20 users"]})
+    if not isinstance(users, list) or not users or len(users) > 20 or not all(isinstance(u, str) for u in users):
+        raise ValidationError("请选择 1 至 20 名加签人", details={"users": ["1..20 user names"]})
     text = _opinion(opinion, required=mode == "after")
     with _tx():
         inst, task, case = _lock(task_id)

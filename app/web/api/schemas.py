@@ -2,11 +2,48 @@
 from marshmallow import RAISE, Schema, fields, validate
 
 from ...domain.case_status import CaseStatus
+from ...services.inbox.task_base import OPINION_MAX
+
+# what str.strip() removes; a text that must not be blank has one other character (the services strip
+# reasons and opinions before they check them). Anchored, so it reads the same in marshmallow (match)
+# and in JSON Schema (search).
+BLANK = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"^[{BLANK}]*[^{BLANK}]"
+
+
+def text_field(max_length: int, *, required: bool = False, description: str | None = None) -> fields.String:
+    """A text field of at most ``max_length`` characters; ``required`` ones must not be blank either."""
+    checks = [validate.Length(max=max_length)]
+    if required:
+        checks.append(validate.Regexp(NOT_BLANK, error="必填，不能为空白 (required, not blank)"))
+        return fields.String(required=True, validate=checks, metadata={"description": description} if description
+                             else {}, error_messages={"required": "必填 (required)"})
+    return fields.String(load_default=None, allow_none=True, validate=checks,
+                         metadata={"description": description} if description else {})
 
 
 class Strict(Schema):
+    """A request body or query that refuses keys it does not know (422, ``additionalProperties: false``)."""
     class Meta:
         unknown = RAISE
+
+
+class ErrorSchema(Schema):
+    """The body of every error answer of the API and of the JSON answers of the pages' global error
+    handler (app/web/errors.py), exactly as sent."""
+    code = fields.Integer(required=True, metadata={"description": "the HTTP status"})
+    status = fields.String(required=True, metadata={
+        "description": "the domain error's code (as ``error``), or the HTTP reason phrase when the HTTP layer "
+                       "refused the request (\"Not Found\", \"Bad Request\" …)"})
+    message = fields.String(required=True, metadata={"description": "for people, Chinese first"})
+    error = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_]+$"), metadata={
+        "description": "machine-readable and stable: bad_request, unauthenticated, forbidden, not_found, "
+                       "method_not_allowed, conflict, request_too_large, unsupported_media_type, validation_error, "
+                       "invalid_model, rate_limited, internal_error (``http_<status>`` for other statuses)"})
+    errors = fields.Dict(metadata={
+        "description": "what was wrong, by field: usually ``{field: [message, …]}``; a refused request body or query "
+                       "is under its location (``{\"json\": {field: [message]}}``); a model that cannot deploy "
+                       "lists ``{\"errors\": [{element, file, message}]}``"})
 
 
 class LimitOut(Schema):
@@ -48,7 +85,7 @@ class CaseSubmitIn(Strict):
 
 
 class WithdrawIn(Strict):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = text_field(2000, required=True)
 
 
 class TaskOut(Schema):
@@ -91,7 +128,7 @@ class TaskDetailOut(TaskOut):
 class TaskCompleteIn(Strict):
     data = fields.Dict(required=True)
     revision = fields.Integer(load_default=None)
-    opinion = fields.String(load_default=None, validate=validate.Length(max=4000))
+    opinion = text_field(OPINION_MAX, description="办理意见 (the form's opinion field may hold it instead)")
 
 
 class EventOut(Schema):
@@ -159,7 +196,7 @@ class CaseOut(Schema):
 class SpecialProcedureIn(Strict):
     kind = fields.String(required=True, validate=validate.OneOf(
         ["extension", "correction", "expert_review", "assessment", "hearing", "testing", "inspection", "other"]))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = text_field(2000, required=True)
     basis = fields.String(load_default="", validate=validate.Length(max=2000))
     planned_duration = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=365))
     planned_unit = fields.String(load_default="working_day", validate=validate.OneOf(["working_day", "natural_day"]))
@@ -167,7 +204,7 @@ class SpecialProcedureIn(Strict):
 
 
 class SpecialProcedureEndIn(Strict):
-    result = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    result = text_field(2000, required=True)
 
 
 class SpecialProcedureOut(Schema):
@@ -212,11 +249,11 @@ class PageArgs(Strict):
 class SupervisionArgs(Strict):
     department = fields.String(load_default=None)
     process_id = fields.String(load_default=None)
-    colour = fields.String(load_default=None)
+    colour = fields.String(load_default=None, validate=validate.OneOf(["", "yellow", "red"]))
     since = fields.Date(load_default=None)
     until = fields.Date(load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 class SupervisionEventOut(Schema):

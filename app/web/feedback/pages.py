@@ -10,7 +10,7 @@ action re-renders the page with the message and the error's status (422, 409); 4
 app's error handler. Every POST carries the CSRF token (checked globally)."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ...domain.errors import Conflict, NotFound, ValidationError
 from ...services.cases.registry import list_matters
@@ -19,7 +19,7 @@ from ...services.feedback import disclosure as dsvc
 from ...services.feedback import evaluations as esvc
 from .. import i18n
 from ..auth import current_actor, login_required
-from ..errors import wants_json
+from ..errors import domain_answer, wants_json
 
 bp = Blueprint("feedback", __name__, template_folder="templates")
 applicant_only = login_required(lambda a: a.is_applicant)
@@ -76,9 +76,8 @@ def _page() -> int:
 
 def _refused(exc, template: str, **ctx):
     """A refused input or action: the page again with the message, and the error's status."""
-    if wants_json():
-        return jsonify({"code": exc.status, "error": exc.code, "message": exc.message,
-                        "errors": exc.details or None}), exc.status
+    if wants_json():  # the Error body of the OpenAPI document, as the app's error handler sends it
+        return domain_answer(exc)
     return render_template(template, error=exc.message, errors=exc.details or {}, **ctx), exc.status
 
 

@@ -23,7 +23,7 @@ from flask import (
     url_for,
 )
 
-from ...domain.errors import DomainError, NotAuthenticated, NotFound, RateLimited, ValidationError
+from ...domain.errors import DomainError, NotAuthenticated, NotAuthorized, NotFound, RateLimited, ValidationError
 from ...services.portal import intake as intake_svc
 from ...services.portal import progress as progress_svc
 from ...services.portal import receipts as receipt_svc
@@ -196,6 +196,8 @@ def receipt(case_id):
 def mail(case_id):
     actor = _applicant()
     if actor.is_staff:
+        if _wants_json():  # a JSON client gets the refusal, not the staff page (see the OpenAPI document)
+            raise NotAuthorized("快递收件材料由申请人提交 (applicants only)")
         return redirect(url_for("inbox.case_page", case_id=case_id))
     case = progress_svc.owner_case(actor, case_id)
     errors, message, status = {}, None, 200
