@@ -49,7 +49,37 @@ def database_url(tmp_path_factory):
         conn.execute(text("CREATE SCHEMA public"))
     eng.dispose()
     _migrate(url)
+    _CALENDAR[url] = _calendar_digest(url)
     return url
+
+
+#: the calendar tables as migrated and seeded, by database URL: a test that edits the calendar (a
+#: holiday marked, a year imported) must not shift the deadlines of the tests after it
+_CALENDAR: dict[str, str] = {}
+_CALENDAR_DIGEST = text(
+    "SELECT md5(coalesce((SELECT string_agg(day::text || kind || coalesce(name, ''), ',' ORDER BY day) "
+    "FROM calendar_days), '') || '|' || "
+    "coalesce((SELECT string_agg(year::text, ',' ORDER BY year) FROM calendar_years), ''))")
+
+
+def _calendar_digest(url: str) -> str:
+    eng = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with eng.connect() as conn:
+        digest = conn.execute(_CALENDAR_DIGEST).scalar()
+    eng.dispose()
+    return digest
+
+
+def _restore_calendar(url: str) -> None:
+    """Empty the calendar tables and seed them again as _migrate did."""
+    from app.services.clocks.calendar import seed_from_package
+    app = create_app({"DATABASE_URL": url, "DEPLOY_ON_START": False, "TESTING": True})
+    with app.app_context():
+        db.session.execute(text("DELETE FROM calendar_days"))
+        db.session.execute(text("DELETE FROM calendar_years"))
+        seed_from_package()
+        db.session.commit()
+        db.engine.dispose()
 
 
 @pytest.fixture
@@ -65,7 +95,10 @@ def db_url(database_url, tmp_path):
             "AND tablename NOT IN ('alembic_version', 'calendar_days', 'calendar_years', 'regions', 'roles')"))]
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        calendar_changed = conn.execute(_CALENDAR_DIGEST).scalar() != _CALENDAR[database_url]
     eng.dispose()
+    if calendar_changed:
+        _restore_calendar(database_url)
     return database_url
 
 
