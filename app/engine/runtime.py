@@ -433,9 +433,12 @@ class Engine:
                              "kind": type(definition).__name__, "payload": event.payload})
         end_event = None
         if wf.completed:
-            for task in wf.get_tasks(state=TaskState.COMPLETED):
-                if isinstance(task.task_spec, EndEvent) and task.workflow is wf:
-                    end_event = task.task_spec.bpmn_id
+            # the end event reached last: a branch that ended earlier (a reminder's 催办 end) is not
+            # the outcome, and the task tree's order says nothing about which came last
+            ends = [task for task in wf.get_tasks(state=TaskState.COMPLETED)
+                    if isinstance(task.task_spec, EndEvent) and task.workflow is wf]
+            if ends:
+                end_event = max(ends, key=lambda task: task.last_state_change).task_spec.bpmn_id
         if cancelled:
             status = "cancelled"
         elif incident is not None or wf.get_tasks(state=TaskState.ERROR):

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import CaseEvent, Timer
+from app.models import CaseEvent, ProcessInstance, Timer
 from app.services.cases.timers import drain
 from app.services.common.clock import FakeClock
 from tests.conftest import ROOT, deploy_all, make_app
@@ -120,10 +120,11 @@ def run_to_end(api, case_id, *, from_review=True):
     complete(api, "leader", "leader_decision", LEADER_OK)
     case = api.get("applicant_1", f"/api/cases/{case_id}").json
     assert case["status"] == "approved" and case["instance_status"] == "complete", case
-    # reached through 准予核准 (``end_event`` itself may name the 催办 branch's end once a reminder fired)
+    # reached through 准予核准, also when a 催办 branch ended before it
     with api.app.app_context():
         assert db.session.execute(select(CaseEvent.element_id).where(
             CaseEvent.action == "status", CaseEvent.to_status == "approved")).scalar_one() == "end_approved"
+        assert db.session.execute(select(ProcessInstance.end_event)).scalar_one() == "end_approved"
     assert waiting(api) == []
 
 
