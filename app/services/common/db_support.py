@@ -24,8 +24,10 @@ def row_by_id(model, ident, *, lock: bool = False):
 
 def lock_one(model, *criteria):
     """SELECT … FOR UPDATE (PostgreSQL); on SQLite the write transaction already holds the lock
-    (every transaction starts with BEGIN IMMEDIATE, see app/__init__.py)."""
-    stmt = select(model).where(*criteria)
+    (every transaction starts with BEGIN IMMEDIATE, see app/__init__.py). The row as it is once
+    locked: an object of it the session already holds (read before the lock, in this transaction) is
+    refreshed, not returned as it was."""
+    stmt = select(model).where(*criteria).execution_options(populate_existing=True)
     if not is_sqlite():
         stmt = stmt.with_for_update()
     return db.session.execute(stmt).scalar_one_or_none()

@@ -35,15 +35,25 @@ def _tx():
 
 
 def _lock(task_id: str) -> tuple[ProcessInstance, HumanTask, Case | None]:
-    """The task with its case, after locking its instance (one statement)."""
+    """The task with its case, after locking its instance.
+
+    PostgreSQL: the lock is one statement and the read another. A single ``SELECT … JOIN … FOR UPDATE
+    OF process_instances`` that waited for the lock re-reads only the instance row once it is free: the
+    task and case rows would be those of its snapshot, taken before the transaction it waited for
+    committed (two clerks claiming one task at the same instant both succeeded). Read after the lock,
+    in READ COMMITTED, the next statement sees what that transaction wrote; ``populate_existing``
+    refreshes objects the session already holds. SQLite: BEGIN IMMEDIATE already holds the database's
+    write lock when the transaction starts."""
     if not isinstance(task_id, str) or len(task_id) > 36:
         raise NotFound("任务不存在")
+    if not is_sqlite():
+        db.session.execute(select(ProcessInstance.id).where(ProcessInstance.id == select(
+            HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()).with_for_update())
     stmt = (select(ProcessInstance, HumanTask, Case)
             .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
             .outerjoin(Case, Case.id == HumanTask.case_id)
-            .where(HumanTask.id == task_id))
-    if not is_sqlite():
-        stmt = stmt.with_for_update(of=ProcessInstance)
+            .where(HumanTask.id == task_id)
+            .execution_options(populate_existing=True))
     row = db.session.execute(stmt).first()
     if row is None:
         raise NotFound("任务不存在")
