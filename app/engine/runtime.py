@@ -86,9 +86,15 @@ class TaskNotReady(Exception):
 
 
 def deep_merge(target: dict, data: dict) -> dict:
+    """Merge ``data`` into ``target`` key by key. A nested object of ``target`` is copied before it
+    is merged into, never changed in place: SpiffWorkflow hands a task its parent's data with only
+    the top level copied, so the nested objects are shared with the tasks before it (in memory, and
+    again after a reload, which rebuilds unchanged keys the same way). Changing them in place would
+    rewrite the data those tasks completed with (what 退回 / 撤回 restores) in one process but not
+    in another, depending on whether the workflow had been reloaded in between."""
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(target.get(key), dict):
-            deep_merge(target[key], value)
+            target[key] = deep_merge(dict(target[key]), value)
         else:
             target[key] = value
     return target

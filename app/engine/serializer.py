@@ -21,6 +21,13 @@ from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, Sequent
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_VERSION
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.multiinstance_task import (
+    ParallelMultiInstanceTask as CamundaParallelMultiInstanceTask,
+    SequentialMultiInstanceTask as CamundaSequentialMultiInstanceTask,
+)
+
+from .multiinstance import ParallelMultiInstanceTask as PlatformParallelMultiInstanceTask
+from .multiinstance import SequentialMultiInstanceTask as PlatformSequentialMultiInstanceTask
 
 from .timers import ClockedCycle, ClockedDuration, ClockedTimeDate
 
@@ -50,6 +57,10 @@ class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
 
 def _registry_for(state_only: bool):
     config = deepcopy(CAMUNDA_CONFIG)
+    # Camunda-form multi-instance: our classes (they never change the shared spec while running),
+    # under the type names SpiffWorkflow's Camunda classes were stored with
+    config.pop(CamundaParallelMultiInstanceTask)
+    config.pop(CamundaSequentialMultiInstanceTask)
     if state_only:
         config[BpmnWorkflow] = StateOnlyWorkflowConverter
     registry = BpmnWorkflowSerializer.configure(config)
@@ -57,6 +68,8 @@ def _registry_for(state_only: bool):
     # classes share their names with Camunda's, so they get their own type names
     MultiInstanceTaskConverter(ParallelMultiInstanceTask, registry, typename="BpmnParallelMultiInstanceTask")
     MultiInstanceTaskConverter(SequentialMultiInstanceTask, registry, typename="BpmnSequentialMultiInstanceTask")
+    MultiInstanceTaskConverter(PlatformParallelMultiInstanceTask, registry, typename="ParallelMultiInstanceTask")
+    MultiInstanceTaskConverter(PlatformSequentialMultiInstanceTask, registry, typename="SequentialMultiInstanceTask")
     for cls in (ClockedTimeDate, ClockedDuration, ClockedCycle):
         TimerConditionalEventDefinitionConverter(cls, registry)
     return registry
