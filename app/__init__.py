@@ -42,12 +42,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings.validate(app.config)  # the final configuration: a test's TESTING or SECRET_KEY counts
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.json.ensure_ascii = False  # Chinese text as UTF-8, not \u escapes
+    from .observability.logs import configure_logging
+    configure_logging(app)  # LOG_FORMAT / LOG_LEVEL, for the web and the scheduler processes alike
+
+    if app.config.get("PROXY_HOPS"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        n = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _sqlite_pragmas(db.engine)
+        from .observability.metrics import instrument_sqlalchemy
+        instrument_sqlalchemy(db.engine)  # SQL statements and duration of each engine step
 
     from .engine.helpers import make_time_helpers
     from .engine.runtime import Engine
@@ -67,6 +76,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import models  # noqa: F401  (register tables)
     from .web import init_web
     init_web(app)
+    from .observability.hooks import install_request_hooks
+    install_request_hooks(app)  # request id, request histogram, access log (after init_web: runs first/last)
     from .cli import init_cli
     init_cli(app)
 

@@ -167,12 +167,9 @@ def scheduler_cmd():
                                     "Several may run at once.")
 @click.option("--max-seconds", type=float, default=None, help="stop after this many seconds (tests, benchmarks)")
 def scheduler_run(max_seconds):
-    import logging
-
     from .jobs.scheduler import run
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
-    for noisy in ("SpiffWorkflow", "spiff", "apscheduler"):  # per-task and per-job lines
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from .observability.logs import configure_logging
+    configure_logging(current_app)  # LOG_FORMAT / LOG_LEVEL (per-task and per-job lines kept at WARNING)
     run(current_app._get_current_object(), max_seconds=max_seconds)
 
 

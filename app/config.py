@@ -87,6 +87,21 @@ class Settings:
     #: 双公示: working days after the decision by which it must be published
     DISCLOSURE_DAYS: int = field(default_factory=lambda: _int("DISCLOSURE_DAYS", 7))
 
+    # -- operations (app/services/ops, app/web/ops, app/observability; docs/deploy.md) -----------------
+    #: reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (werkzeug's
+    #: ProxyFix); 0 = none: the peer address is the client. Per-IP sign-in and SMS limits depend on it.
+    PROXY_HOPS: int = field(default_factory=lambda: _int("PROXY_HOPS", 0))
+    #: how often each scheduler process writes its heartbeat (seconds); /readyz is not ready and
+    #: administrators see a banner when the youngest heartbeat is older than SCHEDULER_STALE_SECONDS
+    SCHEDULER_HEARTBEAT_SECONDS: float = field(default_factory=lambda: float(os.environ.get("SCHEDULER_HEARTBEAT_SECONDS", "10")))
+    SCHEDULER_STALE_SECONDS: float = field(default_factory=lambda: float(os.environ.get("SCHEDULER_STALE_SECONDS", "30")))
+    #: /metrics: served to loopback peers, and to others that send "Authorization: Bearer <token>"
+    #: (empty = loopback only)
+    METRICS_TOKEN: str = field(default_factory=lambda: os.environ.get("METRICS_TOKEN", ""))
+    #: log format of the web and scheduler processes: "json" (one JSON object per line) or "text"
+    LOG_FORMAT: str = field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json"))
+    LOG_LEVEL: str = field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO"))
+
     # -- SMS (app/services/sms.py, sms_codes.py; docs/sms.md) ------------------------------------------
     #: Twilio credentials; without an account SID and token SMS stay in the development outbox (/dev/outbox)
     TWILIO_ACCOUNT_SID: str = field(default_factory=lambda: os.environ.get("TWILIO_ACCOUNT_SID", ""))
@@ -130,6 +145,12 @@ class Settings:
             raise RuntimeError("SCRIPT_WORKERS must be between 1 and 64")
         if self.STEP_TIME_BUDGET_MS < self.SCRIPT_TIME_LIMIT_MS:
             raise RuntimeError("STEP_TIME_BUDGET_MS must be at least SCRIPT_TIME_LIMIT_MS")
+        if not 0 <= self.PROXY_HOPS <= 5:
+            raise RuntimeError("PROXY_HOPS must be between 0 and 5")
+        if not 0 < self.SCHEDULER_HEARTBEAT_SECONDS < self.SCHEDULER_STALE_SECONDS:
+            raise RuntimeError("SCHEDULER_HEARTBEAT_SECONDS must be positive and below SCHEDULER_STALE_SECONDS")
+        if self.LOG_FORMAT not in ("json", "text"):
+            raise RuntimeError("LOG_FORMAT must be 'json' or 'text'")
         if self.TWILIO_ACCOUNT_SID and not (self.TWILIO_AUTH_TOKEN and (
                 self.TWILIO_FROM_NUMBER or self.TWILIO_MESSAGING_SERVICE_SID)):
             raise RuntimeError("TWILIO_ACCOUNT_SID needs TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER or "

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("APP_ENV", "development")  # a bench is no production server: the demo SECRET_KEY will do
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # the JSON log lines of every request would drown the figures
 
 from sqlalchemy import create_engine, event, text  # noqa: E402
 from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402

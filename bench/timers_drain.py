@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("APP_ENV", "development")  # a bench is no production server: the demo SECRET_KEY will do
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # the JSON log lines of every request would drown the figures
 FIX = ROOT / "tests" / "fixtures"
 PROCESSES_DIR, FORMS_DIR = str(FIX / "processes"), str(FIX / "forms")
 USER = "bench_applicant"

@@ -3,30 +3,38 @@
 It fires timers at their due time (it sleeps until the earliest due timer, and at most
 ``SCHEDULER_POLL_SECONDS`` so that timers created meanwhile by other processes are seen), fires
 on start everything missed while no scheduler ran, runs electronic supervision every
-``SUPERVISION_SECONDS``, sends the SMS outbox every ``SMS_SEND_SECONDS`` (app/services/sms.py) and
+``SUPERVISION_SECONDS``, sends the SMS outbox every ``SMS_SEND_SECONDS`` (app/services/sms.py),
 deletes the stored files no row references every ``FILES_SWEEP_SECONDS`` (the first time one interval
-after start: app/services/common/blobs.py sweep_files).
+after start: app/services/common/blobs.py sweep_files), and writes its heartbeat every
+``SCHEDULER_HEARTBEAT_SECONDS`` (the first at start; app/services/ops/health.py: /readyz and the
+administrators' banner read it). The heartbeat row is deleted when the process stops cleanly: Ctrl-C,
+SIGTERM (a supervisor such as honcho or systemd stopping it) or ``max_seconds``.
 Several scheduler processes may run at once: each timer fires once, each SMS is sent once, a file is
-deleted once.
+deleted once, each beats under its own name.
 """
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 log = logging.getLogger(__name__)
 
 
 def run(app, *, max_seconds: float | None = None) -> None:
+    from ..services.ops.health import SchedulerIdentity, beat, forget
     poll = float(app.config["SCHEDULER_POLL_SECONDS"])
     scheduler = BlockingScheduler(timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1,
                                                                         "misfire_grace_time": None})
     stopping = threading.Event()
+    me = SchedulerIdentity.of_this_process()
+    beat_lock = threading.Lock()  # no beat is written after the row's deletion at stop
 
     def timers_job() -> float:
         """Fire what is due; return how long to sleep before the next run."""
@@ -83,12 +91,30 @@ def run(app, *, max_seconds: float | None = None) -> None:
             except Exception:
                 log.exception("file sweep failed")
 
+    def heartbeat_job():
+        # its own job and thread: a long timer run never delays it, and it never touches the timer chain
+        with beat_lock:
+            if stopping.is_set():
+                return
+            with app.app_context():
+                try:
+                    beat(me)
+                except Exception:
+                    log.exception("heartbeat failed")
+
+    def on_sigterm(_signum, _frame):
+        if not stopping.is_set():  # a second SIGTERM while stopping does not break the cleanup
+            raise SystemExit(0)
+
     scheduler.add_listener(after_timers, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED |
                            EVENT_JOB_MAX_INSTANCES)
     scheduler.add_job(timers_job, "date", id="timers", run_date=datetime.now(timezone.utc))
     scheduler.add_job(supervision_job, "interval", id="supervision",
                       seconds=float(app.config["SUPERVISION_SECONDS"]), next_run_time=datetime.now(timezone.utc))
     scheduler.add_job(sms_job, "interval", id="sms", seconds=float(app.config["SMS_SEND_SECONDS"]),
+                      next_run_time=datetime.now(timezone.utc))
+    beat_every = float(app.config["SCHEDULER_HEARTBEAT_SECONDS"])
+    scheduler.add_job(heartbeat_job, "interval", id="heartbeat", seconds=beat_every,
                       next_run_time=datetime.now(timezone.utc))
     sweep_every = float(app.config["FILES_SWEEP_SECONDS"])
     if sweep_every > 0:
@@ -97,10 +123,30 @@ def run(app, *, max_seconds: float | None = None) -> None:
         def stop():
             time.sleep(max_seconds)
             stopping.set()
-            scheduler.shutdown(wait=False)
+            try:
+                scheduler.shutdown(wait=False)
+            except SchedulerNotRunningError:  # stopped by a signal meanwhile
+                pass
         threading.Thread(target=stop, daemon=True).start()
-    log.info("scheduler started (poll %.1fs)", poll)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals reach only that one
+    if in_main_thread:
+        previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+    log.info("scheduler %s started (poll %.1fs)", me.name, poll)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        stopping.set()
+        try:
+            scheduler.shutdown(wait=False)
+        except SchedulerNotRunningError:  # max_seconds stopped it already
+            pass
+        with beat_lock, app.app_context():
+            try:
+                forget(me)
+            except Exception:
+                log.exception("could not delete the heartbeat row %s", me.name)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+        log.info("scheduler %s stopped", me.name)

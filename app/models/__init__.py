@@ -15,3 +15,4 @@ __all__ = ["User", "Matter", "ProcessVersion", "ProcessInstance", "HumanTask", "
 
 # portal (issue 5): each module owns its tables
 from . import sms, accounts, intake, correction, feedback  # noqa: E402,F401
+from . import ops  # noqa: E402,F401  (operations, issue 13: scheduler heartbeats)

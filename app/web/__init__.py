@@ -44,7 +44,7 @@ def init_web(app):
     """The app-wide parts (home, sign-in, assets, errors, i18n) and one blueprint package per wing:
     api, admin, inbox, portal, feedback, designer."""
     from ..config import session_cookie_secure
-    from . import admin, designer, feedback, inbox, portal
+    from . import admin, designer, feedback, inbox, ops, portal
     from .api import init_api
     from .assets import bp as assets_bp
     from .auth import bp as auth_bp
@@ -57,7 +57,7 @@ def init_web(app):
     init_errors(app)  # after flask-smorest, whose HTTPException handler ours replaces
     for bp in (home_bp, auth_bp, assets_bp):
         app.register_blueprint(bp)
-    for wing in (admin, inbox, portal, feedback, designer):
+    for wing in (admin, inbox, portal, feedback, designer, ops):
         for bp in wing.BLUEPRINTS:
             app.register_blueprint(bp)
     app.before_request(allow_upload_bodies)

@@ -15,8 +15,3 @@ def index():
                 "statutory": (m.latest_version.matter.get("statutory_limit") if m.latest_version else None)}
                for m in list_matters()]
     return render_template("home/index.html", matters=matters)
-
-
-@bp.get("/healthz")
-def healthz():
-    return {"status": "ok"}

@@ -24,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+from ...observability.metrics import sandbox_breach
 from . import codec
 from .limits import ScriptError, ScriptTimeout
 
@@ -204,15 +205,22 @@ class Pool:
                 worker.send(_run_helper(helpers, reply))
         except TimeoutError:
             self._discard(worker)
+            sandbox_breach("time")  # killed: its own tracer did not stop it in time
             raise ScriptTimeout(f"脚本运行超过 {seconds * 1000:.0f} 毫秒，已中止 (time limit exceeded)",
                                 kind="timeout") from None
         except codec.Unstorable as exc:
             self._discard(worker)
+            sandbox_breach("crash")
             raise WorkerBroken(str(exc)) from None
-        except BaseException:
+        except BaseException as exc:
             self._discard(worker)
+            if isinstance(exc, WorkerBroken):  # it died (its memory limit, a signal) or answered nonsense
+                sandbox_breach("crash")
             raise
         worker.cpu = float(reply.get("cpu") or 0.0)
+        breach = _breach(reply)
+        if breach:
+            sandbox_breach(breach)
         if reply.get("fatal") or not worker.alive:
             self._discard(worker)
         else:
@@ -225,6 +233,18 @@ class Pool:
             self._count -= len(idle)
         for worker in idle:
             worker.kill()
+
+
+def _breach(reply: dict) -> str | None:
+    """The limit a worker's refusal reports (``time``, ``memory``), None for a script's own error."""
+    if reply.get("ok"):
+        return None
+    kind = reply.get("kind")
+    if kind == "timeout":
+        return "time"
+    if reply.get("fatal") or (kind == "limit" and "memory limit" in str(reply.get("msg") or "")):
+        return "memory"
+    return None
 
 
 def _run_helper(helpers: dict, reply: dict) -> dict:

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ...extensions import db
 from ...models import Case, Incident, ProcessInstance, Timer
+from ...observability import metrics
 from ..common.db_support import lock_one
 from ..identity.actors import Actor
 from .steps import apply_step, engine, load_workflow, now, record_event
@@ -102,6 +103,7 @@ def record_timer_failure(inst: ProcessInstance, case: Case | None, timers: list[
                         element_id=timers[0].element_id, error_type=type(exc).__name__[:64], message=message,
                         details=details, created_at=now())
     db.session.add(incident)
+    metrics.incident_recorded("timer", incident.error_type)
     record_event(case, "system", "incident", element_id=timers[0].element_id, opinion=message[:2000])
     return incident
 

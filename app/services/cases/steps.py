@@ -2,6 +2,7 @@
 transaction. Nothing here commits."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from datetime import datetime
 
@@ -25,12 +26,20 @@ from ...models import (
     TaskCandidate,
     Timer,
 )
+from ...observability import logs, metrics
 from ..clocks.deadlines import start_case_clock, step_due
 from ..clocks.supervision import chief_of
 from ..common.clock import clock_now
 from ..messaging.notify import notify_staff
 from .hooks import status_changed
 from .task_index import close_signs, index_task
+
+
+events_log = logging.getLogger("yg.events")
+
+#: the trail fields also put on the action's log line (not the data or the opinion: they are large and
+#: personal; the trail has them)
+LOGGED_FIELDS = ("task_id", "element_id", "step_name", "from_status", "to_status")
 
 
 def engine() -> Engine:
@@ -82,9 +91,20 @@ def load_workflow(inst: ProcessInstance):
 
 
 def record_event(case: Case | None, actor: str, action: str, **fields) -> None:
+    """One entry of the case's trail, and one log line of the action (logger ``yg.events``). The case
+    number becomes the log context of the rest of the request (and its user, when the request has none
+    yet: an API client's)."""
     if case is None:
         return
     db.session.add(CaseEvent(case_id=case.id, actor=actor, action=action, at=now(), **fields))
+    if actor != "system" and not logs.current()["user"]:
+        logs.bind(case_no=case.case_no, user=actor)
+    else:
+        logs.bind(case_no=case.case_no)
+    if events_log.isEnabledFor(logging.INFO):
+        events_log.info("%s %s by %s", action, case.case_no or f"#{case.id}", actor, extra={
+            "action": action, "actor": actor, "case_no": case.case_no, "case_id": case.id,
+            **{k: fields[k] for k in LOGGED_FIELDS if fields.get(k) is not None}})
 
 
 def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason=None) -> None:
@@ -174,6 +194,7 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
     back: tasks that were ready and are not any more are closed with one UPDATE, new ones inserted.
     ``scheduled``: the timers the scheduler fired in this step (see ``project_timers``)."""
     ts = now()
+    metrics.step_applied(case.process_id if case is not None else inst.process_id)
     inst.state = result.state
     inst.status = result.status
     inst.serializer_version = SPIFF_VERSION
@@ -241,6 +262,8 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
             error_type=incident.error_type if incident else "InvalidStatusTransition",
             message=incident.message if incident else "; ".join(problems),
             details=incident.details if incident else {}, created_at=ts))
+        metrics.incident_recorded("script" if incident else "status",
+                                  incident.error_type if incident else "InvalidStatusTransition")
         if case is not None:
             record_event(case, "system", "incident", element_id=incident.element_id if incident else None,
                          opinion=(incident.message if incident else "; ".join(problems))[:2000])

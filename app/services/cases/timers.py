@@ -25,6 +25,7 @@ from sqlalchemy import and_, func, or_, select
 
 from ...extensions import db
 from ...models import Case, ProcessInstance, Timer
+from ...observability import logs, metrics
 from ..common.clock import clock_now
 from ..common.db_support import is_sqlite
 from .incidents import record_timer_failure, resolve_timer_incidents
@@ -89,7 +90,25 @@ def _back_off(timers: list[Timer], now: datetime) -> datetime:
 
 
 def _fire_one(now: datetime | None, skip: set[int] | frozenset = frozenset()) -> Firing:
-    """Claim one instance and fire its due timers, in one transaction (committed)."""
+    """Claim one instance and fire its due timers, in one transaction (committed). The log lines of the
+    firing carry its case number, and the next firing's do not."""
+    with logs.scope(case_no=None):
+        return _fire_claimed(now, skip)
+
+
+def _lags(timers: list[Timer], before: dict) -> list[float]:
+    """Timer lag (fire time − due time, seconds) of the timers this firing fired: those now ``fired``
+    and the cycles given their next due time. Read before the commit (no reload after it)."""
+    lags = []
+    for t in timers:
+        due = before[t.id][0]
+        if t.status == "fired" or (t.status == "waiting" and t.due_at != due):
+            fired_at = t.fired_at if t.status == "fired" and t.fired_at else clock_now()
+            lags.append((fired_at - due).total_seconds())
+    return lags
+
+
+def _fire_claimed(now: datetime | None, skip: set[int] | frozenset) -> Firing:
     now = now or clock_now()
     try:
         inst = _claim_instance(now, skip)
@@ -124,10 +143,13 @@ def _fire_one(now: datetime | None, skip: set[int] | frozenset = frozenset()) ->
             _back_off(stuck, now)
         elif any(attempts for _, attempts in before.values()):
             resolve_timer_incidents(inst.id)
+        lags = _lags(timers, before)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    for lag in lags:
+        metrics.timer_fired(lag)
     engine().remember(inst.id, inst.revision, result.workflow)
     return Firing(inst.id, fired, failed=bool(stuck))
 

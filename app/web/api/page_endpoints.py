@@ -231,9 +231,19 @@ DESIGNER_OPS = {
 
 # -- the rest: health, Twilio's status callback ------------------------------------------------------------
 OTHER = "其他 (other)"
+_CHECK = {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}
+READINESS = obj({"status": {"type": "string", "enum": ["ready", "not_ready"]},
+                 "checks": obj({"database": _CHECK, "migrations": _CHECK, "scheduler": _CHECK, "outbox": _CHECK},
+                               ["database", "migrations", "scheduler", "outbox"])}, ["status", "checks"])
 OTHER_OPS = {
-    "home.healthz": op("Liveness", tag=OTHER, security=PUBLIC, redirect=False,
-                       answer=obj({"status": {"type": "string", "enum": ["ok"]}}, ["status"], closed=True)),
+    "ops_health.healthz": op("Liveness: the process serves requests (touches no database)", tag=OTHER,
+                             security=PUBLIC, redirect=False,
+                             answer=obj({"status": {"type": "string", "enum": ["ok"]}}, ["status"], closed=True)),
+    "ops_health.readyz": op("Readiness: database reachable, migrations at head, a scheduler heartbeat younger "
+                            "than SCHEDULER_STALE_SECONDS; the outboxes' backlog (informational)", tag=OTHER,
+                            security=PUBLIC, redirect=False, answer=READINESS,
+                            extra={"503": {"description": "not ready: the same body, status not_ready",
+                                           "content": _json(READINESS)}}),
     "outbox.twilio_status": op("Twilio's status callback (signed by Twilio)", tag=OTHER, security=PUBLIC,
                                redirect=False, body=obj({"MessageSid": text(), "MessageStatus": text(),
                                                          "ErrorCode": text()}), media=FORM,
@@ -249,7 +259,8 @@ OTHER_OPS = {
 
 ENDPOINTS = {**INBOX_OPS, **PORTAL_OPS, **CASES_OPS, **CORRECTION_OPS, **FEEDBACK_OPS, **DESIGNER_OPS, **OTHER_OPS}
 METHODS = {"portal_cases.my_cases": "get", "portal_cases.api_my_cases": "get", "portal_cases.api_case": "get",
-           "portal_cases.qr_page": "get", "designer.form": "get", "home.healthz": "get"}
+           "portal_cases.qr_page": "get", "designer.form": "get", "ops_health.healthz": "get",
+           "ops_health.readyz": "get"}
 
 
 def html_page(summary: str, tag: str, security=SESSION_READ) -> dict:

@@ -5,6 +5,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ...observability.logs import bind as bind_log_context
 from ...services.cases import incidents as incident_svc
 from ...services.cases import lifecycle as case_svc
 from ...services.cases import registry as registry_svc
@@ -46,7 +47,9 @@ supervision_bp = Blueprint("supervision_api", __name__, url_prefix="/api/supervi
 def actor():
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    return actor_for_token(token)
+    who = actor_for_token(token)
+    bind_log_context(user=who.username)  # the access log line names the token's user
+    return who
 
 
 def _matter_out(m, detail=False):

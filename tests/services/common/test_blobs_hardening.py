@@ -150,7 +150,7 @@ def test_five_replaced_uploads_leave_one_file_on_disk_after_the_sweep(app):
 def _cli_sweep(app) -> dict:
     out = app.test_cli_runner().invoke(args=["files", "sweep"])
     assert out.exit_code == 0, out.output
-    words = out.output.split()
+    words = out.stdout.split()  # (log lines go to stderr)
     return {"deleted": int(words[1]), "bytes": int(words[3].lstrip("("))}
 
 
