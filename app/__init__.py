@@ -74,12 +74,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         pool(app.config["SCRIPT_WORKERS"])  # pre-start the script workers (in a thread)
 
     from . import models  # noqa: F401  (register tables)
+    from .services.federation.transport import register as register_federation_channel
+    register_federation_channel()  # the outbox channel to the other platforms of the 省市县 network
     from .web import init_web
     init_web(app)
     from .observability.hooks import install_request_hooks
     install_request_hooks(app)  # request id, request histogram, access log (after init_web: runs first/last)
     from .cli import init_cli
     init_cli(app)
+    from .cli_federation import init_federation_cli
+    init_federation_cli(app)
 
     if app.config.get("DEPLOY_ON_START"):
         from .services.cases.bootstrap import deploy_on_start

@@ -102,6 +102,22 @@ class Settings:
     LOG_FORMAT: str = field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json"))
     LOG_LEVEL: str = field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO"))
 
+    # -- the 省市县 network (app/services/federation; docs/federation.md) ------------------------------
+    #: this deployment's level; empty = from REGION_CODE (xx0000 province, xxxx00 city, else county)
+    FEDERATION_LEVEL: str = field(default_factory=lambda: os.environ.get("FEDERATION_LEVEL", ""))
+    #: the Ed25519 signing key: Base64 of its 32-byte seed, or (empty) the file FEDERATION_KEY_FILE,
+    #: created by `flask federation keygen` (and on first use in development)
+    FEDERATION_SIGNING_KEY: str = field(default_factory=lambda: os.environ.get("FEDERATION_SIGNING_KEY", ""))
+    FEDERATION_KEY_FILE: str = field(default_factory=lambda: os.environ.get(
+        "FEDERATION_KEY_FILE", str(ROOT / "instance" / "federation-ed25519.key")))
+    #: the base URL other platforms reach this one at (its peers' configuration names it too)
+    FEDERATION_PUBLIC_URL: str = field(default_factory=lambda: os.environ.get("FEDERATION_PUBLIC_URL", ""))
+    #: a message signed more than this far from the receiver's clock is refused (replays)
+    FEDERATION_MAX_SKEW_SECONDS: int = field(default_factory=lambda: _int("FEDERATION_MAX_SKEW_SECONDS", 300))
+    FEDERATION_TIMEOUT_SECONDS: float = field(default_factory=lambda: float(os.environ.get("FEDERATION_TIMEOUT_SECONDS", "10")))
+    #: how often the scheduler's outbox sender looks for due messages to other systems (seconds)
+    OUTBOX_SEND_SECONDS: float = field(default_factory=lambda: float(os.environ.get("OUTBOX_SEND_SECONDS", "2")))
+
     # -- SMS (app/services/sms.py, sms_codes.py; docs/sms.md) ------------------------------------------
     #: Twilio credentials; without an account SID and token SMS stay in the development outbox (/dev/outbox)
     TWILIO_ACCOUNT_SID: str = field(default_factory=lambda: os.environ.get("TWILIO_ACCOUNT_SID", ""))
@@ -151,6 +167,10 @@ class Settings:
             raise RuntimeError("SCHEDULER_HEARTBEAT_SECONDS must be positive and below SCHEDULER_STALE_SECONDS")
         if self.LOG_FORMAT not in ("json", "text"):
             raise RuntimeError("LOG_FORMAT must be 'json' or 'text'")
+        if self.FEDERATION_LEVEL not in ("", "province", "city", "county"):
+            raise RuntimeError("FEDERATION_LEVEL must be province, city or county (or empty)")
+        if self.FEDERATION_MAX_SKEW_SECONDS < 30:
+            raise RuntimeError("FEDERATION_MAX_SKEW_SECONDS must be at least 30")
         if self.TWILIO_ACCOUNT_SID and not (self.TWILIO_AUTH_TOKEN and (
                 self.TWILIO_FROM_NUMBER or self.TWILIO_MESSAGING_SERVICE_SID)):
             raise RuntimeError("TWILIO_ACCOUNT_SID needs TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER or "

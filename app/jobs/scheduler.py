@@ -3,7 +3,8 @@
 It fires timers at their due time (it sleeps until the earliest due timer, and at most
 ``SCHEDULER_POLL_SECONDS`` so that timers created meanwhile by other processes are seen), fires
 on start everything missed while no scheduler ran, runs electronic supervision every
-``SUPERVISION_SECONDS``, sends the SMS outbox every ``SMS_SEND_SECONDS`` (app/services/sms.py),
+``SUPERVISION_SECONDS``, sends the SMS outbox every ``SMS_SEND_SECONDS`` (app/services/sms.py) and the
+outbox to other platforms and systems every ``OUTBOX_SEND_SECONDS`` (app/services/messaging/outbox.py),
 deletes the stored files no row references every ``FILES_SWEEP_SECONDS`` (the first time one interval
 after start: app/services/common/blobs.py sweep_files), and writes its heartbeat every
 ``SCHEDULER_HEARTBEAT_SECONDS`` (the first at start; app/services/ops/health.py: /readyz and the
@@ -91,6 +92,16 @@ def run(app, *, max_seconds: float | None = None) -> None:
             except Exception:
                 log.exception("file sweep failed")
 
+    def outbox_job():
+        from ..services.messaging.outbox import deliver_due
+        with app.app_context():
+            try:
+                counts = deliver_due()
+                if counts["claimed"]:
+                    log.info("outbox: %(delivered)d delivered, %(retry)d to retry, %(dead)d dead", counts)
+            except Exception:
+                log.exception("outbox sender run failed")
+
     def heartbeat_job():
         # its own job and thread: a long timer run never delays it, and it never touches the timer chain
         with beat_lock:
@@ -112,6 +123,8 @@ def run(app, *, max_seconds: float | None = None) -> None:
     scheduler.add_job(supervision_job, "interval", id="supervision",
                       seconds=float(app.config["SUPERVISION_SECONDS"]), next_run_time=datetime.now(timezone.utc))
     scheduler.add_job(sms_job, "interval", id="sms", seconds=float(app.config["SMS_SEND_SECONDS"]),
+                      next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(outbox_job, "interval", id="outbox", seconds=float(app.config["OUTBOX_SEND_SECONDS"]),
                       next_run_time=datetime.now(timezone.utc))
     beat_every = float(app.config["SCHEDULER_HEARTBEAT_SECONDS"])
     scheduler.add_job(heartbeat_job, "interval", id="heartbeat", seconds=beat_every,

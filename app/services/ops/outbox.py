@@ -1,18 +1,20 @@
 """The outboxes' backlog: what waits to leave the platform, by channel and peer.
 
-One outbox is delivered today: ``notifications`` (channel ``sms``: SMS through Twilio, peer
-``twilio``; ``internal``: in-app notices, delivered when written). A row waits while its status is
-``pending`` (or ``sending``, claimed by a sender). ``outbound_messages`` (messages and signals a
-process throws) is a record with no sender yet, so it is no backlog; the federation's outbox to
-other platforms adds its channel and peers here."""
+Two outboxes are delivered: ``notifications`` (channel ``sms``: SMS through Twilio, peer ``twilio``;
+``internal``: in-app notices, delivered when written) and ``outbox_messages`` (messages to other
+systems: channel ``federation`` with one peer per platform of the 省市县 network, and the channels of
+the docking with outside systems). A row waits while its status is ``pending`` (or ``sending``,
+claimed by a sender). ``outbound_messages`` (messages and signals a process throws) is a record with
+no sender, so it is no backlog."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
 from ...extensions import db
+from ...models.exchange import OutboxMessage
 from ...models.supervision import Notification
 from ..common.clock import clock_now
 
@@ -37,7 +39,20 @@ def backlog() -> list[Backlog]:
         select(Notification.channel, func.count(), func.min(Notification.created_at))
         .where(Notification.status.in_(WAITING)).group_by(Notification.channel)).all()
     out += [Backlog(channel, "twilio" if channel == "sms" else "local", n, oldest) for channel, n, oldest in rows]
+    rows = db.session.execute(
+        select(OutboxMessage.channel, OutboxMessage.peer, func.count(), func.min(OutboxMessage.created_at))
+        .where(OutboxMessage.status.in_(WAITING)).group_by(OutboxMessage.channel, OutboxMessage.peer)).all()
+    out += [Backlog(channel, peer, n, _aware(oldest)) for channel, peer, n, oldest in rows]
     return sorted(out, key=lambda b: (b.channel, b.peer))
+
+
+def _aware(value):
+    """An aggregate's datetime as the column gives it (SQLite returns MIN() as naive text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
 
 
 def summary(now: datetime | None = None) -> dict:

@@ -59,12 +59,13 @@ a file's content, a BPMN model): a request valid by the schema may still be refu
 def init_api(app):
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": security_schemes(app)},
                                    "security": [{"bearer": []}], "info": {"description": DESCRIPTION}})
+    from .federation_routes import federation_bp
     from .inbox_routes import admin_cases_bp, document_rules, inbox_bp, ops_bp
     from .page_endpoints import document_page_endpoints
     from .routes import cases_bp, incidents_bp, matters_bp, supervision_bp, tasks_bp
     from .versions_routes import versions_bp
     for bp in (matters_bp, cases_bp, tasks_bp, incidents_bp, supervision_bp, inbox_bp, ops_bp, admin_cases_bp,
-               versions_bp):
+               versions_bp, federation_bp):
         api.register_blueprint(bp)
     document_rules(api.spec)
     api.spec.late.append(lambda spec: document_page_endpoints(spec, app.url_map))

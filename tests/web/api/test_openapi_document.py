@@ -120,7 +120,10 @@ def test_the_public_endpoints_need_no_credentials_and_the_others_say_which(app):
     public = {(path, method) for path, item in doc["paths"].items() for method, op in item.items()
               if isinstance(op, dict) and op.get("security") == []}
     assert {("/api/matters", "get"), ("/api/matters/{process_id}", "get"), ("/p/{token}", "get"),
-            ("/healthz", "get"), ("/readyz", "get"), ("/api/twilio/status", "post")} == public
+            ("/healthz", "get"), ("/readyz", "get"), ("/api/twilio/status", "post"),
+            # the federation protocol: a message is authenticated by its signature, not a token
+            ("/api/federation/messages", "post"), ("/api/federation/ping", "post"),
+            ("/api/federation/whoami", "get")} == public
     assert doc["security"] == [{"bearer": []}]
     assert app.test_client().get("/api/matters").status_code == 200
     pages = [op for path, item in doc["paths"].items() if not path.startswith("/api/")
