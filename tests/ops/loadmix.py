@@ -20,8 +20,11 @@ What a client does:
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import signal
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -227,3 +230,39 @@ def work_one(http, username: str, plans_by_pid: dict[str, Plan], *, rng: random.
         return "lost"
     data = plans_by_pid[task["process_id"]].steps[task["element_id"]]
     return "done" if complete(http, username, task["id"], data, detail.get("revision")) == 200 else "lost"
+
+
+def stop_processes(procs: list[subprocess.Popen]) -> None:
+    """Stop servers started in process groups of their own: SIGTERM to each group (gunicorn stops its
+    workers), SIGKILL after 10 s; then their descendants that started sessions of their own (the
+    script workers) by pid. No process is left behind."""
+    import psutil
+    descendants = []
+    for proc in procs:
+        try:
+            descendants += psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    end = time.monotonic() + 10
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=5)
+    _, alive = psutil.wait_procs(descendants, timeout=3)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=3)

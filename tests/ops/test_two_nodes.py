@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -151,38 +150,7 @@ class Cluster:
         return f"--- {label}\n" + (path.read_bytes()[-tail:].decode("utf-8", "replace") if path.exists() else "")
 
     def stop(self) -> None:
-        """SIGTERM to every process group (gunicorn stops its workers), SIGKILL after 10 s; then the
-        script workers, which start in sessions of their own, by their pids."""
-        import psutil
-        descendants = []
-        for _, proc in self.procs:
-            try:
-                descendants += psutil.Process(proc.pid).children(recursive=True)
-            except psutil.NoSuchProcess:
-                pass
-        for _, proc in self.procs:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        end = time.monotonic() + 10
-        for _, proc in self.procs:
-            try:
-                proc.wait(timeout=max(0.1, end - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=5)
-        _, alive = psutil.wait_procs(descendants, timeout=3)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=3)
+        lm.stop_processes([proc for _, proc in self.procs])
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
 """/admin/federation: administrators only; peers registered with field-by-field errors and nothing
 stored when bad; enable, disable; dead letters sent again under their id; refusals listed."""
-import re
-
 import pytest
 from sqlalchemy import func, select
 
@@ -13,8 +11,8 @@ from app.services.identity import org
 from app.services.identity.actors import SYSTEM
 from app.services.messaging import inbox, outbox
 from tests.conftest import make_app
+from tests.web.admin.test_admin_users import PASSWORD, csrf, signed_in
 
-PASSWORD = "correct horse battery"
 KEY = public_key_text(private_key_from_seed(new_seed()).public_key())
 
 
@@ -32,17 +30,6 @@ def app(db_url):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def signed_in(app, username):
-    c = app.test_client()
-    token = csrf(c.get("/login").get_data(as_text=True))
-    assert c.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token}).status_code == 302
-    return c
 
 
 def peers(app):
