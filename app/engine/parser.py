@@ -6,6 +6,7 @@ entry per problem, naming the element id, so a designer can fix them all at once
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 from dataclasses import dataclass, field
 
@@ -16,7 +17,10 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser
+from SpiffWorkflow.bpmn.specs.defaults import ReceiveTask
 from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
@@ -42,13 +46,16 @@ UNSUPPORTED = {
     "adHocSubProcess": "特设子流程 (ad-hoc sub-process)",
     "businessRuleTask": "业务规则任务 (business rule task, no DMN)",
     "sendTask": "发送任务 (send task)",
-    "receiveTask": "接收任务 (receive task)",
 }
 FLOW_NODES = {"startEvent", "endEvent", "userTask", "scriptTask", "manualTask", "task", "serviceTask",
               "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
               "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "subProcess",
-              "callActivity"} | set(k for k in UNSUPPORTED if not k.endswith("Definition"))
+              "callActivity", "receiveTask"} | set(k for k in UNSUPPORTED if not k.endswith("Definition"))
 ACTIONS = {"receive", "correction", "review", "countersign", "decide"}
+#: the ``camunda:property`` naming the variable a caught message's payload is stored under
+MESSAGE_VARIABLE = "messageVariable"
+#: data the platform itself puts into every case: a message may not overwrite it
+RESERVED_VARIABLES = {"applicant", "case_no"}
 
 
 def _local(tag) -> str:
@@ -78,6 +85,64 @@ def parse_xml(data: bytes, filename: str = "<upload>", max_bytes: int = 1024 * 1
         raise InvalidModel("不是 BPMN 2.0 文件", [{"element": None, "file": filename,
                                               "message": "root element must be bpmn:definitions"}])
     return root
+
+
+def message_variable(props: dict, message_name) -> str | None:
+    """Where the payload of a caught message lands in the data: the element's ``messageVariable``
+    property, else the message's name."""
+    return (props.get(MESSAGE_VARIABLE) or "").strip() or message_name
+
+
+def _check_message_catches(errors: list, filename: str, root, proc) -> None:
+    """Receive tasks, message catch events and message boundary events (接收消息): each refers to a
+    ``bpmn:message`` with a name, and the payload's variable is a plain name the data may take. A
+    timer after an event-based gateway is refused: the scheduler only fires timers of catch events
+    and boundary events, so put the time limit on the waiting element as a boundary timer."""
+    messages = {m.get("id"): m for m in root.iter(full_tag("message"))}
+    for el in proc.iter():
+        kind = _local(el.tag)
+        eid = el.get("id")
+        definition = el.find("bpmn:messageEventDefinition", NS)
+        if kind == "receiveTask":
+            holder = el if el.get("messageRef") is not None or definition is None else definition
+        elif kind in {"intermediateCatchEvent", "boundaryEvent"} and definition is not None:
+            holder = definition
+        else:
+            if kind == "eventBasedGateway":
+                _check_gateway_branches(errors, filename, proc, el)
+            continue
+        if (el.get(C + "resultVariable") or (definition is not None and definition.get(C + "resultVariable"))):
+            _err(errors, eid, f"接收消息不使用 camunda:resultVariable，请用 camunda:property {MESSAGE_VARIABLE} "
+                              f"(a caught message's variable is the property {MESSAGE_VARIABLE})", filename)
+        ref = (holder.get("messageRef") or "").strip()
+        if not ref:
+            _err(errors, eid, "接收消息的元素没有引用消息 (no messageRef: refer to a bpmn:message with a name)",
+                 filename)
+            continue
+        message = messages.get(ref)
+        if message is None:
+            _err(errors, eid, f"引用的消息不存在: {ref} (messageRef refers to no bpmn:message)", filename)
+            continue
+        msg_name = (message.get("name") or "").strip()
+        if not msg_name:
+            _err(errors, eid, f"消息 {ref} 没有名称 (the message has no name: it is delivered by name)", filename)
+            continue
+        props = {p.get("name"): p.get("value")
+                 for p in el.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS)}
+        var = message_variable(props, msg_name)
+        if not ID_RE.match(var) or keyword.iskeyword(var) or var in RESERVED_VARIABLES:
+            _err(errors, eid, f"消息内容的变量名 {var!r} 不可用，请设置 camunda:property {MESSAGE_VARIABLE} "
+                              f"(the payload variable must be a plain name other than "
+                              f"{', '.join(sorted(RESERVED_VARIABLES))})", filename)
+
+
+def _check_gateway_branches(errors: list, filename: str, proc, gateway) -> None:
+    targets = {f.get("targetRef") for f in proc.iter(full_tag("sequenceFlow")) if f.get("sourceRef") == gateway.get("id")}
+    for node in proc.iter(full_tag("intermediateCatchEvent")):
+        if node.get("id") in targets and node.find("bpmn:timerEventDefinition", NS) is not None:
+            _err(errors, node.get("id"), "基于事件的网关后不支持定时器分支，请在等待的元素上加边界定时器 "
+                                         "(a timer after an event-based gateway is not scheduled: put a "
+                                         "boundary timer on the receive task or catch event instead)", filename)
 
 
 def split_list(value: str | None) -> list[str]:
@@ -163,10 +228,19 @@ def _with_properties(classes: dict) -> dict:
     return out
 
 
+class PlatformReceiveTaskParser(PlatformNodeMixin, CamundaEventDefinitionParser, ReceiveTaskParser):
+    """A receive task waits for a message like a message catch event, with Camunda's message event
+    definition (the one the platform stores and delivers to, see ``Engine.deliver``)."""
+
+    def create_task(self):
+        return ReceiveTaskParser.create_task(self)
+
+
 class PlatformParser(CamundaParser):
     OVERRIDE_PARSER_CLASSES = {**_with_properties({**BpmnParser.PARSER_CLASSES,
                                                    **CamundaParser.OVERRIDE_PARSER_CLASSES}),
-                               full_tag("userTask"): (PlatformUserTaskParser, UserTask)}
+                               full_tag("userTask"): (PlatformUserTaskParser, UserTask),
+                               full_tag("receiveTask"): (PlatformReceiveTaskParser, ReceiveTask)}
 
 
 @dataclass
@@ -501,6 +575,7 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
             elif pname == "notify" and (pval != "urge" or name != "boundaryEvent"):
                 _err(errors, eid, "notify=urge (催办) goes on a boundary event of a user task", filename)
 
+    _check_message_catches(errors, filename, root, proc)
     _reachability(errors, filename, proc)
     _check_recursion(errors, filename, root, pid)
     if errors:

@@ -10,17 +10,20 @@ from __future__ import annotations
 import threading
 from uuid import UUID
 from collections import OrderedDict
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from .parser import EXPR_RE, split_list
+from .parser import EXPR_RE, message_variable, split_list
 from .sandbox import ScriptError, SandboxScriptEngine
 from .serializer import dump_state, load_spec, load_state
 from .timers import set_due
@@ -83,6 +86,18 @@ class StepResult:
 
 class TaskNotReady(Exception):
     """The task does not exist in this instance or is not READY (someone else completed it)."""
+
+
+class NoSuchWaitingMessage(Exception):
+    """Nothing in the workflow waits for this message now (never did, already caught, or its wait
+    was cancelled, e.g. by a boundary timer). The workflow is unchanged. ``waiting``: the names of
+    the messages it does wait for."""
+
+    def __init__(self, name: str, waiting: list[str]):
+        self.name, self.waiting = name, waiting
+        shown = "、".join(waiting) if waiting else "无 (none)"
+        super().__init__(f"流程当前不在等待消息「{name}」，正在等待: {shown} "
+                         f"(the process is not waiting for message {name!r}; waiting for: {waiting})")
 
 
 def deep_merge(target: dict, data: dict) -> dict:
@@ -299,6 +314,73 @@ class Engine:
             elif t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
                 current.add(bid)
         return {"done": sorted(done - current), "current": sorted(current)}
+
+    # -- messages (接收消息) ----------------------------------------------------------------------
+    @staticmethod
+    def _message_waits(wf):
+        """(task, message event definition, variable, element spec) of every message the workflow
+        waits for now: receive tasks, intermediate message catch events, message boundary events of
+        an active element, and the message branches of an event-based gateway (SpiffWorkflow keeps
+        their definitions on the gateway; the variable is read from the branch's catch event)."""
+        top = wf.top_workflow if hasattr(wf, "top_workflow") else wf
+        out = []
+        for task in list(top.event_manager.tasks.values()):
+            # a task dropped from the tree by a reset still sits in the event manager: it waits for nothing
+            if task.state != TaskState.WAITING or task.workflow.tasks.get(task.id) is not task:
+                continue
+            spec = task.task_spec
+            definition = getattr(spec, "event_definition", None)
+            if isinstance(definition, MultipleEventDefinition):
+                for index, item in enumerate(definition.event_definitions):
+                    if isinstance(item, MessageEventDefinition) and index < len(spec.outputs):
+                        branch = spec.outputs[index]
+                        out.append((task, item, message_variable(_props(branch), item.name), branch))
+            elif isinstance(definition, MessageEventDefinition):
+                out.append((task, definition, message_variable(_props(spec), definition.name), spec))
+        return out
+
+    def message_catchers(self, wf, name: str) -> list[tuple[str, str]]:
+        """(element id, element name) of the elements waiting for the message ``name`` now (for an
+        event-based gateway: the branch's catch event), in no particular order."""
+        return [(element.bpmn_id, element.bpmn_name or element.bpmn_id)
+                for _, definition, _, element in self._message_waits(wf) if definition.name == name]
+
+    def waiting_messages(self, wf) -> list[str]:
+        """The names of the messages the workflow can catch now (sorted, each once)."""
+        return sorted({str(d.name) for _, d, _, _ in self._message_waits(wf) if d.name})
+
+    def deliver(self, wf, name: str, payload: dict, correlation: dict | None = None) -> StepResult:
+        """Deliver the message ``name`` with ``payload`` to the workflow: every element waiting for it
+        now catches it (a receive task, an intermediate message catch event, a message boundary event,
+        an event-based gateway's message branch), the payload lands in the data under the element's
+        message variable (``camunda:property messageVariable``, else the message name), and the process
+        steps on as after a completed task (timers, case status, incidents alike).
+
+        ``correlation`` are SpiffWorkflow correlations ({correlation key: {property: value}}), checked
+        only by models that declare correlation properties. Raises NoSuchWaitingMessage — and leaves
+        the workflow as it was — when nothing waits for ``name``."""
+        if not isinstance(payload, dict):
+            raise TypeError("a message payload is a dict")
+        waits = [(task, definition, var) for task, definition, var, _ in self._message_waits(wf)
+                 if definition.name == name]
+        catching = []
+        for task, definition, var in waits:
+            event = BpmnEvent(definition, payload={"payload": deepcopy(payload), "result_var": var},
+                              correlations=deepcopy(correlation or {}))
+            if task.task_spec.catches(task, event):
+                catching.append((task, event))
+        if not catching:
+            raise NoSuchWaitingMessage(name, self.waiting_messages(wf))
+        before = self._snapshot(wf)
+        for task, event in catching:
+            try:
+                task.task_spec.catch(task, event)
+                task.task_spec._update(task)
+            except Exception as exc:  # noqa: BLE001 - a correlation expression, say: an incident on the element
+                if not task.has_state(TaskState.COMPLETED | TaskState.ERROR):
+                    task._set_state(TaskState.ERROR)
+                return self._finish(wf, before, [], self._incident(task, exc))
+        return self._advance(wf, before)
 
     def cancel(self, wf) -> StepResult:
         before = self._snapshot(wf)

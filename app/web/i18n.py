@@ -66,7 +66,7 @@ EN.update({
     "文件（PDF、JPG、PNG、OFD）": "File (PDF, JPG, PNG, OFD)", "上传": "Upload", "申请信息": "Application",
     "只读": "Read only", "没有正在办理的环节": "No open step", "查看": "View", "已挂起": "Suspended",
     # history actions, outcomes, statuses, file kinds
-    "创建申请": "Created", "提交申请": "Submitted", "状态变更": "Status", "委派交回": "Delegation handed back",
+    "创建申请": "Created", "接收消息": "Message received", "提交申请": "Submitted", "状态变更": "Status", "委派交回": "Delegation handed back",
     "前加签": "Signers added (before)", "后加签": "Signers added (after)", "上传附件": "File attached",
     "延长审批": "Extension", "流程异常": "Incident", "重试": "Retry", "定时": "Timer", "已减签": "Signer removed",
     "补正": "Correction", "已提交": "Submitted", "已收件": "Received", "已受理": "Accepted", "补正中": "In correction",

@@ -34,7 +34,8 @@ staff_only = login_required(lambda a: a.is_staff)
 TAB_LABELS = {"todo": "待办", "done": "已办", "handled": "我经手的", "cc": "抄送给我"}
 COLOUR_LABELS = {"red": "已超期", "yellow": "即将到期", "green": "正常", "none": "无时限"}
 ACTION_LABELS = {
-    "create": "创建申请", "draft": "暂存", "submit": "提交申请", "status": "状态变更", "claim": "签收",
+    "create": "创建申请", "message": "接收消息", "draft": "暂存", "submit": "提交申请", "status": "状态变更",
+    "claim": "签收",
     "unclaim": "取消签收", "complete": "办理", "reject": "不予受理/不予许可", "return": "退回", "withdraw": "撤回",
     "transfer": "转办", "delegate": "委派", "resolve": "委派交回", "reclaim": "收回委派", "add_sign_before": "前加签",
     "add_sign_after": "后加签", "remove_sign": "减签", "sign": "加签意见", "cc": "抄送", "urge": "催办",
