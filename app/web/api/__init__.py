@@ -67,5 +67,7 @@ def init_api(app):
     for bp in (matters_bp, cases_bp, tasks_bp, incidents_bp, supervision_bp, inbox_bp, ops_bp, admin_cases_bp,
                versions_bp, federation_bp):
         api.register_blueprint(bp)
+    from .federation_files import federation_files_bp
+    api.register_blueprint(federation_files_bp)
     document_rules(api.spec)
     api.spec.late.append(lambda spec: document_page_endpoints(spec, app.url_map))

@@ -123,7 +123,7 @@ def test_the_public_endpoints_need_no_credentials_and_the_others_say_which(app):
             ("/healthz", "get"), ("/readyz", "get"), ("/api/twilio/status", "post"),
             # the federation protocol: a message is authenticated by its signature, not a token
             ("/api/federation/messages", "post"), ("/api/federation/ping", "post"),
-            ("/api/federation/whoami", "get")} == public
+            ("/api/federation/whoami", "get"), ("/api/federation/files/{sha256}", "get")} == public
     assert doc["security"] == [{"bearer": []}]
     assert app.test_client().get("/api/matters").status_code == 200
     pages = [op for path, item in doc["paths"].items() if not path.startswith("/api/")
