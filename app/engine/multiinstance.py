@@ -239,3 +239,33 @@ class ParallelMultiInstanceTask(CamundaMultiInstance, BpmnParallelMultiInstanceT
 
 
 __all__ = ["SequentialMultiInstanceTask", "ParallelMultiInstanceTask", "INPUT_KEY"]
+
+
+def add_camunda_multiinstance_task(node, loop_characteristics) -> None:
+    """SpiffWorkflow's Camunda parsing (camunda:collection / camunda:elementVariable or a
+    loopCardinality), building our classes, which never change the spec while running (see
+    this module's docstring: SpiffWorkflow's made the result depend on the process). ``node`` is
+    the task's parser (app/engine/parser.py PlatformNodeMixin)."""
+    prefix = "bpmn:multiInstanceLoopCharacteristics"
+    cardinality = node.xpath(f"./{prefix}/bpmn:loopCardinality")
+    cardinality = cardinality[0].text if len(cardinality) > 0 else None
+    collection = node.attribute("collection", "camunda", loop_characteristics)
+    if cardinality is None and collection is None:
+        node.raise_validation_exception("A multiinstance task must specify a cardinality or a collection")
+    element_var = node.attribute("elementVariable", "camunda", loop_characteristics)
+    if cardinality is None and element_var is None:
+        node.raise_validation_exception("camunda:collection needs camunda:elementVariable (每个实例的变量名)")
+    condition = node.xpath(f"./{prefix}/bpmn:completionCondition")
+    condition = condition[0].text if len(condition) > 0 else None
+    original = node.spec.task_specs.pop(node.task.name)
+    params = {
+        "task_spec": "",
+        "cardinality": cardinality,
+        "data_output": TaskDataReference(collection) if collection is not None else None,
+        "output_item": TaskDataReference(element_var) if element_var is not None else None,
+        "condition": condition,
+    }
+    cls = SequentialMultiInstanceTask if loop_characteristics.get("isSequential") == "true" \
+        else ParallelMultiInstanceTask
+    node.task = cls(node.spec, original.name, **params)
+    node._copy_task_attrs(original, loop_characteristics)

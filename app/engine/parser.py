@@ -15,7 +15,6 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.parser.util import full_tag
-from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser
 from SpiffWorkflow.bpmn.specs.defaults import ReceiveTask
@@ -27,7 +26,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from ..domain.case_status import SETTABLE_BY_PROCESS
 from ..domain.errors import InvalidModel
 from ..domain.groups import GROUP_CODE_RE, is_known_group
-from .multiinstance import ParallelMultiInstanceTask, SequentialMultiInstanceTask
+from .multiinstance import add_camunda_multiinstance_task
 from .sandbox import MAX_INSTANCES, SandboxEnvironment, ScriptError, check_source
 from .timers import clocked
 
@@ -174,35 +173,7 @@ class PlatformNodeMixin(PropertiesMixin):
             loop_characteristics.find("bpmn:inputDataItem", NS) is not None
         if standard:
             return TaskParser._add_multiinstance_task(self, loop_characteristics)
-        self._add_camunda_multiinstance_task(loop_characteristics)
-
-    def _add_camunda_multiinstance_task(self, loop_characteristics):
-        """SpiffWorkflow's Camunda parsing (camunda:collection / camunda:elementVariable or a
-        loopCardinality), building our classes, which never change the spec while running (see
-        app/engine/multiinstance.py: SpiffWorkflow's made the result depend on the process)."""
-        prefix = "bpmn:multiInstanceLoopCharacteristics"
-        cardinality = self.xpath(f"./{prefix}/bpmn:loopCardinality")
-        cardinality = cardinality[0].text if len(cardinality) > 0 else None
-        collection = self.attribute("collection", "camunda", loop_characteristics)
-        if cardinality is None and collection is None:
-            self.raise_validation_exception("A multiinstance task must specify a cardinality or a collection")
-        element_var = self.attribute("elementVariable", "camunda", loop_characteristics)
-        if cardinality is None and element_var is None:
-            self.raise_validation_exception("camunda:collection needs camunda:elementVariable (每个实例的变量名)")
-        condition = self.xpath(f"./{prefix}/bpmn:completionCondition")
-        condition = condition[0].text if len(condition) > 0 else None
-        original = self.spec.task_specs.pop(self.task.name)
-        params = {
-            "task_spec": "",
-            "cardinality": cardinality,
-            "data_output": TaskDataReference(collection) if collection is not None else None,
-            "output_item": TaskDataReference(element_var) if element_var is not None else None,
-            "condition": condition,
-        }
-        cls = SequentialMultiInstanceTask if loop_characteristics.get("isSequential") == "true" \
-            else ParallelMultiInstanceTask
-        self.task = cls(self.spec, original.name, **params)
-        self._copy_task_attrs(original, loop_characteristics)
+        add_camunda_multiinstance_task(self, loop_characteristics)
 
 
 class PlatformUserTaskParser(PlatformNodeMixin, UserTaskParser):
