@@ -48,7 +48,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config.get("PROXY_HOPS"):
         from werkzeug.middleware.proxy_fix import ProxyFix
         n = int(app.config["PROXY_HOPS"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+        # X-Forwarded-For is appended to by each proxy (n values); -Proto and -Host are set by the
+        # proxy nearest to the app (one value): trust that one
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=1, x_host=1)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))

@@ -11,7 +11,6 @@ metrics files), so nothing made before the fork is shared between workers.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 
 
@@ -59,11 +58,12 @@ control_socket_disable = True
 
 
 def child_exit(server, worker):
-    """A worker has exited (the master runs this): its live Prometheus gauges go with it
-    (app.observability.metrics.child_exit, when that module is there)."""
-    if importlib.util.find_spec("app.observability.metrics") is None:
-        return
-    from app.observability import metrics
-    hook = getattr(metrics, "child_exit", None)
-    if hook is not None:
-        hook(server, worker)
+    """A worker has exited (the master runs this): its live Prometheus gauges go with it. Nothing of
+    the app is imported into the master, and no error here may stop it (gunicorn does not catch what
+    this hook raises: the whole server would stop)."""
+    try:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+            multiprocess.mark_process_dead(worker.pid)
+    except Exception:  # noqa: BLE001
+        server.log.exception("child_exit: could not mark worker %s dead for the metrics", worker.pid)

@@ -15,6 +15,7 @@ deleted once, each beats under its own name.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -26,6 +27,18 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 log = logging.getLogger(__name__)
+
+
+def _fresh_log_context(job):
+    """A job's log lines carry only what the job itself binds: the pool's threads run one job after
+    another, and a case number bound by one (a case event) must not label the next one's lines."""
+    from ..observability import logs
+
+    @functools.wraps(job)
+    def run_job():
+        with logs.scope(case_no=None, user=None, request_id=None):
+            return job()
+    return run_job
 
 
 def run(app, *, max_seconds: float | None = None) -> None:
@@ -55,7 +68,7 @@ def run(app, *, max_seconds: float | None = None) -> None:
 
     def schedule_timers(wait: float) -> None:
         if not stopping.is_set():
-            scheduler.add_job(timers_job, "date", id="timers", replace_existing=True,
+            scheduler.add_job(_fresh_log_context(timers_job), "date", id="timers", replace_existing=True,
                               run_date=datetime.now(timezone.utc) + timedelta(seconds=wait))
 
     def after_timers(event) -> None:
@@ -119,19 +132,21 @@ def run(app, *, max_seconds: float | None = None) -> None:
 
     scheduler.add_listener(after_timers, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED |
                            EVENT_JOB_MAX_INSTANCES)
-    scheduler.add_job(timers_job, "date", id="timers", run_date=datetime.now(timezone.utc))
-    scheduler.add_job(supervision_job, "interval", id="supervision",
+    scheduler.add_job(_fresh_log_context(timers_job), "date", id="timers", run_date=datetime.now(timezone.utc))
+    scheduler.add_job(_fresh_log_context(supervision_job), "interval", id="supervision",
                       seconds=float(app.config["SUPERVISION_SECONDS"]), next_run_time=datetime.now(timezone.utc))
-    scheduler.add_job(sms_job, "interval", id="sms", seconds=float(app.config["SMS_SEND_SECONDS"]),
+    scheduler.add_job(_fresh_log_context(sms_job), "interval", id="sms",
+                      seconds=float(app.config["SMS_SEND_SECONDS"]),
                       next_run_time=datetime.now(timezone.utc))
-    scheduler.add_job(outbox_job, "interval", id="outbox", seconds=float(app.config["OUTBOX_SEND_SECONDS"]),
+    scheduler.add_job(_fresh_log_context(outbox_job), "interval", id="outbox",
+                      seconds=float(app.config["OUTBOX_SEND_SECONDS"]),
                       next_run_time=datetime.now(timezone.utc))
     beat_every = float(app.config["SCHEDULER_HEARTBEAT_SECONDS"])
-    scheduler.add_job(heartbeat_job, "interval", id="heartbeat", seconds=beat_every,
+    scheduler.add_job(_fresh_log_context(heartbeat_job), "interval", id="heartbeat", seconds=beat_every,
                       next_run_time=datetime.now(timezone.utc))
     sweep_every = float(app.config["FILES_SWEEP_SECONDS"])
     if sweep_every > 0:
-        scheduler.add_job(files_sweep_job, "interval", id="files_sweep", seconds=sweep_every)
+        scheduler.add_job(_fresh_log_context(files_sweep_job), "interval", id="files_sweep", seconds=sweep_every)
     if max_seconds is not None:
         def stop():
             time.sleep(max_seconds)

@@ -119,12 +119,25 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        context = " ".join(f"{name}={getattr(record, name)}" for name in CONTEXT if getattr(record, name, None))
-        extras = " ".join(f"{k}={v}" for k, v in extra_fields(record).items())
-        head, _, rest = line.partition("\n")  # keep a traceback below the line
+        # a message or a value from outside (a request path) must not start a line of its own: the
+        # line breaks in them are written \n; only a traceback goes below the line
+        message = _one_line(record.getMessage())
+        saved = record.msg, record.args
+        record.msg, record.args = message, None
+        try:
+            line = super().format(record)
+        finally:
+            record.msg, record.args = saved
+        context = " ".join(f"{name}={_one_line(getattr(record, name))}" for name in CONTEXT
+                           if getattr(record, name, None))
+        extras = " ".join(f"{k}={_one_line(v)}" for k, v in extra_fields(record).items())
+        head, _, rest = line.partition("\n")
         head = " ".join(part for part in (head, context, extras) if part)
         return f"{head}\n{rest}" if rest else head
+
+
+def _one_line(value) -> str:
+    return str(value).replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
 
 
 class _DevServerAccess(logging.Filter):

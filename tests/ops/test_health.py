@@ -72,10 +72,10 @@ def test_healthz_answers_without_touching_the_database(app, client):
 
 def test_readyz_follows_the_heartbeat_on_the_apps_clock(app, client):
     clock = app.extensions["clock"]
-    r = client.get("/readyz")
-    assert r.status_code == 503 and r.headers["Cache-Control"] == "no-store"
+    r = client.get("/readyz")  # no scheduler: this node serves, but is degraded
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     body = r.get_json()
-    assert body["status"] == "not_ready"
+    assert body["status"] == "degraded"
     assert body["checks"]["database"] == {"ok": True}
     assert body["checks"]["migrations"] == {"ok": True, "current": HEAD, "head": HEAD}
     assert body["checks"]["scheduler"] == {"ok": False, "age_seconds": None, "schedulers": []}
@@ -94,7 +94,7 @@ def test_readyz_follows_the_heartbeat_on_the_apps_clock(app, client):
     assert client.get("/readyz").status_code == 200  # 29.9 s: still young enough
     clock.advance(seconds=0.1)
     r = client.get("/readyz")
-    assert r.status_code == 503
+    assert r.status_code == 200 and r.get_json()["status"] == "degraded"
     assert r.get_json()["checks"]["scheduler"]["ok"] is False
     assert r.get_json()["checks"]["scheduler"]["age_seconds"] == 30.0
 
@@ -221,7 +221,7 @@ def test_a_running_scheduler_beats_and_deletes_its_row_when_it_stops(fixture_app
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert name not in heartbeats(app)
-    assert client.get("/readyz").status_code == 503
+    assert client.get("/readyz").get_json()["status"] == "degraded"  # the scheduler gone: served, degraded
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
@@ -249,7 +249,7 @@ def test_a_scheduler_process_stopped_by_a_signal_deletes_its_row(db_url, stop):
             proc.wait()
     assert proc.returncode == 0 and "Traceback" not in out, out
     assert name not in heartbeats(app)
-    assert app.test_client().get("/readyz").status_code == 503
+    assert app.test_client().get("/readyz").get_json()["status"] == "degraded"
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -305,3 +305,11 @@ def test_the_banner_costs_one_query_per_few_seconds(app, people):
         page = c.get("/").get_data(as_text=True)
     assert BANNER in page
     assert not [s for s in seen if "scheduler_heartbeats" in s], seen
+
+
+def test_readyz_tells_its_findings_to_operators_only(app, client):
+    r = client.get("/readyz", environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    assert r.status_code == 200 and r.get_json() == {"status": "degraded"}  # no hosts, pids, revisions
+    app.config["METRICS_TOKEN"] = "t" * 32
+    r = client.get("/readyz", environ_base={"REMOTE_ADDR": "10.0.0.5"}, headers={"Authorization": "Bearer " + "t" * 32})
+    assert r.get_json()["checks"]["scheduler"]["ok"] is False

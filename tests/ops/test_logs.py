@@ -138,3 +138,12 @@ def test_json_lines_carry_exceptions_and_extra_fields(capsys):
     [line] = [line for line in json_lines(capsys.readouterr().err) if line["logger"] == "yg.test"]
     assert line["level"] == "ERROR" and line["instance_id"] == 7 and "ValueError: boom" in line["exc"]
     assert line["when"].startswith("<object")  # anything not JSON is given as text, never an error
+
+
+def test_a_line_break_from_outside_cannot_forge_a_text_log_line():
+    import logging as _logging
+    from app.observability.logs import TextFormatter
+    record = _logging.LogRecord("yg.access", _logging.INFO, __file__, 1, "GET %s 404", ("/x\nINFO yg.access admin",),
+                                None)
+    line = TextFormatter().format(record)
+    assert "\n" not in line and line.endswith("GET /x\\nINFO yg.access admin 404")

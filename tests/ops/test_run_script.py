@@ -378,3 +378,16 @@ def test_prod_serves_with_gunicorn_workers_and_the_scheduler_and_stops_on_sigter
         assert port_free(run.port)
     finally:
         run.cleanup()
+
+
+def test_the_demo_is_not_loaded_into_another_database_without_being_asked(project):
+    """A DATABASE_URL left in the environment without APP_ENV: the development mode would load users
+    with public passwords into it. Refused before anything starts."""
+    run = Run(project, DATABASE_URL="postgresql://postgres@127.0.0.1:5432/production_db")
+    try:
+        rc = run.proc.wait(timeout=60)
+        run._reader.join(timeout=5)
+    finally:
+        run.cleanup()
+    assert rc == 2 and "refusing to load the demo data" in run.output and "--demo" in run.output, run.output
+    assert "running at" not in run.output and port_free(run.port)

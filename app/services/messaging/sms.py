@@ -222,7 +222,8 @@ def deliver_pending(limit: int | None = None) -> dict:
             message = _send(client, to, body)
         except Exception as exc:  # every failure is recorded on the row; the next pass decides
             error = exc
-            log.warning("SMS %s to %s failed (attempt %d): %s", nid, to, attempt, _classify(exc)[2])
+            log.warning("SMS %s to …%s failed (attempt %d): %s", nid, to[-4:], attempt,
+                        _classify(exc)[2])  # (a phone number is personal data: its last four digits only)
         outcome = _record(nid, attempt, message, error)
         if outcome in counts:
             counts[outcome] += 1

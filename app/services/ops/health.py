@@ -185,7 +185,10 @@ def _outbox(now: datetime) -> dict:
 
 def readiness(now: datetime | None = None) -> dict:
     """What /readyz answers: ``status`` "ready" when the database, the migrations and the scheduler
-    are ok (the outbox is informational), and each check's findings."""
+    are ok (the outbox is informational); "degraded" when only the scheduler is stale — this node
+    serves requests, but timers, warnings and SMS are paused: a load balancer must keep sending it
+    requests (a stopped scheduler must not take every web node out), monitoring alerts on it —;
+    "not_ready" when the database or the migrations are not (503). Each check's findings."""
     now = now or clock_now()
     database = _database()
     if database["ok"]:
@@ -201,5 +204,8 @@ def readiness(now: datetime | None = None) -> dict:
         db.session.rollback()  # end the read transaction (on SQLite it holds the write lock)
     except Exception:
         pass
-    ready = all(checks[name]["ok"] for name in ("database", "migrations", "scheduler"))
-    return {"status": "ready" if ready else "not_ready", "checks": checks}
+    if not (checks["database"]["ok"] and checks["migrations"]["ok"]):
+        status = "not_ready"
+    else:
+        status = "ready" if checks["scheduler"]["ok"] else "degraded"
+    return {"status": status, "checks": checks}

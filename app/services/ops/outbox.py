@@ -37,7 +37,8 @@ def backlog() -> list[Backlog]:
     out: list[Backlog] = []
     rows = db.session.execute(
         select(Notification.channel, func.count(), func.min(Notification.created_at))
-        .where(Notification.status.in_(WAITING)).group_by(Notification.channel)).all()
+        .where(Notification.status.in_(WAITING), Notification.channel != "internal")  # delivered when written
+        .group_by(Notification.channel)).all()
     out += [Backlog(channel, "twilio" if channel == "sms" else "local", n, oldest) for channel, n, oldest in rows]
     rows = db.session.execute(
         select(OutboxMessage.channel, OutboxMessage.peer, func.count(), func.min(OutboxMessage.created_at))

@@ -232,15 +232,17 @@ DESIGNER_OPS = {
 # -- the rest: health, Twilio's status callback ------------------------------------------------------------
 OTHER = "其他 (other)"
 _CHECK = {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}
-READINESS = obj({"status": {"type": "string", "enum": ["ready", "not_ready"]},
+READINESS = obj({"status": {"type": "string", "enum": ["ready", "degraded", "not_ready"]},
                  "checks": obj({"database": _CHECK, "migrations": _CHECK, "scheduler": _CHECK, "outbox": _CHECK},
-                               ["database", "migrations", "scheduler", "outbox"])}, ["status", "checks"])
+                               ["database", "migrations", "scheduler", "outbox"],
+                               description="operators only (loopback or the metrics token)")}, ["status"])
 OTHER_OPS = {
     "ops_health.healthz": op("Liveness: the process serves requests (touches no database)", tag=OTHER,
                              security=PUBLIC, redirect=False,
                              answer=obj({"status": {"type": "string", "enum": ["ok"]}}, ["status"], closed=True)),
-    "ops_health.readyz": op("Readiness: database reachable, migrations at head, a scheduler heartbeat younger "
-                            "than SCHEDULER_STALE_SECONDS; the outboxes' backlog (informational)", tag=OTHER,
+    "ops_health.readyz": op("Readiness: database reachable and migrations at head (else 503); a scheduler "
+                            "heartbeat younger than SCHEDULER_STALE_SECONDS (else degraded, still 200); the "
+                            "outboxes' backlog (informational)", tag=OTHER,
                             security=PUBLIC, redirect=False, answer=READINESS,
                             extra={"503": {"description": "not ready: the same body, status not_ready",
                                            "content": _json(READINESS)}}),

@@ -15,6 +15,7 @@ from flask import Blueprint, has_request_context, jsonify
 from ...services.ops.health import readiness, scheduler_age, scheduler_stale
 from .. import i18n
 from ..auth import current_actor
+from .metrics import allowed as metrics_allowed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops_health", __name__)
@@ -39,9 +40,12 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
+    """200 ready or degraded (only the scheduler is stale), 503 not ready. The findings (scheduler
+    hosts and pids, revisions, backlogs) go to operators only — loopback or the metrics token, as
+    /metrics —; anyone else gets the status alone."""
     result = readiness()
-    response = jsonify(result)
-    response.status_code = 200 if result["status"] == "ready" else 503
+    response = jsonify(result if metrics_allowed() else {"status": result["status"]})
+    response.status_code = 503 if result["status"] == "not_ready" else 200
     return _no_store(response)
 
 
