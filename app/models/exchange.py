@@ -1,7 +1,7 @@
 """The exchange with other systems: the transactional outbox of messages to other platforms (other
 levels of the 省市县 network, the 一张网, the investment project platform) and the inbox that makes
 each received message take effect once. See app/services/messaging/outbox.py and inbox.py."""
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -31,7 +31,10 @@ class OutboxMessage(db.Model):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(12), default="pending")
+    #: claims so far (the claim's token: only grows); ``failures``: failed sends since the last
+    #: (re)send, what the retry policy counts
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
     created_at = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at = mapped_column(UTCDateTime, nullable=True)
     claimed_until = mapped_column(UTCDateTime, nullable=True)
@@ -87,4 +90,7 @@ class InboxRefusal(db.Model):
     code: Mapped[str] = mapped_column(String(48))
     error: Mapped[str] = mapped_column(Text)
     remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    #: signed by the registered peer it names (stale, replay, refused content): kept; the others
+    #: (junk, unknown peers, bad signatures) are throttled by the receiver and pruned first
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
     at = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -30,6 +30,7 @@ def upgrade():
         sa.Column('case_id', sa.Integer(), nullable=True),
         sa.Column('status', sa.String(length=12), nullable=False),
         sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('failures', sa.Integer(), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
@@ -81,6 +82,7 @@ def upgrade():
         sa.Column('code', sa.String(length=48), nullable=False),
         sa.Column('error', sa.Text(), nullable=False),
         sa.Column('remote_addr', sa.String(length=64), nullable=False),
+        sa.Column('verified', sa.Boolean(), nullable=False),
         sa.Column('at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox_refusals')),
     )

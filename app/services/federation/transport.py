@@ -3,18 +3,31 @@ peer, and the receiving side that checks an envelope before the inbox applies it
 
 Sending (``send``, called by the outbox's sender with no transaction open): the envelope is signed at
 each attempt with the time of that attempt, POSTed as JSON to ``<peer base URL>/api/federation/messages``:
-- 200 → delivered (the peer's answer is kept on the outbox row; a repeat is answered ``duplicate``);
-- 4xx → the peer refused this message as it is: ``Refused`` (dead letter, visible to operators);
-- 5xx, a timeout, a refused connection, a disabled peer → ``Retry`` with the outbox's backoff.
+- 200 with the protocol's answer (``answer`` an object, ``duplicate`` a boolean) → delivered (kept on
+  the outbox row; a repeat is answered ``duplicate``); a 200 of another shape → ``Retry``;
+- 4xx → the peer refused this message as it is: ``Refused`` (dead letter, visible to operators) —
+  except what time or the other side's operators mend: ``stale`` (clocks), ``unknown_peer`` (not
+  registered or disabled there yet), ``wrong_recipient``, ``not_configured``, 408, 425, 429 → ``Retry``;
+- 5xx, a timeout, a refused connection, a redirect (never followed: the envelope goes only to the
+  registered URL) → ``Retry`` with the outbox's backoff; a peer disabled here → ``Defer`` (waits
+  without counting a failure).
+The whole exchange has one deadline (FEDERATION_TIMEOUT_SECONDS for each read, three times that in
+all, well inside the claim's lease) and the answer at most ANSWER_MAX_BYTES: a slow or endless peer
+cannot hold the sender.
 
 Receiving (``accept``): shape → known and enabled peer → addressed to this deployment → signature
 → timestamp within FEDERATION_MAX_SKEW_SECONDS → the inbox (message id and sequence number: once).
-Each refusal is answered with the platform's error body and recorded in ``inbox_refusals``.
+Each refusal is answered with the platform's error body and recorded in ``inbox_refusals`` for
+operators. Refusals of a message signed by the registered peer it names (stale, replay, content) are
+always recorded and kept; the others (junk, unknown peers, bad signatures) at most once a minute per
+address and reason in each process (the rest are logged), and pruned first — nobody without a key
+can turn requests into writes or push the real refusals out.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import time
 import uuid
@@ -28,7 +41,7 @@ from flask import current_app
 from ...extensions import db
 from ..common.clock import clock_now
 from ..messaging import inbox, outbox
-from ..messaging.outbox import Channel, Outgoing, Refused, Retry
+from ..messaging.outbox import Channel, Defer, Outgoing, Refused, Retry
 from .peers import own_level, own_region, peer, signing_key
 from .protocol import Envelope, ProtocolError, canonical, open_envelope, parse_public_key, seal, verify
 
@@ -37,6 +50,10 @@ log = logging.getLogger(__name__)
 CHANNEL = "federation"
 PATH = "/api/federation/messages"
 PING_PATH = "/api/federation/ping"
+#: the largest answer read from a peer (a delivery's answer is a few hundred bytes)
+ANSWER_MAX_BYTES = 64 * 1024
+#: refusals that the receiver's clock or operators mend: sent again later, not dead
+TRANSIENT = {"stale", "unknown_peer", "wrong_recipient", "not_configured"}
 
 #: kind → function(envelope) -> (answer, case id or None), run inside the inbox's transaction;
 #: registered by the modules that own each kind
@@ -56,8 +73,28 @@ def register() -> None:
                                     lease_seconds=3 * 30 + 60))
 
 
-def post(url: str, envelope: dict, timeout: float) -> requests.Response:
-    return requests.post(url, json=envelope, timeout=timeout, headers={"User-Agent": "yangguang-fagai-federation/1"})
+class Answer:
+    """A peer's answer, read within the deadline and the size limit."""
+
+    def __init__(self, status_code: int, content: bytes):
+        self.status_code, self.content = status_code, content
+        self.text = content[:300].decode("utf-8", "replace")
+
+
+def post(url: str, envelope: dict, timeout: float) -> Answer:
+    """POST the envelope to exactly ``url`` (no redirect followed), reading the answer within
+    3 × ``timeout`` in all and at most ANSWER_MAX_BYTES. Raises requests.RequestException."""
+    deadline = time.monotonic() + 3 * timeout
+    with requests.post(url, json=envelope, timeout=timeout, allow_redirects=False, stream=True,
+                       headers={"User-Agent": "yangguang-fagai-federation/1"}) as r:
+        body = b""
+        for chunk in r.iter_content(8192):
+            body += chunk
+            if len(body) > ANSWER_MAX_BYTES:
+                raise requests.exceptions.ContentDecodingError(f"answer over {ANSWER_MAX_BYTES} bytes")
+            if time.monotonic() > deadline:
+                raise requests.exceptions.ReadTimeout(f"answer not complete within {3 * timeout:.0f} s")
+        return Answer(r.status_code, body)
 
 
 def send(out: Outgoing) -> dict:
@@ -67,7 +104,7 @@ def send(out: Outgoing) -> dict:
     if base_url is None:
         raise Refused(f"对端 {out.peer} 未登记", "unknown_peer")
     if not enabled:
-        raise Retry(f"对端 {out.peer} 已停用：消息保留，启用后发送", "peer_disabled")
+        raise Defer(f"对端 {out.peer} 已停用：消息保留，启用后发送", "peer_disabled")
     envelope = seal(signing_key(), message_id=out.message_id, sender=own_region(), recipient=out.peer, seq=out.seq,
                     ts=clock_now(), kind=out.kind, body=out.payload)
     timeout = float(current_app.config["FEDERATION_TIMEOUT_SECONDS"])
@@ -77,17 +114,19 @@ def send(out: Outgoing) -> dict:
         raise Retry(f"{type(exc).__name__}: {exc}"[:500], "network") from exc
     body = _json(r)
     if r.status_code == 200:
-        return body
-    code = body.get("error") or f"http_{r.status_code}"
-    message = body.get("message") or r.text[:300]
-    if 400 <= r.status_code < 500 and r.status_code not in (408, 425, 429):
-        raise Refused(f"HTTP {r.status_code}: {message}", code)
-    raise Retry(f"HTTP {r.status_code}: {message}", code)
+        if isinstance(body.get("answer"), dict) and isinstance(body.get("duplicate"), bool):
+            return body
+        raise Retry("HTTP 200 without the protocol's answer (is the URL the peer's platform?)", "bad_answer")
+    code = body.get("error") if isinstance(body.get("error"), str) else f"http_{r.status_code}"
+    message = body.get("message") if isinstance(body.get("message"), str) else r.text
+    if 400 <= r.status_code < 500 and r.status_code not in (408, 425, 429) and code not in TRANSIENT:
+        raise Refused(f"HTTP {r.status_code}: {message}"[:500], code[:48])
+    raise Retry(f"HTTP {r.status_code}: {message}"[:500], code[:48])
 
 
-def _json(r: requests.Response) -> dict:
+def _json(r: Answer) -> dict:
     try:
-        body = r.json()
+        body = json.loads(r.content)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
@@ -95,30 +134,59 @@ def _json(r: requests.Response) -> dict:
 
 # -- receiving -------------------------------------------------------------------------------------
 
-def _refuse(raw, error: ProtocolError | inbox.Refusal, remote_addr: str):
+def _refuse(raw, error: ProtocolError | inbox.Refusal, remote_addr: str, *, authenticated: bool):
+    """Answer a refusal; record it for operators only when the message is signed by a registered peer
+    (see the module's docstring), else log it."""
     raw = raw if isinstance(raw, dict) else {}
     text = lambda v: v if isinstance(v, str) else ""  # noqa: E731
-    inbox.refuse(CHANNEL, text(raw.get("from"))[:6] or "?", text(raw.get("id"))[:64], text(raw.get("kind"))[:32],
-                 error.code, error.message, remote_addr)
+    claimed = text(raw.get("from"))[:6] or "?"
+    if authenticated or _first_in_a_while(remote_addr, error.code):
+        inbox.refuse(CHANNEL, claimed, text(raw.get("id"))[:64], text(raw.get("kind"))[:32], error.code,
+                     error.message, remote_addr, verified=authenticated)
+    else:
+        log.warning("federation: refused a message from %s (claims %r): [%s] %s", remote_addr, claimed,
+                    error.code, error.message)
     raise error
+
+
+_LAST_RECORDED: dict[tuple[str, str], float] = {}
+#: an unverified refusal is recorded at most once per address and reason in this many seconds
+RECORD_EVERY_SECONDS = 60.0
+
+
+def _first_in_a_while(remote_addr: str, code: str) -> bool:
+    """Whether an unverified refusal of this address and reason is the first of the last minute in
+    this process (only those are written: nobody without a key can turn requests into writes)."""
+    now = time.monotonic()
+    key = (remote_addr or "", code)
+    if now - _LAST_RECORDED.get(key, -RECORD_EVERY_SECONDS) < RECORD_EVERY_SECONDS:
+        return False
+    if len(_LAST_RECORDED) > 10_000:
+        _LAST_RECORDED.clear()
+    _LAST_RECORDED[key] = now
+    return True
 
 
 def authenticate(raw, remote_addr: str = "") -> Envelope:
     """Shape, peer, recipient, signature and time of an envelope; ProtocolError (recorded) when any fails."""
+    verified = False
     try:
         env = open_envelope(raw)
         sender = peer(env.sender)
         if sender is None or not sender.enabled:
             raise ProtocolError("unknown_peer", f"平台 {env.sender} 未登记为对端或已停用", 403)
+        key = parse_public_key(sender.public_key)
+        db.session.rollback()  # the peer is read: no transaction (on SQLite the write lock) held further
+        verify(env, key)
+        verified = True
         if env.recipient != own_region():
             raise ProtocolError("wrong_recipient", f"消息发往 {env.recipient}，本平台是 {own_region()}", 421)
-        verify(env, parse_public_key(sender.public_key))
         skew = timedelta(seconds=int(current_app.config["FEDERATION_MAX_SKEW_SECONDS"]))
         if abs(clock_now() - env.ts) > skew:
             raise ProtocolError("stale", f"消息时间 {env.raw['ts']} 与本平台时钟相差超过 {skew.seconds} 秒（重放或时钟错误）", 401)
         return env
     except ProtocolError as error:
-        _refuse(raw, error, remote_addr)
+        _refuse(raw, error, remote_addr, authenticated=verified)
 
 
 def accept(raw, remote_addr: str = "") -> tuple[dict, bool]:
@@ -126,10 +194,11 @@ def accept(raw, remote_addr: str = "") -> tuple[dict, bool]:
     ProtocolError or inbox.Refusal (both recorded) when refused."""
     env = authenticate(raw, remote_addr)
     if env.kind == "ping":
-        _refuse(raw, ProtocolError("bad_envelope", "ping 消息发往 " + PING_PATH), remote_addr)
+        _refuse(raw, ProtocolError("bad_envelope", "ping 消息发往 " + PING_PATH), remote_addr, authenticated=True)
     handler = HANDLERS.get(env.kind)
     if handler is None:
-        _refuse(raw, ProtocolError("unsupported_kind", f"本平台不受理 {env.kind} 消息", 422), remote_addr)
+        _refuse(raw, ProtocolError("unsupported_kind", f"本平台不受理 {env.kind} 消息", 422), remote_addr,
+                authenticated=True)
     return inbox.receive(CHANNEL, env.sender, env.id, env.seq, env.kind, lambda: handler(env), remote_addr=remote_addr)
 
 
@@ -140,7 +209,7 @@ def ping_answer(raw, remote_addr: str = "") -> dict:
     side checks this platform's key too). Nothing is stored."""
     env = authenticate(raw, remote_addr)
     if env.kind != "ping":
-        _refuse(raw, ProtocolError("bad_envelope", f"{PING_PATH} 只接收 ping 消息"), remote_addr)
+        _refuse(raw, ProtocolError("bad_envelope", f"{PING_PATH} 只接收 ping 消息"), remote_addr, authenticated=True)
     answer = {"region": own_region(), "level": own_level(), "name": current_app.config["AGENCY_NAME"],
               "echo": env.id, "ts": env.raw["ts"]}
     answer["sig"] = base64.b64encode(signing_key().sign(canonical(answer))).decode("ascii")

@@ -84,16 +84,20 @@ def _answer(key: str) -> dict | None:
     return db.session.execute(select(InboxMessage.reply).where(InboxMessage.key == key)).scalar_one_or_none()
 
 
-def refuse(channel: str, peer: str, message_id: str, kind: str, code: str, error: str, remote_addr: str = "") -> None:
-    """Record a refused message for operators (its own transaction; commits). Never raises."""
+def refuse(channel: str, peer: str, message_id: str, kind: str, code: str, error: str, remote_addr: str = "",
+           *, verified: bool = True) -> None:
+    """Record a refused message for operators (its own transaction; commits). Never raises.
+    ``verified``: the message carries a valid signature of the registered peer it names; unverified
+    rows are the ones pruned beyond KEEP_REFUSALS, so forged traffic never pushes out the real ones."""
     try:
         db.session.add(InboxRefusal(channel=channel[:32], peer=(peer or "?")[:64], message_id=(message_id or "")[:64],
                                     kind=(kind or "")[:32], code=code[:48], error=error[:2000],
-                                    remote_addr=(remote_addr or "")[:64], at=clock_now()))
+                                    remote_addr=(remote_addr or "")[:64], verified=verified, at=clock_now()))
         db.session.flush()
         newest = db.session.execute(select(func.max(InboxRefusal.id))).scalar() or 0
         if newest % 100 == 0 and newest > KEEP_REFUSALS:
-            db.session.execute(delete(InboxRefusal).where(InboxRefusal.id <= newest - KEEP_REFUSALS))
+            db.session.execute(delete(InboxRefusal).where(InboxRefusal.id <= newest - KEEP_REFUSALS,
+                                                          InboxRefusal.verified.is_(False)))
         db.session.commit()
     except Exception:  # the refusal stands whether or not it could be recorded
         db.session.rollback()

@@ -11,19 +11,24 @@ policy. Then:
    its link (channel, peer). An optional ``key`` makes writing idempotent (``result:<case no>``).
 2. ``deliver_due`` (the scheduler's outbox job, ``flask outbox send``) claims ONE due message at a
    time in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer):
-   status ``sending``, ``attempts`` + 1 (the claim's token), a lease ``claimed_until`` longer than
+   status ``sending``, ``attempts`` + 1 (the claim's token: it only ever grows, also across a
+   ``resend``, so a sender still hanging in an old claim cannot record over a newer one), a lease
+   ``claimed_until`` longer than
    one send can take. It calls the channel's ``send`` with no transaction open, then records the
    outcome in its own transaction if the row is still this claim's:
    - ``send`` returns (a dict, the peer's answer) → ``delivered``;
    - it raises ``Retry`` or any other exception (network, 5xx, timeout) → ``pending`` again after
-     ``base × 2^(attempt-1)`` seconds (at most ``max_backoff``), ``dead`` after ``max_attempts``;
+     ``base × 2^(n-1)`` seconds (at most ``max_backoff``; ``n`` counts the failures, ``failures``),
+     ``dead`` after ``max_attempts`` failures;
+   - it raises ``Defer`` (the peer is disabled here: nothing was tried) → ``pending`` again after
+     ``base`` seconds, no failure counted: the message waits as long as it takes;
    - it raises ``Refused`` (the peer said the message itself is bad: a 4xx) → ``dead`` at once.
    A sender killed mid-send leaves the row ``sending``; another takes it after the lease. Delivery
    is at least once; the receiver's inbox (inbox.py) makes it take effect once.
-3. **Order**: messages with the same ``order_key`` on one link (one case's messages to one peer)
-   leave in the order written: one is not claimed while an earlier one is not ``delivered`` —
+3. **Order**: messages with the same non-empty ``order_key`` on one link (one case's messages to one
+   peer) leave in the order written: one is not claimed while an earlier one is not ``delivered`` —
    also while that one is ``dead``, so a peer never receives a case's result before its forward.
-   Messages of other cases are not held up.
+   Messages of other cases, and messages without an order key, are not held up.
 4. ``resend`` puts a ``dead`` message back to ``pending`` (same message id: still applied once).
 """
 from __future__ import annotations
@@ -60,6 +65,11 @@ class DeliveryError(Exception):
 
 class Retry(DeliveryError):
     """Not delivered this time (the peer is down, busy or timed out): try again later."""
+
+
+class Defer(DeliveryError):
+    """Nothing was tried (the peer is disabled on this side): wait and try again, without counting a
+    failure."""
 
 
 class Refused(DeliveryError):
@@ -121,23 +131,24 @@ def enqueue(channel: str, peer: str, kind: str, payload: dict, *, case_id: int |
         raise ValueError(f"unknown outbox channel {channel!r}")
     if not peer or len(peer) > 64 or not kind or len(kind) > 32 or len(order_key) > 64:
         raise ValueError("peer (1–64), kind (1–32) and order_key (≤64) characters")
+    link = _lock_link(channel, peer)  # first: a concurrent writer of the same key commits before we look
     if key is not None and db.session.execute(
             select(OutboxMessage.id).where(OutboxMessage.key == key)).first() is not None:
         return None
-    seq = _next_seq(channel, peer)
+    link.last_seq += 1
+    seq = link.last_seq
     message = OutboxMessage(message_id=str(uuid.uuid4()), key=key, channel=channel, peer=peer, seq=seq,
                             order_key=order_key, kind=kind, payload=payload, case_id=case_id,
-                            status="pending", attempts=0, created_at=clock_now(), next_attempt_at=clock_now())
+                            status="pending", attempts=0, failures=0, created_at=clock_now(),
+                            next_attempt_at=clock_now())
     db.session.add(message)
     db.session.flush()
     return message
 
 
-def _next_seq(channel: str, peer: str) -> int:
+def _lock_link(channel: str, peer: str) -> OutboxLink:
     _create_link(channel, peer)
-    link = lock_one(OutboxLink, OutboxLink.channel == channel, OutboxLink.peer == peer)
-    link.last_seq += 1
-    return link.last_seq
+    return lock_one(OutboxLink, OutboxLink.channel == channel, OutboxLink.peer == peer)
 
 
 def _create_link(channel: str, peer: str) -> None:
@@ -154,9 +165,9 @@ def _create_link(channel: str, peer: str) -> None:
 def _due(now: datetime, channel: str | None):
     """Due rows whose earlier messages of the same order key on the same link are all delivered."""
     earlier = aliased(OutboxMessage)
-    blocked = exists().where(earlier.channel == OutboxMessage.channel, earlier.peer == OutboxMessage.peer,
-                             earlier.order_key == OutboxMessage.order_key, earlier.id < OutboxMessage.id,
-                             earlier.status != "delivered")
+    blocked = and_(OutboxMessage.order_key != "", exists().where(
+        earlier.channel == OutboxMessage.channel, earlier.peer == OutboxMessage.peer,
+        earlier.order_key == OutboxMessage.order_key, earlier.id < OutboxMessage.id, earlier.status != "delivered"))
     ready = or_(and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
                 and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now))
     criteria = [ready, ~blocked, OutboxMessage.channel.in_(list(_CHANNELS))]
@@ -207,11 +218,15 @@ def _record(out: Outgoing, reply: dict | None, exc: BaseException | None) -> str
         else:
             code = getattr(exc, "code", type(exc).__name__)
             m.last_error = f"[{code}] {exc}"[:MAX_ERROR]
-            if isinstance(exc, Refused) or out.attempt >= spec.max_attempts:
-                m.status, m.next_attempt_at = "dead", None
+            if isinstance(exc, Defer):
+                m.status, m.next_attempt_at = "pending", now + timedelta(seconds=spec.base_seconds)
             else:
-                m.status = "pending"
-                m.next_attempt_at = now + timedelta(seconds=backoff_seconds(spec, out.attempt))
+                m.failures = (m.failures or 0) + 1
+                if isinstance(exc, Refused) or m.failures >= spec.max_attempts:
+                    m.status, m.next_attempt_at = "dead", None
+                else:
+                    m.status = "pending"
+                    m.next_attempt_at = now + timedelta(seconds=backoff_seconds(spec, m.failures))
         outcome = "retry" if m.status == "pending" else m.status
         db.session.commit()
         return outcome
@@ -249,7 +264,7 @@ def resend(message_id: str) -> OutboxMessage:
             raise LookupError("no such message")
         if m.status != "dead":
             raise ValueError("only a dead message can be sent again")
-        m.status, m.attempts, m.next_attempt_at, m.claimed_until = "pending", 0, clock_now(), None
+        m.status, m.failures, m.next_attempt_at, m.claimed_until = "pending", 0, clock_now(), None
         db.session.commit()
         return m
     except BaseException:

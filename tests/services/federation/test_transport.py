@@ -54,6 +54,8 @@ def net(db_url):
     with city.app.app_context():
         peer_svc.add_peer(peer_svc.PeerIn(PROVINCE, "江苏省发展和改革委员会", "province", province.url, key[PROVINCE]))
 
+    transport._LAST_RECORDED.clear()  # each test sees its first unverified refusal recorded
+
     @transport.handles("progress")
     def progress(env):
         db.session.add(Notification(key=str(uuid.uuid4()), channel="internal", recipient="x", template="effect",
@@ -124,18 +126,45 @@ def test_a_forged_signature_is_refused_recorded_and_changes_nothing(net, db_url)
     assert effects(net.province.app) == 0 and count(net.province.app, InboxMessage) == 0
 
 
-def test_an_unknown_or_disabled_peer_is_refused(net):
+def test_an_unknown_or_disabled_peer_is_refused_and_the_sender_tries_again_later(net):
     with net.province.app.app_context():
         peer_svc.set_enabled(CITY, False)
-    counts, row = send(net.city.app)
-    assert counts["dead"] == 1 and "[unknown_peer]" in row.last_error
+    counts, row = send(net.city.app)  # the province's operators may register or enable us later
+    assert counts["retry"] == 1 and row.status == "pending" and "[unknown_peer]" in row.last_error
     assert refusals(net.province.app) == [("unknown_peer", CITY)] and effects(net.province.app) == 0
+    with net.province.app.app_context():
+        peer_svc.set_enabled(CITY, True)
+    with net.city.app.app_context():
+        net.city.app.extensions["clock"].advance(seconds=15)
+        assert outbox.deliver_due()["delivered"] == 1
+    assert effects(net.province.app) == 1
 
 
-def test_a_stale_timestamp_is_refused(net):
+def test_a_peer_disabled_here_keeps_its_messages_without_counting_failures(net):
+    with net.city.app.app_context():
+        peer_svc.set_enabled(PROVINCE, False)
+    clock = net.city.app.extensions["clock"]
+    send(net.city.app)
+    for _ in range(30):  # more passes than the channel's 20 attempts
+        with net.city.app.app_context():
+            clock.advance(seconds=16)
+            net.province.app.extensions["clock"].advance(seconds=16)  # (the two platforms' clocks agree)
+            outbox.deliver_due()
+    with net.city.app.app_context():
+        m = db.session.execute(select(OutboxMessage)).scalar_one()
+        assert (m.status, m.failures) == ("pending", 0) and "[peer_disabled]" in m.last_error
+        peer_svc.set_enabled(PROVINCE, True)
+        clock.advance(seconds=16)
+        net.province.app.extensions["clock"].advance(seconds=16)
+        counts = outbox.deliver_due()
+        assert counts["delivered"] == 1, (counts, db.session.execute(select(OutboxMessage.last_error)).scalar())
+    assert effects(net.province.app) == 1
+
+
+def test_a_stale_timestamp_is_refused_and_the_sender_signs_again_later(net):
     net.city.app.extensions["clock"].advance(minutes=6)
     counts, row = send(net.city.app)
-    assert counts["dead"] == 1 and "[stale]" in row.last_error
+    assert counts["retry"] == 1 and "[stale]" in row.last_error and effects(net.province.app) == 0
     assert refusals(net.province.app) == [("stale", CITY)]
 
 
@@ -216,3 +245,59 @@ def test_the_scheduler_delivers_the_outbox_without_any_other_command(net):
         assert db.session.execute(select(OutboxMessage.status).where(OutboxMessage.message_id == mid)).scalar() \
             == "delivered"
     assert effects(net.province.app) == 1
+
+
+class Impostor:
+    """A server at the peer's registered URL that answers 200 with something else, or redirects."""
+
+    def __init__(self, status, body=b"{}", headers=None):
+        from werkzeug.wrappers import Response
+        self.hits = []
+
+        def app(environ, start_response):
+            self.hits.append(environ["PATH_INFO"])
+            return Response(body, status=status, headers=headers or {}, content_type="application/json")(
+                environ, start_response)
+        self.served = Served(app)
+
+
+@pytest.mark.parametrize("status, body, headers", [
+    (200, b'{"internal": "secret"}', None),
+    (307, b"", {"Location": "http://127.0.0.1:9/elsewhere"}),
+    (302, b"", {"Location": "/api/federation/messages"}),
+])
+def test_a_redirect_is_never_followed_and_a_200_of_another_shape_is_not_a_delivery(net, status, body, headers):
+    impostor = Impostor(status, body, headers)
+    try:
+        with net.city.app.app_context():
+            peer_svc.update_peer(peer_svc.PeerIn(PROVINCE, "江苏省发展和改革委员会", "province", impostor.served.url,
+                                                 net.key[PROVINCE]))
+        counts, row = send(net.city.app)
+        assert counts["retry"] == 1 and row.status == "pending", row.last_error
+        assert impostor.hits == ["/api/federation/messages"]  # one request, nothing followed
+    finally:
+        impostor.served.stop()
+
+
+def test_a_peer_that_answers_too_slowly_or_too_much_does_not_hold_the_sender(net):
+    import time as _time
+
+    def drip(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json")])
+
+        def body():
+            for _ in range(100):
+                _time.sleep(0.2)
+                yield b" " * 8
+        return body()
+    slow = Served(drip)
+    try:
+        with net.city.app.app_context():
+            peer_svc.update_peer(peer_svc.PeerIn(PROVINCE, "江苏省发展和改革委员会", "province", slow.url,
+                                                 net.key[PROVINCE]))
+        net.city.app.config["FEDERATION_TIMEOUT_SECONDS"] = 0.5
+        started = _time.monotonic()
+        counts, row = send(net.city.app)
+        assert counts["retry"] == 1 and _time.monotonic() - started < 5, row.last_error
+    finally:
+        slow.stop()

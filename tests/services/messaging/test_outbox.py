@@ -283,3 +283,12 @@ def test_every_message_takes_effect_once_over_http_with_lost_answers_and_two_sen
 
 def _waiting() -> bool:
     return db.session.execute(select(OutboxMessage.id).where(OutboxMessage.status.in_(outbox.WAITING))).first() is not None
+
+
+def test_messages_without_an_order_key_are_not_held_up_by_a_dead_one(app, peer):
+    a, b = put(app, 2)  # no order key: no order to keep
+    peer.plan = [Refused("no")]
+    with app.app_context():
+        counts = outbox.deliver_due()
+    assert counts["dead"] == 1 and counts["delivered"] == 1
+    assert rows(app)[a][0] == "dead" and rows(app)[b][0] == "delivered"
