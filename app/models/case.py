@@ -1,4 +1,4 @@
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -35,8 +35,12 @@ class Case(db.Model):
     accepted_at = mapped_column(UTCDateTime, nullable=True)
     decided_at = mapped_column(UTCDateTime, nullable=True)
     updated_at = mapped_column(UTCDateTime, default=utcnow)
+    #: a case forwarded in (转报) from another platform: its region and case number there (migration 0014)
+    origin_region: Mapped[str | None] = mapped_column(String(6), nullable=True)
+    origin_case_no: Mapped[str | None] = mapped_column(String(50), nullable=True)
 
-    __table_args__ = (Index("ix_cases_status", "status"), Index("ix_cases_clock", "clock_state", "statutory_due"))
+    __table_args__ = (Index("ix_cases_status", "status"), Index("ix_cases_clock", "clock_state", "statutory_due"),
+                      UniqueConstraint("origin_region", "origin_case_no", name="uq_cases_origin"))
 
 
 class SpecialProcedure(db.Model):

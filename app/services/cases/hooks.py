@@ -4,6 +4,8 @@ or rolls back with the change itself:
 
 - **status hooks** (``@on_status``): a case's status changed — SMS at the moments of DOMAIN.md §5,
   public disclosure of decisions, the 补正 bookkeeping …;
+- **throw hooks** (``@on_thrown``): a step threw messages (the step's ``StepResult``): the 转报 of
+  ``action=forward`` (app/services/federation/forwarding.py) is one;
 - **action hooks** (``@on_action(name)``): a user task whose ``action`` is ``name`` is about to be
   completed; the hook may refuse (raise a DomainError) or return the data to complete it with — the
   paper check before the window's 受理 (action ``receive``) is one.
@@ -17,8 +19,9 @@ import importlib
 from typing import Callable
 
 LISTENER_MODULES = ("app.services.portal.sms_moments", "app.services.portal.corrections", "app.services.portal.intake",
-                    "app.services.feedback.disclosure")
+                    "app.services.feedback.disclosure", "app.services.federation.forwarding")
 _listeners: list[Callable] = []
+_throwers: list[Callable] = []
 _actions: dict[str, list[Callable]] = {}
 _loaded = False
 
@@ -42,6 +45,19 @@ def status_changed(case, old: str, new: str, actor: str) -> None:
     _load()
     for fn in list(_listeners):
         fn(case, old, new, actor)
+
+
+def on_thrown(fn: Callable) -> Callable:
+    """``fn(instance, case, result, actor_name)``: called after a step that threw messages."""
+    if fn not in _throwers:
+        _throwers.append(fn)
+    return fn
+
+
+def thrown(inst, case, result, actor: str) -> None:
+    _load()
+    for fn in list(_throwers):
+        fn(inst, case, result, actor)
 
 
 def on_action(action: str) -> Callable[[Callable], Callable]:

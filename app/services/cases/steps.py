@@ -31,7 +31,7 @@ from ..clocks.deadlines import start_case_clock, step_due
 from ..clocks.supervision import chief_of
 from ..common.clock import clock_now
 from ..messaging.notify import notify_staff
-from .hooks import status_changed
+from .hooks import status_changed, thrown
 from .task_index import close_signs, index_task
 
 
@@ -237,6 +237,8 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
         db.session.add(OutboundMessage(instance_id=inst.id, name=str(msg["name"])[:128], kind=msg["kind"],
                                        payload=msg["payload"] if isinstance(msg["payload"], dict) else
                                        {"value": msg["payload"]}))
+    if result.messages:
+        thrown(inst, case, result, actor)
 
     for event_id, task_element in result.urges:
         urge_handlers(inst, case, task_element, event_id, ts)

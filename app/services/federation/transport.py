@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import json
 import logging
 import time
@@ -60,6 +61,12 @@ TRANSIENT = {"stale", "unknown_peer", "wrong_recipient", "not_configured"}
 HANDLERS: dict[str, Callable[[Envelope], tuple[dict, int | None]]] = {}
 
 
+#: kind → function(envelope) -> prepared, run BEFORE the inbox's transaction (it may end the session's
+#: transaction: fetching a forward's materials does); its result is passed to the kind's handler as
+#: ``handler(envelope, prepared)``. A Refusal it raises is recorded and answered; nothing is stored.
+PREPARERS: dict[str, Callable[[Envelope], object]] = {}
+
+
 def handles(kind: str):
     def register(fn):
         HANDLERS[kind] = fn
@@ -67,8 +74,19 @@ def handles(kind: str):
     return register
 
 
+def prepares(kind: str):
+    """``@prepares("forward")``: the kind's preparation before the inbox applies the message (see PREPARERS)."""
+    def register(fn):
+        PREPARERS[kind] = fn
+        return fn
+    return register
+
+
 def register() -> None:
-    """Make the ``federation`` channel deliverable (called when the app starts)."""
+    """Make the ``federation`` channel deliverable (called when the app starts), with the handlers of
+    the case messages (forwarding.py registers them when imported: before the first message, not
+    only after the first step of a case)."""
+    importlib.import_module("app.services.federation.forwarding")
     outbox.register_channel(Channel(CHANNEL, send, max_attempts=20, base_seconds=15, max_backoff_seconds=3600,
                                     lease_seconds=3 * 30 + 60))
 
@@ -199,7 +217,17 @@ def accept(raw, remote_addr: str = "") -> tuple[dict, bool]:
     if handler is None:
         _refuse(raw, ProtocolError("unsupported_kind", f"本平台不受理 {env.kind} 消息", 422), remote_addr,
                 authenticated=True)
-    return inbox.receive(CHANNEL, env.sender, env.id, env.seq, env.kind, lambda: handler(env), remote_addr=remote_addr)
+    prepare = PREPARERS.get(env.kind)
+    if prepare is None:
+        apply = lambda: handler(env)  # noqa: E731
+    else:
+        try:
+            prepared = prepare(env)
+        except inbox.Refusal as refusal:
+            db.session.rollback()
+            _refuse(raw, refusal, remote_addr, authenticated=True)
+        apply = lambda: handler(env, prepared)  # noqa: E731
+    return inbox.receive(CHANNEL, env.sender, env.id, env.seq, env.kind, apply, remote_addr=remote_addr)
 
 
 # -- ping: both keys and the path, checked without a message taking effect --------------------------

@@ -55,6 +55,7 @@ def net(db_url):
         peer_svc.add_peer(peer_svc.PeerIn(PROVINCE, "江苏省发展和改革委员会", "province", province.url, key[PROVINCE]))
 
     transport._LAST_RECORDED.clear()  # each test sees its first unverified refusal recorded
+    shipped = transport.HANDLERS.get("progress")  # the forwarding's handler, put back afterwards
 
     @transport.handles("progress")
     def progress(env):
@@ -68,6 +69,8 @@ def net(db_url):
     n.province, n.city, n.seeds, n.key = province, city, seeds, key
     yield n
     transport.HANDLERS.pop("progress", None)
+    if shipped is not None:
+        transport.HANDLERS["progress"] = shipped
     for s in (province, city):
         s.stop()
         with s.app.app_context():

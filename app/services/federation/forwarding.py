@@ -1,0 +1,337 @@
+"""转报 between platforms: the ``forward`` message a case's ``action=forward`` throw event sends, the
+case the receiving platform starts for it, and the ``receipt`` / ``progress`` / ``result`` messages
+that flow back to the origin (docs/federation.md §9).
+
+Sending side (origin):
+- ``_forward`` (an ``on_thrown`` hook, in the step's transaction): for each forward throw event the
+  step went through, one ``forward`` message to the target peer through the outbox (key
+  ``forward:<case no>:<task id>``: written once; order key the case number), and a trail entry
+  "已转报<peer>". Its body: the matter (basic code, process id, name), the origin (region, case
+  number), the applicant, the form data, the materials (``material_ref`` of each CaseFile), and a
+  short trail summary.
+- ``receipt`` / ``progress`` record a trail entry on the origin case ("<peer>已受理" …); ``result``
+  records one and delivers the message ``result`` to the waiting case (``deliver_message``), which
+  goes on.
+
+Receiving side:
+- ``prepare_forward`` (before the inbox's transaction): the materials are fetched and checked
+  (``fetch_materials``; skipped for a message already applied);
+- ``apply_forward`` (inside it): the matter by process id, else by basic code (``unknown_matter``
+  422 when none), the applicant's account (found by certificate or mobile, else created), the case
+  started with the data and the files, linked to its origin (``cases.origin_region``,
+  ``cases.origin_case_no``: unique, so one origin case makes one case here). Answers
+  ``{"case_no": …}``.
+- ``_report`` (an ``on_status`` hook): a case forwarded in sends ``receipt`` when accepted, ``progress``
+  at each status change and ``result`` at its decision, to the origin, in the step's transaction.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+
+from sqlalchemy import select
+
+from ...domain.case_status import LABELS, CaseStatus
+from ...domain.errors import Conflict, DomainError
+from ...engine.forms import validate_submission
+from ...engine.forwarding import UP, forward_throws
+from ...extensions import db
+from ...models import Case, CaseEvent, CaseFile, Matter, ProcessVersion, User
+from ...models.accounts import ApplicantProfile
+from ...models.exchange import InboxMessage, OutboxMessage
+from ..cases.hooks import on_status, on_thrown
+from ..cases.lifecycle import _identity_fields, _start_form, _submit
+from ..cases.messages import deliver_message
+from ..cases.steps import now, record_event
+from ..common.clock import clock_now
+from ..identity.actors import actor_from_user
+from ..messaging import inbox, outbox
+from .materials import fetch_materials, ref_of
+from .peers import level_of, own_region, peer, peers
+from .transport import CHANNEL, handles, prepares
+
+log = logging.getLogger(__name__)
+
+#: the level above each level
+UPPER = {"county": "city", "city": "province"}
+#: trail entries carried in a forward (the latest ones)
+TRAIL_ENTRIES = 30
+DECISIONS = {CaseStatus.APPROVED.value: "approved", CaseStatus.REJECTED.value: "rejected"}
+
+
+class ForwardError(Conflict):
+    """A forward that cannot be sent (no peer above, an unknown target): the step rolls back."""
+
+
+def contains(upper: str, region: str) -> bool:
+    """Whether the region ``upper`` (a province or a city) contains ``region``."""
+    level = level_of(upper)
+    if level == "province":
+        return region[:2] == upper[:2] and region != upper
+    if level == "city":
+        return region[:4] == upper[:4] and region != upper
+    return False
+
+
+def up_peer(region: str):
+    """The enabled or disabled peer of the next level up whose region contains ``region``, or None."""
+    wanted = UPPER.get(level_of(region))
+    found = [p for p in peers() if p.level == wanted and contains(p.region, region)]
+    return found[0] if found else None
+
+
+def resolve_target(target: str):
+    """The peer a forward goes to: ``up`` or an explicit region. Raises ForwardError."""
+    if target == UP:
+        found = up_peer(own_region())
+        if found is None:
+            raise ForwardError(f"未登记上级平台（{own_region()} 的上一级），无法转报 (no peer above this region)")
+        return found
+    found = peer(target)
+    if found is None:
+        raise ForwardError(f"转报目标 {target} 未登记为对端平台 (the target is not a registered peer)")
+    return found
+
+
+def applicant_of(case: Case) -> dict:
+    user = db.session.get(User, case.applicant_id)
+    profile = db.session.get(ApplicantProfile, case.applicant_id)
+    if profile is not None and profile.credit_code:
+        cert_type, cert_no = "统一社会信用代码", profile.credit_code
+    elif profile is not None and profile.id_number:
+        cert_type, cert_no = "公民身份号码", profile.id_number
+    else:
+        cert_type, cert_no = ("统一社会信用代码", case.applicant_code) if case.applicant_code else ("", "")
+    return {"name": (profile.name if profile else None) or case.applicant_name,
+            "kind": profile.kind if profile else ("enterprise" if case.applicant_code else "individual"),
+            "cert_type": cert_type, "cert_no": cert_no or "",
+            "mobile": (profile.mobile if profile else None) or (user.phone if user else None) or ""}
+
+
+def trail_summary(case: Case) -> list[dict]:
+    rows = list(db.session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                   .order_by(CaseEvent.id.desc()).limit(TRAIL_ENTRIES)).scalars())
+    return [{"at": e.at.strftime("%Y-%m-%dT%H:%M:%SZ") if e.at else None, "action": e.action, "actor": e.actor,
+             "step": e.step_name, "status": e.to_status, "opinion": (e.opinion or "")[:200] or None}
+            for e in reversed(rows)]
+
+
+def forward_body(case: Case, to_region: str) -> dict:
+    matter = db.session.get(Matter, case.process_id)
+    files = db.session.execute(select(CaseFile).where(CaseFile.case_id == case.id).order_by(CaseFile.id)).scalars()
+    return {"matter": {"process_id": case.process_id, "basic_code": matter.basic_code if matter else "",
+                       "name": matter.name if matter else ""},
+            "origin": {"region": own_region(), "case_no": case.case_no},
+            "project": {"code": case.project_code, "name": case.project_name},
+            "applicant": applicant_of(case),
+            "data": case.data or {},
+            "materials": [dict(ref_of(f, to_region), material=f.material, kind=f.kind) for f in files],
+            "trail": trail_summary(case)}
+
+
+@on_thrown
+def _forward(inst, case, result, actor: str) -> None:
+    if case is None or not case.case_no:
+        return
+    for task_id, element_id, target in forward_throws(result.workflow):
+        to = resolve_target(target)
+        key = f"forward:{case.case_no}:{task_id}"
+        written = outbox.enqueue(CHANNEL, to.region, "forward", forward_body(case, to.region), case_id=case.id,
+                                 order_key=case.case_no, key=key)
+        if written is not None:
+            record_event(case, "system", "forward", element_id=element_id, opinion=f"已转报{to.name}",
+                         data_change={"to": to.region, "message_id": written.message_id})
+
+
+# -- receiving a forward -----------------------------------------------------------------------------
+
+def _applied(env) -> bool:
+    return db.session.execute(select(InboxMessage.id).where(
+        InboxMessage.key == f"{CHANNEL}:{env.sender}:{env.id}")).first() is not None
+
+
+def _bad(code: str, message: str, status: int = 422) -> inbox.Refusal:
+    return inbox.Refusal(code, message, status)
+
+
+@prepares("forward")
+def prepare_forward(env) -> list[dict]:
+    """The forward's materials, fetched and checked before the inbox's transaction."""
+    if _applied(env):  # a repeat: answered with the first answer, nothing fetched
+        db.session.rollback()
+        return []
+    return fetch_materials(env.body.get("materials", []), env.sender)
+
+
+def _text(body: dict, *path, required=True, max_len=200) -> str:
+    value = body
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > max_len:
+        raise _bad("bad_forward", f"转报消息的 {'.'.join(path)} 缺失或不正确")
+    return value.strip()
+
+
+def find_matter(process_id: str, basic_code: str) -> Matter | None:
+    row = db.session.get(Matter, process_id) if process_id else None
+    if row is not None and row.active and row.latest_version_id:
+        return row
+    if basic_code:
+        return db.session.execute(select(Matter).where(Matter.basic_code == basic_code, Matter.active.is_(True),
+                                                       Matter.latest_version_id.is_not(None))
+                                  .order_by(Matter.process_id).limit(1)).scalar_one_or_none()
+    return None
+
+
+def applicant_user(a: dict) -> User:
+    """The account here of the forwarded case's applicant: by certificate, else by mobile, else new."""
+    cert_no, mobile, name = a.get("cert_no") or "", a.get("mobile") or "", a.get("name") or ""
+    profile = None
+    if cert_no:
+        profile = db.session.execute(select(ApplicantProfile).where(
+            (ApplicantProfile.credit_code == cert_no) | (ApplicantProfile.id_number == cert_no))).scalars().first()
+    if profile is None and mobile:
+        profile = db.session.execute(select(ApplicantProfile).where(ApplicantProfile.mobile == mobile)).scalars().first()
+    if profile is not None:
+        return db.session.get(User, profile.user_id)
+    if not mobile:
+        raise _bad("bad_forward", "转报消息缺少申请人手机号 (applicant.mobile)")
+    enterprise = a.get("cert_type") == "统一社会信用代码" or a.get("kind") == "enterprise"
+    ts = clock_now()
+    user = User(username=f"ap-{secrets.token_hex(6)}", display_name=name[:128], kind="applicant", groups=[],
+                org_code=cert_no[:18] if enterprise and cert_no else None, phone=mobile[:20], created_at=ts,
+                region_code=own_region())
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(ApplicantProfile(user_id=user.id, kind="enterprise" if enterprise else "individual",
+                                    name=name[:200], credit_code=cert_no[:18] if enterprise and cert_no else None,
+                                    id_number=cert_no[:18] if not enterprise and cert_no else None,
+                                    mobile=mobile[:20], created_at=ts, updated_at=ts))
+    db.session.flush()
+    return user
+
+
+@handles("forward")
+def apply_forward(env, files: list[dict]) -> tuple[dict, int | None]:
+    """Start the forwarded case here (inside the inbox's transaction). Refuses unknown_matter (422)."""
+    body = env.body
+    origin_no = _text(body, "origin", "case_no", max_len=50)
+    if _text(body, "origin", "region", max_len=6) != env.sender:
+        raise _bad("bad_forward", "转报消息的 origin.region 与发送方不符")
+    same = db.session.execute(select(Case).where(Case.origin_region == env.sender,
+                                                 Case.origin_case_no == origin_no)).scalar_one_or_none()
+    if same is not None:  # the same origin case forwarded again under another message id
+        return {"case_no": same.case_no}, same.id
+    matter = find_matter(_text(body, "matter", "process_id", required=False, max_len=64),
+                         _text(body, "matter", "basic_code", required=False, max_len=10))
+    if matter is None:
+        raise _bad("unknown_matter", f"本平台没有对应的事项（{body.get('matter')}），无法接收转报")
+    applicant = body.get("applicant")
+    data = body.get("data")
+    if not isinstance(applicant, dict) or not isinstance(data, dict):
+        raise _bad("bad_forward", "转报消息的 applicant 与 data 应为对象")
+    user = applicant_user(applicant)
+    actor = actor_from_user(user)
+    version = db.session.get(ProcessVersion, matter.latest_version_id)
+    form = _start_form(version)
+    try:
+        clean = validate_submission(form, data) if form else {}
+        ident = _identity_fields(actor, clean)
+    except DomainError as exc:
+        raise _bad("bad_forward", f"转报的表单数据不符合本平台事项的申请表：{exc}") from None
+    ts = now()
+    case = Case(process_id=matter.process_id, version_id=version.id, applicant_id=user.id, status="draft",
+                data=clean, created_at=ts, updated_at=ts, region_code=own_region(), origin_region=env.sender,
+                origin_case_no=origin_no, **ident)
+    db.session.add(case)
+    db.session.flush()
+    sender = peer(env.sender)
+    record_event(case, f"fed:{env.sender}", "forwarded_in",
+                 opinion=f"{sender.name if sender else env.sender}转报（原办件编号 {origin_no}）",
+                 data_change={"origin": body.get("origin"), "trail": body.get("trail", [])[:TRAIL_ENTRIES]})
+    refs = body.get("materials", [])
+    for ref, f in zip(refs, files):
+        db.session.add(CaseFile(case_id=case.id, uploaded_by=f"fed:{env.sender}", kind=str(ref.get("kind") or "scan")[:32],
+                                material=(ref.get("material") or None) and str(ref["material"])[:200], created_at=ts,
+                                **f))
+    _submit(case, version, actor)
+    return {"case_no": case.case_no}, case.id
+
+
+# -- messages back to the origin ---------------------------------------------------------------------
+
+def _send_back(case: Case, kind: str, body: dict) -> None:
+    outbox.enqueue(CHANNEL, case.origin_region, kind, body, case_id=case.id, order_key=case.origin_case_no,
+                   key=f"{kind}:{case.case_no}:{body.get('seq', '')}" if kind == "progress" else f"{kind}:{case.case_no}")
+
+
+@on_status
+def _report(case: Case, old: str, new: str, actor: str) -> None:
+    if not case.origin_region or not case.case_no:
+        return
+    base = {"origin_case_no": case.origin_case_no, "case_no": case.case_no}
+    if new == CaseStatus.ACCEPTED.value:
+        _send_back(case, "receipt", dict(base, accepted=True))
+    count = db.session.execute(select(CaseEvent.id).where(CaseEvent.case_id == case.id,
+                                                          CaseEvent.action == "status")).all()
+    _send_back(case, "progress", dict(base, status=new, previous=old, label=LABELS[CaseStatus(new)],
+                                      seq=len(count), at=now().strftime("%Y-%m-%dT%H:%M:%SZ")))
+    if new in DECISIONS:
+        doc_no = (case.data or {}).get("doc_no")
+        _send_back(case, "result", dict(base, decision=DECISIONS[new],
+                                        doc_no=doc_no if isinstance(doc_no, str) else None))
+
+
+def _origin_case(env) -> Case:
+    no = env.body.get("origin_case_no")
+    case = db.session.execute(select(Case).where(Case.case_no == no)).scalar_one_or_none() \
+        if isinstance(no, str) else None
+    forwarded = case is not None and db.session.execute(select(OutboxMessage.id).where(
+        OutboxMessage.kind == "forward", OutboxMessage.peer == env.sender,
+        OutboxMessage.order_key == case.case_no)).first() is not None
+    if not forwarded:
+        raise _bad("unknown_case", f"本平台没有转报给 {env.sender} 的办件 {no!r}")
+    return case
+
+
+def _name(region: str) -> str:
+    p = peer(region)
+    return p.name if p is not None else region
+
+
+@handles("receipt")
+def apply_receipt(env) -> tuple[dict, int | None]:
+    case = _origin_case(env)
+    record_event(case, f"fed:{env.sender}", "federation", opinion=f"{_name(env.sender)}已受理",
+                 data_change={"kind": "receipt", **env.body})
+    return {"ok": True}, case.id
+
+
+@handles("progress")
+def apply_progress(env) -> tuple[dict, int | None]:
+    case = _origin_case(env)
+    label = env.body.get("label") if isinstance(env.body.get("label"), str) else env.body.get("status")
+    record_event(case, f"fed:{env.sender}", "federation", opinion=f"{_name(env.sender)}：{str(label)[:50]}",
+                 data_change={"kind": "progress", **env.body})
+    return {"ok": True}, case.id
+
+
+@handles("result")
+def apply_result(env) -> tuple[dict, int | None]:
+    case = _origin_case(env)
+    decision = env.body.get("decision")
+    if decision not in ("approved", "rejected"):
+        raise _bad("bad_result", "result 的 decision 应为 approved 或 rejected")
+    p = peer(env.sender)
+    payload = {"decision": decision, "doc_no": env.body.get("doc_no"), "case_no": env.body.get("case_no"),
+               "by": {"region": env.sender, "level": p.level if p else level_of(env.sender), "name": _name(env.sender)}}
+    record_event(case, f"fed:{env.sender}", "federation",
+                 opinion=f"{_name(env.sender)}{'已批复' if decision == 'approved' else '不予批准'}",
+                 data_change={"kind": "result", **env.body})
+    try:
+        deliver_message(case.instance_id, "result", payload, actor=f"fed:{env.sender}")
+    except Conflict as exc:
+        raise _bad("not_waiting", f"办件 {case.case_no} 未在等待上级结果：{exc}", 409) from None
+    return {"ok": True}, case.id
