@@ -202,7 +202,7 @@ def _referencing_columns() -> list:
     return [table.c.storage_key for table in db.metadata.tables.values() if "storage_key" in table.c]
 
 
-def _referenced(keys: list[str]) -> set[str]:
+def referenced(keys: list[str]) -> set[str]:
     found: set[str] = set()
     try:
         for column in _referencing_columns():
@@ -239,7 +239,7 @@ def _delete_unless_kept(path: Path, key: str | None, cutoff: float) -> bool:
         os.rename(path, aside)
     except FileNotFoundError:
         return False  # another sweep took it
-    if aside.stat().st_mtime >= cutoff or (key is not None and _referenced([key])):
+    if aside.stat().st_mtime >= cutoff or (key is not None and referenced([key])):
         os.replace(aside, path)  # the same bytes either way (the name is their checksum)
         os.utime(path)  # a fresh grace period, as keep_blob gives
         return False
@@ -274,9 +274,9 @@ def sweep_files(grace_seconds: int | None = None, *, dry_run: bool = False) -> d
 
 def _sweep_batch(batch: list[tuple[str, bool, Path, int]], cutoff: float, dry_run: bool, counts: dict) -> None:
     counts["checked"] += len(batch)
-    referenced = _referenced(sorted({key for key, _, _, _ in batch}))
+    in_use = referenced(sorted({key for key, _, _, _ in batch}))
     for key, leftover, path, size in batch:
-        if key in referenced and not leftover:
+        if key in in_use and not leftover:
             continue
         if dry_run or _delete_unless_kept(path, None if leftover else key, cutoff):
             counts["deleted"] += 1

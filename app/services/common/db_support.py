@@ -44,10 +44,12 @@ def unit_of_work():
         raise
 
 
-def insert_once(model, unique_column: str, **values) -> bool:
+def insert_once(model, unique_column: str | tuple[str, ...], **values) -> bool:
     """INSERT … ON CONFLICT (unique_column) DO NOTHING: idempotent even when two processes insert the
-    same key at once. Returns True when this call inserted the row."""
+    same key at once. Returns True when this call inserted the row. ``unique_column`` may be the
+    columns of a composite key (the first is returned)."""
+    columns = (unique_column,) if isinstance(unique_column, str) else tuple(unique_column)
     db.session.flush()
     stmt = (sqlite_insert if is_sqlite() else pg_insert)(model).values(**values) \
-        .on_conflict_do_nothing(index_elements=[unique_column]).returning(getattr(model, unique_column))
+        .on_conflict_do_nothing(index_elements=list(columns)).returning(getattr(model, columns[0]))
     return db.session.execute(stmt).first() is not None  # (rowcount is not reliable here on psycopg)

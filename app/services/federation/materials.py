@@ -174,7 +174,7 @@ def open_linked(sha256, to, exp, sig) -> tuple[BinaryIO, int]:
         raise _refused_link("unknown_peer", f"平台 {to} 未登记为对端或已停用", 403, to=to, sha256=sha256,
                             record=True)
     key = storage_key(sha256)
-    if not blobs._referenced([key]):  # only files this platform's data uses, never any file on disk
+    if not blobs.referenced([key]):  # only files this platform's data uses, never any file on disk
         raise _refused_link("unknown_file", "本平台没有该文件", 404)
     try:
         f = open(Path(current_app.config["FILES_DIR"]) / key, "rb")

@@ -36,18 +36,16 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from ...extensions import db
 from ...models.exchange import OutboxLink, OutboxMessage
 from ..common.clock import clock_now
-from ..common.db_support import is_sqlite, lock_one
+from ..common.db_support import insert_once, is_sqlite, lock_one
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +152,7 @@ def _lock_link(channel: str, peer: str) -> OutboxLink:
 def _create_link(channel: str, peer: str) -> None:
     """The link's row, created once even when two transactions write its first message at once."""
     if db.session.get(OutboxLink, (channel, peer)) is None:
-        db.session.flush()
-        stmt = (sqlite_insert if is_sqlite() else pg_insert)(OutboxLink).values(
-            channel=channel, peer=peer, last_seq=0).on_conflict_do_nothing(index_elements=["channel", "peer"])
-        db.session.execute(stmt)
+        insert_once(OutboxLink, ("channel", "peer"), channel=channel, peer=peer, last_seq=0)
 
 
 # -- sending ---------------------------------------------------------------------------------------
@@ -292,17 +287,9 @@ def link_stats(channel: str | None = None) -> list[dict]:
                                                    OutboxMessage.last_error.is_not(None))
             .order_by(OutboxMessage.last_attempt_at.desc()).limit(1)).scalar()
         out.append({"channel": ch, "peer": peer, "waiting": waiting, "dead": dead, "delivered": delivered,
-                    "oldest_waiting_at": _aware(oldest), "last_delivered_at": _aware(last), "last_error": error})
+                    "oldest_waiting_at": oldest, "last_delivered_at": last, "last_error": error})
     return sorted(out, key=lambda r: (r["channel"], r["peer"]))
 
-
-def _aware(value):
-    """SQLite's aggregate returns a naive text-parsed datetime where the column type is bypassed."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def dead_letters(channel: str | None = None, limit: int = 100) -> list[OutboxMessage]:

@@ -9,7 +9,7 @@ no sender, so it is no backlog."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import func, select
 
@@ -43,17 +43,8 @@ def backlog() -> list[Backlog]:
     rows = db.session.execute(
         select(OutboxMessage.channel, OutboxMessage.peer, func.count(), func.min(OutboxMessage.created_at))
         .where(OutboxMessage.status.in_(WAITING)).group_by(OutboxMessage.channel, OutboxMessage.peer)).all()
-    out += [Backlog(channel, peer, n, _aware(oldest)) for channel, peer, n, oldest in rows]
+    out += [Backlog(channel, peer, n, oldest) for channel, peer, n, oldest in rows]
     return sorted(out, key=lambda b: (b.channel, b.peer))
-
-
-def _aware(value):
-    """An aggregate's datetime as the column gives it (SQLite returns MIN() as naive text)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def summary(now: datetime | None = None) -> dict:

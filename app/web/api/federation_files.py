@@ -8,11 +8,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.wsgi import wrap_file
 
-from ...domain.errors import DomainError
 from ...services.federation.materials import open_linked
 from ...services.federation.peers import FederationNotConfigured
 from ...services.federation.protocol import ProtocolError
-from ..errors import domain_answer
+from .federation_routes import refusal_answer
 from .routes import PUBLIC
 
 federation_files_bp = Blueprint("federation_files", __name__, url_prefix="/api/federation",
@@ -49,12 +48,6 @@ RESPONSES = {
 }
 
 
-def _refused(exc: ProtocolError):
-    error = DomainError(exc.message)
-    error.status, error.code = exc.status, exc.code
-    return domain_answer(error)
-
-
 @federation_files_bp.route("/files/<sha256>", parameters=PARAMETERS, tags=["federation"])
 class File(MethodView):
     @federation_files_bp.doc(security=PUBLIC, responses=RESPONSES)
@@ -64,9 +57,9 @@ class File(MethodView):
         try:
             f, size = open_linked(sha256, args.get("to"), args.get("exp"), args.get("sig"))
         except ProtocolError as exc:
-            return _refused(exc)
+            return refusal_answer(exc)
         except FederationNotConfigured as exc:
-            return _refused(ProtocolError("not_configured", str(exc), 503))
+            return refusal_answer(ProtocolError("not_configured", str(exc), 503))
         response = current_app.response_class(wrap_file(request.environ, f), mimetype="application/octet-stream",
                                               direct_passthrough=True)
         response.content_length = size

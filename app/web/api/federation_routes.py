@@ -63,7 +63,8 @@ class WhoamiOut(Schema):
     public_key = fields.String(allow_none=True, metadata={"description": "ed25519:<Base64>; null: no key yet"})
 
 
-def _refused(exc):
+def refusal_answer(exc):
+    """A ProtocolError or inbox Refusal as the platform's error answer (its status and code)."""
     error = DomainError(exc.message)
     error.status, error.code = exc.status, exc.code
     return domain_answer(error)
@@ -98,9 +99,9 @@ class Messages(MethodView):
         try:
             answer, duplicate = accept(request.get_json(silent=True), request.remote_addr or "")
         except (ProtocolError, Refusal) as exc:
-            return _refused(exc)
+            return refusal_answer(exc)
         except FederationNotConfigured as exc:
-            return _refused(ProtocolError("not_configured", str(exc), 503))
+            return refusal_answer(ProtocolError("not_configured", str(exc), 503))
         return {"answer": answer, "duplicate": duplicate}
 
 
@@ -113,9 +114,9 @@ class Ping(MethodView):
         try:
             return ping_answer(request.get_json(silent=True), request.remote_addr or "")
         except ProtocolError as exc:
-            return _refused(exc)
+            return refusal_answer(exc)
         except FederationNotConfigured as exc:
-            return _refused(ProtocolError("not_configured", str(exc), 503))
+            return refusal_answer(ProtocolError("not_configured", str(exc), 503))
 
 
 @federation_bp.route("/whoami")
