@@ -55,7 +55,7 @@ ACTIONS = {"receive", "correction", "review", "countersign", "decide"}
 #: the ``camunda:property`` naming the variable a caught message's payload is stored under
 MESSAGE_VARIABLE = "messageVariable"
 #: data the platform itself puts into every case: a message may not overwrite it
-RESERVED_VARIABLES = {"applicant", "case_no"}
+RESERVED_VARIABLES = {"applicant", "case_no", "platform_level"}
 
 
 def _local(tag) -> str:

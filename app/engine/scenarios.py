@@ -4,7 +4,11 @@ A scenario (``processes/<id>.scenarios.json``, ``{"scenarios": [...]}``) is::
 
     {"name": "…", "start": {start form data}, "steps": [{"task": "<user task id>", "data": {…}}, …],
      "end": "<end event id>", "status": "<case status>" (optional), "now": "<ISO datetime>" (optional),
-     "applicant": "<user name>" (optional)}
+     "applicant": "<user name>" (optional), "platform_level": "province" | "city" | "county" (optional)}
+
+A step may instead deliver a message the process waits for: ``{"message": "<name>", "data": {payload}}``
+(e.g. the upper level's ``result`` after a 转报). ``platform_level`` is the level of the platform that
+runs the case in the 省市县 network (the process variable ``platform_level``; default ``province``).
 
 The workflow is started with ``start`` (validated against the start form), then each step completes
 the ready user task with that element id, its data validated against the task's form; a
@@ -26,12 +30,13 @@ from SpiffWorkflow.util.task import TaskState
 from ..domain.errors import ValidationError
 from .forms import validate_submission
 from .parser import CheckedModel, check_model
-from .runtime import Engine, StepResult
+from .runtime import Engine, NoSuchWaitingMessage, StepResult
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 #: the default "now" of a scenario: Monday 2 March 2026, 09:00 Beijing, a working day
 DEFAULT_NOW = datetime(2026, 3, 2, 9, 0, tzinfo=BEIJING)
 DEFAULT_APPLICANT = "scenario_applicant"
+REGION_LEVELS = ("province", "city", "county")
 MIN_YEAR, MAX_YEAR = 1970, 2199  # a scenario's "now": deadlines computed from it must stay representable
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway, ParallelGateway)
 
@@ -171,7 +176,11 @@ def run_scenario(model: CheckedModel | tuple, scenario: dict, *, forms: dict[str
     elif not isinstance(start, dict):
         return result(False, "start: data must be an object")
     data = dict(start)
-    data.update({"applicant": scenario.get("applicant") or DEFAULT_APPLICANT, "case_no": "SCENARIO"})
+    level = scenario.get("platform_level") or "province"
+    if level not in REGION_LEVELS:
+        return result(False, f"platform_level {level!r} must be one of {', '.join(REGION_LEVELS)}")
+    data.update({"applicant": scenario.get("applicant") or DEFAULT_APPLICANT, "case_no": "SCENARIO",
+                 "platform_level": level})
     step_result = engine.start(pair, data)
     statuses += [s for _, s in step_result.status_changes]
     if step_result.incident is not None:
@@ -181,6 +190,12 @@ def run_scenario(model: CheckedModel | tuple, scenario: dict, *, forms: dict[str
     steps = scenario.get("steps") or []
     for number, step in enumerate(steps, 1):
         recorder.update(step_result.workflow)
+        if isinstance(step, dict) and "message" in step:
+            step_result, failed = _deliver(engine, step_result, number, step)
+            if failed:
+                return result(False, failed, step_result)
+            statuses += [s for _, s in step_result.status_changes]
+            continue
         element = step.get("task") if isinstance(step, dict) else None
         where = f"step {number} ({element})"
         ready_ids = [v.element_id for v in step_result.ready]
@@ -220,6 +235,24 @@ def run_scenario(model: CheckedModel | tuple, scenario: dict, *, forms: dict[str
     if expected_status and final != expected_status:
         return result(False, f"expected case status {expected_status!r}, reached {final!r}", step_result)
     return result(True, None, step_result)
+
+
+def _deliver(engine: Engine, step_result: StepResult, number: int, step: dict) -> tuple[StepResult, str | None]:
+    """A message step: (the new step, None) or (the step as it was, why it failed)."""
+    name, payload = step.get("message"), step.get("data") or {}
+    where = f"step {number} (message {name})"
+    if not isinstance(name, str) or not name or not isinstance(payload, dict):
+        return step_result, f"{where}: a message step is {{\"message\": name, \"data\": {{…}}}}"
+    if step_result.end_event:
+        return step_result, f"{where}: the process had already ended at {step_result.end_event!r}"
+    try:
+        new = engine.deliver(step_result.workflow, name, payload)
+    except NoSuchWaitingMessage:
+        return step_result, (f"{where}: nothing waits for message {name!r}; ready were: "
+                             f"{_listed(v.element_id for v in step_result.ready)}")
+    if new.incident is not None:
+        return new, f"{where}: incident at {new.incident.element_id!r}: {new.incident.message}"
+    return new, None
 
 
 def run_scenarios(bpmn_bytes: bytes, forms: dict[str, dict], scenarios_doc: dict, *, filename: str | None = None,

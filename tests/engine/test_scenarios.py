@@ -46,9 +46,26 @@ def test_shipped_scenario_passes_in_memory(pid, index):
     assert result.status == result.expected_status == sc["status"]
     assert result.path[0] == "start" and result.path[-1] == sc["end"]
     # the user tasks of the path are the steps, in order (one per 会签 instance)
-    steps = [s["task"] for s in sc["steps"]]
+    steps = [s["task"] for s in sc["steps"] if "task" in s]
     assert [e for e in result.path if e in set(steps)] == steps
     assert result.ready == []
+
+
+def test_a_message_step_delivers_what_another_platform_sends():
+    """The county's 中央预算内投资资金申请 waits for the upper level's result after its 转报; a message
+    step delivers it. Nothing waiting for the message, or a bad step, fails with the reason."""
+    county = next(sc for sc in DOCS["zjsq_zhongyang"]["scenarios"] if sc.get("platform_level") == "county")
+    [ok] = run_scenarios(bpmn("zjsq_zhongyang"), FORMS, {"scenarios": [county]})
+    assert ok.passed and "forward_up" in ok.path and "wait_result" in ok.path, ok.message
+    early = copy.deepcopy(county)
+    early["steps"].insert(0, {"message": "result", "data": {"decision": "approved"}})
+    [r] = run_scenarios(bpmn("zjsq_zhongyang"), FORMS, {"scenarios": [early]})
+    assert not r.passed and r.message.startswith("step 1 (message result): nothing waits for message 'result'")
+    province = dict(copy.deepcopy(county), platform_level="province")  # the province sends to the nation by hand
+    [r] = run_scenarios(bpmn("zjsq_zhongyang"), FORMS, {"scenarios": [province]})
+    assert not r.passed and "forward_upward" in r.message
+    [r] = run_scenarios(bpmn("zjsq_zhongyang"), FORMS, {"scenarios": [dict(county, platform_level="town")]})
+    assert not r.passed and "platform_level" in r.message
 
 
 def test_wrong_expected_end_names_both_ends(hezhun):

@@ -78,10 +78,12 @@ def plans() -> dict[str, Plan]:
         plan = Plan(pid, approved[0]["start"])
         for scenario in approved:
             for step in scenario["steps"]:
-                plan.steps[step["task"]] = step["data"]
+                if "task" in step:  # (a message step is what another platform sends)
+                    plan.steps[step["task"]] = step["data"]
         for scenario in scenarios:  # steps only other paths reach (协调 after a disagreement …)
             for step in scenario["steps"]:
-                plan.steps.setdefault(step["task"], step["data"])
+                if "task" in step:
+                    plan.steps.setdefault(step["task"], step["data"])
         out[pid] = plan
     return out
 

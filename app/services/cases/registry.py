@@ -13,7 +13,7 @@ from ...domain.org import ROLES, group_for
 from ...engine.diff import diff_counts, version_diff
 from ...engine.forms import check_form_schema
 from ...engine.matter import check_matter
-from ...engine.parser import check_model
+from ...engine.parser import RESERVED_VARIABLES, check_model
 from ...engine.sandbox import RESERVED
 from ...engine.serializer import dump_spec
 from ...extensions import db
@@ -69,7 +69,7 @@ def _schema_errors(form_id, form, filename):
                     yield comp["path"]
                 yield from keys(comp.get("components"))
     for key in keys(form.get("components") if isinstance(form, dict) else []):
-        if key in RESERVED or key in {"applicant", "case_no"}:
+        if key in RESERVED or key in RESERVED_VARIABLES:
             errors.append({"element": None, "file": filename,
                            "message": f"field key {key!r} is reserved for the engine"})
     return errors

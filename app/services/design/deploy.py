@@ -85,6 +85,14 @@ def parse_submission(payload: object) -> Submission:
     return Submission(pid, data, matter, dict(forms), scenarios)
 
 
+def _step_ok(step: object) -> bool:
+    """``{task, data}`` (a user task completed) or ``{message, data}`` (a message delivered)."""
+    if not isinstance(step, dict) or not isinstance(step.get("data", {}), dict):
+        return False
+    kind = "task" if "task" in step else "message"
+    return isinstance(step.get(kind), str) and set(step) <= {kind, "data"}
+
+
 def _scenario_problems(scenarios: object) -> list[str]:
     """The shape of posted path tests (what app.engine.scenarios reads): a list of at most
     MAX_SCENARIOS objects with a name, ``start`` object, ``steps`` [{task, data}], ``end`` id and an
@@ -106,12 +114,12 @@ def _scenario_problems(scenarios: object) -> list[str]:
         if not isinstance(sc.get("start", {}), dict):
             out.append(f"{where}: start 应为对象")
         steps = sc.get("steps", [])
-        if not isinstance(steps, list) or not all(
-                isinstance(st, dict) and isinstance(st.get("task"), str) and isinstance(st.get("data", {}), dict)
-                for st in steps):
-            out.append(f"{where}: steps 应为 [{{task: 环节标识, data: {{…}}}}, …]")
+        if not isinstance(steps, list) or not all(_step_ok(st) for st in steps):
+            out.append(f"{where}: steps 应为 [{{task: 环节标识, data: {{…}}}} 或 {{message: 消息名, data: {{…}}}}, …]")
         if not isinstance(sc.get("end"), str) or not sc["end"]:
             out.append(f"{where}: 缺少预期的结束事件 end")
+        if "platform_level" in sc and sc["platform_level"] not in ("province", "city", "county"):
+            out.append(f"{where}: platform_level 应为 province、city 或 county")
         path = sc.get("path")
         if path is not None and not (isinstance(path, list) and all(isinstance(p, str) for p in path)):
             out.append(f"{where}: path 应为环节标识列表")

@@ -68,7 +68,12 @@ MODEL_PROBLEM = obj({"element": OPT_STRING, "file": STRING, "message": STRING}, 
 SCENARIO = obj({
     "name": text(required_text=True),
     "start": ANY_OBJECT,
-    "steps": {"type": "array", "items": obj({"task": STRING, "data": ANY_OBJECT}, ["task"])},
+    "steps": {"type": "array", "items": {"oneOf": [
+        obj({"task": STRING, "data": ANY_OBJECT}, ["task"], closed=True, description="a user task completed with data"),
+        obj({"message": STRING, "data": ANY_OBJECT}, ["message"], closed=True,
+            description="a message delivered, with data as its payload")]}},
+    "platform_level": {"type": "string", "enum": ["province", "city", "county"],
+                       "description": "the process variable platform_level (default province)"},
     "end": text(minLength=1, description="the end event the path must reach"),
     "path": nullable({"type": "array", "items": STRING}),
 }, ["name", "end"], description="a path test (processes/<id>.scenarios.json): at most 512 KB for all of them")
