@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ...domain.case_status import FINAL, CaseStatus, check_transition
 from ...domain.codes import format_case_no, is_credit_code, is_project_code
 from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from ...domain.org import region_level
 from ...engine.forms import validate_submission
 from ...extensions import db
 from ...models import (
@@ -131,7 +132,11 @@ def _submit(case: Case, version: ProcessVersion, actor: Actor):
     case.submitted_at = ts
     set_case_status(case, CaseStatus.SUBMITTED.value, actor.username)
     data = dict(case.data)
-    data.update({"applicant": actor.username, "case_no": case.case_no})
+    # platform_level: this platform's level in the 省市县 network (a process may route on it: a county's
+    # or a city's 转报 goes up to the next platform, the province's to the national commission by hand)
+    data.update({"applicant": actor.username, "case_no": case.case_no,
+                 "platform_level": current_app.config.get("FEDERATION_LEVEL")
+                 or region_level(current_app.config["REGION_CODE"])})
     result = engine().start(spec_pair(version), data)
     inst = ProcessInstance(version_id=version.id, process_id=version.process_id, status=result.status,
                            revision=0, state=result.state, serializer_version="", created_at=ts, updated_at=ts)
@@ -212,17 +217,26 @@ def withdraw_case(actor: Actor, case_id: int, reason: str) -> Case:
             raise NotFound("办件不存在")
         if CaseStatus(case.status) in FINAL:
             raise Conflict("办件已办结，不能撤回")
-        check_transition(CaseStatus(case.status), CaseStatus.WITHDRAWN)
-        if case.instance_id:
-            inst = lock_one(ProcessInstance, ProcessInstance.id == case.instance_id)
-            wf = load_workflow(inst)
-            result = engine().cancel(wf)
-            apply_step(inst, case, result, actor.username)
-            engine().forget(inst.id)
-        set_case_status(case, CaseStatus.WITHDRAWN.value, actor.username, reason=reason.strip())
-        record_event(case, actor.username, "withdraw", opinion=reason.strip())
+        end_case(case, CaseStatus.WITHDRAWN.value, actor.username, reason.strip(), action="withdraw")
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     return case
+
+
+def end_case(case: Case, status: str, actor: str, reason: str | None, *, action: str,
+             opinion: str | None = None) -> None:
+    """Cancel the (locked) case's process, if it has one, and give the case the final ``status``
+    (withdrawn, terminated): ``reason`` on the status change, then a trail entry ``action`` with
+    ``opinion`` (else the reason). In the caller's transaction. Raises Conflict when the status may
+    not go there. Used by ``withdraw_case`` and by the federation's ``withdraw`` / ``recall``."""
+    check_transition(CaseStatus(case.status), CaseStatus(status))
+    if case.instance_id:
+        inst = lock_one(ProcessInstance, ProcessInstance.id == case.instance_id)
+        wf = load_workflow(inst)
+        result = engine().cancel(wf)
+        apply_step(inst, case, result, actor)
+        engine().forget(inst.id)
+    set_case_status(case, status, actor, reason=reason)
+    record_event(case, actor, action, opinion=opinion or reason)
