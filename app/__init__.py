@@ -77,7 +77,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import models  # noqa: F401  (register tables)
     from .services.federation.transport import register as register_federation_channel
-    register_federation_channel()  # the outbox channel to the other platforms of the 省市县 network
+    # the outbox channel to the other platforms of the 省市县 network
+    register_federation_channel(app.config["FEDERATION_RETRY_SECONDS"], app.config["FEDERATION_TIMEOUT_SECONDS"])
     from .web import init_web
     init_web(app)
     from .observability.hooks import install_request_hooks

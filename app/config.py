@@ -116,6 +116,8 @@ class Settings:
     FEDERATION_MAX_SKEW_SECONDS: int = field(default_factory=lambda: _int("FEDERATION_MAX_SKEW_SECONDS", 300))
     FEDERATION_TIMEOUT_SECONDS: float = field(default_factory=lambda: float(os.environ.get("FEDERATION_TIMEOUT_SECONDS", "10")))
     #: how often the scheduler's outbox sender looks for due messages to other systems (seconds)
+    #: the first retry of a failed federation send, doubled at each failure up to an hour
+    FEDERATION_RETRY_SECONDS: float = field(default_factory=lambda: float(os.environ.get("FEDERATION_RETRY_SECONDS", "15")))
     OUTBOX_SEND_SECONDS: float = field(default_factory=lambda: float(os.environ.get("OUTBOX_SEND_SECONDS", "2")))
 
     # -- SMS (app/services/sms.py, sms_codes.py; docs/sms.md) ------------------------------------------
@@ -169,6 +171,8 @@ class Settings:
             raise RuntimeError("LOG_FORMAT must be 'json' or 'text'")
         if self.FEDERATION_LEVEL not in ("", "province", "city", "county"):
             raise RuntimeError("FEDERATION_LEVEL must be province, city or county (or empty)")
+        if not 0.5 <= self.FEDERATION_RETRY_SECONDS <= 3600:
+            raise RuntimeError("FEDERATION_RETRY_SECONDS must be between 0.5 and 3600")
         if self.FEDERATION_MAX_SKEW_SECONDS < 30:
             raise RuntimeError("FEDERATION_MAX_SKEW_SECONDS must be at least 30")
         if self.TWILIO_ACCOUNT_SID and not (self.TWILIO_AUTH_TOKEN and (

@@ -74,3 +74,29 @@ EN.update({
     "已终止": "Terminated", "会议纪要": "Meeting minutes", "专家评审意见": "Expert review", "部门意见": "Department opinion",
     "材料扫描件": "Scan", "其他": "Other",
 })
+
+# 转报 between platforms (the staff case page)
+EN.update({
+    "撤回转报": "Recall the forwarding", "撤回理由": "Reason for the recall", "最近一次撤回转报": "Latest recall",
+    "待送达上级平台": "Not yet delivered to the upper platform",
+    "上级平台已同意撤回，等待其确认结果": "The upper platform agreed; waiting for its confirmation",
+    "上级平台已受理，未能撤回": "The upper platform had accepted the case: not recalled",
+    "未能送达上级平台": "Could not be delivered to the upper platform",
+    "上级平台尚未受理时可撤回；上级确认后本办件继续办理。":
+        "A forwarded case can be recalled until the upper platform accepts it; once it confirms, this case goes on.",
+    "转报": "Forwarded", "下级转报": "Forwarded in", "上下级平台": "Other level", "上级办理进展": "Upper level's step",
+    "转报与上级办理": "Forwarding and the upper levels",
+})
+
+# supervision across levels (app/web/admin/supervision.py, templates/supervision)
+EN.update({
+    "下级平台办件监督": "Cases of the cities and counties", "地区": "Region", "报送办件": "Cases reported",
+    "按期办结": "Decided on time", "在办超期": "Open, overdue", "最近报送": "Last report",
+    "超期": "Overdue", "超期办结": "Decided late", "受理日期": "Accepted", "办结日期": "Decided", "原办件": "Origin case",
+    "仅列出前 %d 件": "first %d listed",
+    "各市县平台报送的办件：按期率 = 按期办结 / 有法定期限的已办结办件；在办超期按本平台今日计算。":
+        "Cases reported by the city and county platforms: rate = decided on time / decided cases with a statutory "
+        "limit; open overdue cases are counted with today's date here.",
+    "每一级的办件各有其法定期限；转报的办件在“原办件”列注明下级的原办件编号。":
+        "Each level's case has its own statutory clock; a forwarded case names its origin case of the level below.",
+})

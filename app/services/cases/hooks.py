@@ -19,7 +19,8 @@ import importlib
 from typing import Callable
 
 LISTENER_MODULES = ("app.services.portal.sms_moments", "app.services.portal.corrections", "app.services.portal.intake",
-                    "app.services.feedback.disclosure", "app.services.federation.forwarding")
+                    "app.services.feedback.disclosure", "app.services.federation.forwarding",
+                    "app.services.federation.reports", "app.services.federation.withdrawals")
 _listeners: list[Callable] = []
 _throwers: list[Callable] = []
 _actions: dict[str, list[Callable]] = {}

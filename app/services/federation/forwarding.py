@@ -46,38 +46,32 @@ from ..cases.steps import now, record_event
 from ..common.clock import clock_now
 from ..identity.actors import actor_from_user
 from ..messaging import inbox, outbox
+from ..messaging.notify import TEMPLATES, notify_applicant
 from .materials import fetch_materials, ref_of
-from .peers import level_of, own_region, peer, peers
+from .reports import apply_report
+from .peers import level_of, own_region, peer, up_peer
 from .transport import CHANNEL, handles, prepares
 
 log = logging.getLogger(__name__)
 
-#: the level above each level
-UPPER = {"county": "city", "city": "province"}
 #: trail entries carried in a forward (the latest ones)
 TRAIL_ENTRIES = 30
 DECISIONS = {CaseStatus.APPROVED.value: "approved", CaseStatus.REJECTED.value: "rejected"}
+#: the decisions a ``result`` may carry ("recalled": the upper confirms a 撤回转报)
+RESULT_DECISIONS = {"approved": "已批复", "rejected": "不予支持", "recalled": "已确认撤回转报"}
+#: the case data fields that hold a decision's document number (文号), first found wins
+DOC_KEYS = ("doc_no", "document_no", "forward_doc_no", "filing_no")
+#: in origin_case_no, what a recall appends to unlink the case (withdrawals.py)
+RECALLED_MARK = "~r"
+LEVEL_NAMES = {"province": "省级", "city": "市级", "county": "县级"}
+#: the longest line of a level's step told to the applicant
+LINE_MAX = 120
+
+TEMPLATES.setdefault("level_step", "【阳光发改】您的办件{case_no}：{line}。")
 
 
 class ForwardError(Conflict):
     """A forward that cannot be sent (no peer above, an unknown target): the step rolls back."""
-
-
-def contains(upper: str, region: str) -> bool:
-    """Whether the region ``upper`` (a province or a city) contains ``region``."""
-    level = level_of(upper)
-    if level == "province":
-        return region[:2] == upper[:2] and region != upper
-    if level == "city":
-        return region[:4] == upper[:4] and region != upper
-    return False
-
-
-def up_peer(region: str):
-    """The enabled or disabled peer of the next level up whose region contains ``region``, or None."""
-    wanted = UPPER.get(level_of(region))
-    found = [p for p in peers() if p.level == wanted and contains(p.region, region)]
-    return found[0] if found else None
 
 
 def resolve_target(target: str):
@@ -141,6 +135,8 @@ def _forward(inst, case, result, actor: str) -> None:
         if written is not None:
             record_event(case, "system", "forward", element_id=element_id, opinion=f"已转报{to.name}",
                          data_change={"to": to.region, "message_id": written.message_id})
+            tell(case, f"forward:{to.region}:{task_id}", f"已转报{to.name}",
+                 f"{LEVEL_NAMES.get(level_of(case.region_code or own_region()), '')}已转报{to.name}")
 
 
 # -- receiving a forward -----------------------------------------------------------------------------
@@ -262,26 +258,52 @@ def apply_forward(env, files: list[dict]) -> tuple[dict, int | None]:
 
 # -- messages back to the origin ---------------------------------------------------------------------
 
-def _send_back(case: Case, kind: str, body: dict) -> None:
+def _send_back(case: Case, kind: str, body: dict, key: str | None = None) -> None:
     outbox.enqueue(CHANNEL, case.origin_region, kind, body, case_id=case.id, order_key=case.origin_case_no,
-                   key=f"{kind}:{case.case_no}:{body.get('seq', '')}" if kind == "progress" else f"{kind}:{case.case_no}")
+                   key=key or (f"{kind}:{case.case_no}:{body.get('seq', '')}" if kind == "progress" else f"{kind}:{case.case_no}"))
 
 
 @on_status
 def _report(case: Case, old: str, new: str, actor: str) -> None:
-    if not case.origin_region or not case.case_no:
-        return
+    if not case.origin_region or not case.case_no or RECALLED_MARK in (case.origin_case_no or ""):
+        return  # (a case unlinked by a recall no longer reports to its origin)
     base = {"origin_case_no": case.origin_case_no, "case_no": case.case_no}
     if new == CaseStatus.ACCEPTED.value:
         _send_back(case, "receipt", dict(base, accepted=True))
+    elif new == CaseStatus.REJECTED.value and case.accepted_at is None:  # 不予受理, with its reason
+        _send_back(case, "receipt", dict(base, accepted=False, reason=_refusal_reason(case)))
     count = db.session.execute(select(CaseEvent.id).where(CaseEvent.case_id == case.id,
                                                           CaseEvent.action == "status")).all()
     _send_back(case, "progress", dict(base, status=new, previous=old, label=LABELS[CaseStatus(new)],
                                       seq=len(count), at=now().strftime("%Y-%m-%dT%H:%M:%SZ")))
     if new in DECISIONS:
-        doc_no = (case.data or {}).get("doc_no")
-        _send_back(case, "result", dict(base, decision=DECISIONS[new],
-                                        doc_no=doc_no if isinstance(doc_no, str) else None))
+        data = case.data or {}
+        doc_no = next((data[k].strip()[:100] for k in DOC_KEYS if isinstance(data.get(k), str) and data[k].strip()), None)
+        _send_back(case, "result", dict(base, decision=DECISIONS[new], doc_no=doc_no))
+
+
+def _refusal_reason(case: Case) -> str:
+    """The reason of a 不予受理: the latest opinion the window recorded on the case."""
+    for opinion, data in db.session.execute(select(CaseEvent.opinion, CaseEvent.data_change).where(
+            CaseEvent.case_id == case.id, CaseEvent.action.in_(("complete", "reject")))
+            .order_by(CaseEvent.id.desc())).all():
+        data = data if isinstance(data, dict) else {}
+        for text in (data.get("window_opinion"), data.get("decision_opinion"), opinion):
+            if isinstance(text, str) and text.strip():
+                return text.strip()[:500]
+    return "不予受理"
+
+
+def tell(case: Case, key: str, text: str, relayed: str | None = None) -> None:
+    """A level's step on a case (转报, 受理, 批复 …): a public trail line. The applicant's own case
+    (not forwarded in) sends it by SMS, once per ``key``; a case forwarded in passes the line down
+    to its origin (``relayed``: the text as the lower levels say it), which does the same."""
+    record_event(case, "system", "level_step", opinion=text[:LINE_MAX], data_change={"key": key})
+    if case.origin_region:
+        _send_back(case, "progress", {"origin_case_no": case.origin_case_no, "case_no": case.case_no,
+                                      "line": {"key": key, "text": (relayed or text)[:LINE_MAX]}}, key=f"line:{case.case_no}:{key}")
+    else:
+        notify_applicant(case, "level_step", f"case:{case.id}:level:{key}", line=text[:LINE_MAX])
 
 
 def _origin_case(env) -> Case:
@@ -301,17 +323,43 @@ def _name(region: str) -> str:
     return p.name if p is not None else region
 
 
+def _level(region: str) -> str:
+    p = peer(region)
+    return LEVEL_NAMES.get(p.level if p else level_of(region), "")
+
+
 @handles("receipt")
 def apply_receipt(env) -> tuple[dict, int | None]:
     case = _origin_case(env)
-    record_event(case, f"fed:{env.sender}", "federation", opinion=f"{_name(env.sender)}已受理",
+    accepted = env.body.get("accepted")
+    if not isinstance(accepted, bool):
+        raise _bad("bad_receipt", "receipt 的 accepted 应为 true 或 false")
+    name, level = _name(env.sender), _level(env.sender)
+    if accepted:
+        record_event(case, f"fed:{env.sender}", "federation", opinion=f"{name}已受理",
+                     data_change={"kind": "receipt", **env.body})
+        tell(case, f"receipt:{env.sender}", f"{level}已受理（{name}）")
+        return {"ok": True}, case.id
+    reason = env.body.get("reason")
+    reason = reason.strip()[:200] if isinstance(reason, str) and reason.strip() else "未说明理由"
+    record_event(case, f"fed:{env.sender}", "federation", opinion=f"{name}不予受理：{reason}",
                  data_change={"kind": "receipt", **env.body})
+    tell(case, f"receipt:{env.sender}", f"{level}不予受理（{name}）：{reason}")
     return {"ok": True}, case.id
 
 
 @handles("progress")
 def apply_progress(env) -> tuple[dict, int | None]:
+    if "origin_case_no" not in env.body:  # a lower level's report of its own case (supervision)
+        return apply_report(env)
     case = _origin_case(env)
+    line = env.body.get("line")
+    if line is not None:  # a level above the sender told its step: passed down to the applicant
+        if not isinstance(line, dict) or not isinstance(line.get("text"), str) or not line["text"].strip() \
+                or not isinstance(line.get("key"), str) or len(line["key"]) > 100:
+            raise _bad("bad_progress", "progress 的 line 应为 {key, text}")
+        tell(case, f"{env.sender}:{line['key']}", line["text"].strip()[:LINE_MAX])
+        return {"ok": True}, case.id
     label = env.body.get("label") if isinstance(env.body.get("label"), str) else env.body.get("status")
     record_event(case, f"fed:{env.sender}", "federation", opinion=f"{_name(env.sender)}：{str(label)[:50]}",
                  data_change={"kind": "progress", **env.body})
@@ -322,14 +370,17 @@ def apply_progress(env) -> tuple[dict, int | None]:
 def apply_result(env) -> tuple[dict, int | None]:
     case = _origin_case(env)
     decision = env.body.get("decision")
-    if decision not in ("approved", "rejected"):
-        raise _bad("bad_result", "result 的 decision 应为 approved 或 rejected")
+    if decision not in RESULT_DECISIONS:
+        raise _bad("bad_result", "result 的 decision 应为 approved、rejected 或 recalled")
     p = peer(env.sender)
+    name = _name(env.sender)
     payload = {"decision": decision, "doc_no": env.body.get("doc_no"), "case_no": env.body.get("case_no"),
-               "by": {"region": env.sender, "level": p.level if p else level_of(env.sender), "name": _name(env.sender)}}
-    record_event(case, f"fed:{env.sender}", "federation",
-                 opinion=f"{_name(env.sender)}{'已批复' if decision == 'approved' else '不予批准'}",
+               "by": {"region": env.sender, "level": p.level if p else level_of(env.sender), "name": name}}
+    record_event(case, f"fed:{env.sender}", "federation", opinion=f"{name}{RESULT_DECISIONS[decision]}",
                  data_change={"kind": "result", **env.body})
+    doc_no = env.body.get("doc_no")
+    suffix = f"（{name}，文号 {doc_no.strip()[:60]}）" if isinstance(doc_no, str) and doc_no.strip() else f"（{name}）"
+    tell(case, f"result:{env.sender}:{decision}", f"{_level(env.sender)}{RESULT_DECISIONS[decision]}{suffix}")
     try:
         deliver_message(case.instance_id, "result", payload, actor=f"fed:{env.sender}")
     except Conflict as exc:

@@ -184,3 +184,26 @@ def peers() -> list[FederationPeer]:
 
 def peer(region: str) -> FederationPeer | None:
     return db.session.get(FederationPeer, region) if isinstance(region, str) and _REGION.match(region) else None
+
+
+#: the level above each level
+UPPER = {"county": "city", "city": "province"}
+
+
+def contains(upper: str, region: str) -> bool:
+    """Whether the region ``upper`` (a province or a city) contains ``region`` (not itself)."""
+    level = level_of(upper)
+    if level == "province":
+        return region[:2] == upper[:2] and region != upper
+    if level == "city":
+        return region[:4] == upper[:4] and region != upper
+    return False
+
+
+def up_peer(region: str | None = None):
+    """The registered peer (enabled or not) of the next level up whose region contains ``region``
+    (default: this deployment's), or None."""
+    region = region or own_region()
+    wanted = UPPER.get(own_level() if region == own_region() else level_of(region))
+    found = [p for p in peers() if p.level == wanted and contains(p.region, region)]
+    return found[0] if found else None

@@ -82,13 +82,15 @@ def prepares(kind: str):
     return register
 
 
-def register() -> None:
+def register(base_seconds: float = 15, timeout_seconds: float = 10) -> None:
     """Make the ``federation`` channel deliverable (called when the app starts), with the handlers of
     the case messages (forwarding.py registers them when imported: before the first message, not
-    only after the first step of a case)."""
-    importlib.import_module("app.services.federation.forwarding")
-    outbox.register_channel(Channel(CHANNEL, send, max_attempts=20, base_seconds=15, max_backoff_seconds=3600,
-                                    lease_seconds=3 * 30 + 60))
+    only after the first step of a case). ``base_seconds``: the first retry's delay; the claim's lease
+    outlasts one send's deadline (three times ``timeout_seconds``) with a margin."""
+    for name in ("forwarding", "reports", "withdrawals"):
+        importlib.import_module(f"app.services.federation.{name}")
+    outbox.register_channel(Channel(CHANNEL, send, max_attempts=20, base_seconds=base_seconds, max_backoff_seconds=3600,
+                                    lease_seconds=3 * timeout_seconds + 30))
 
 
 class Answer:

@@ -53,9 +53,13 @@ def notify_phone(phone: str, template: str, key: str, **values) -> bool:
 
 
 def notify_applicant(case: Case, template: str, key: str, **values) -> None:
-    """In-app notice to the applicant, and an SMS to their phone (account, or the form's contact)."""
+    """In-app notice to the applicant, and an SMS to their phone (account, or the form's contact).
+    A case forwarded in from a lower level's platform (转报) sends no SMS: the applicant hears of it
+    from the platform they applied to, which passes each level's step on (one SMS per moment)."""
     user = db.session.get(User, case.applicant_id)
     _add(f"{key}:internal", "internal", user.username if user else str(case.applicant_id), template, case, **values)
+    if case.origin_region:
+        return
     phone = (user.phone if user else None) or (case.data or {}).get("contact_phone")
     if phone and isinstance(phone, str):
         _add(f"{key}:sms", "sms", normalize_phone(phone) or phone.strip(), template, case, **values)

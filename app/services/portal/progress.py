@@ -53,6 +53,7 @@ PUBLIC_ACTIONS = {
     "suspend": "特别程序开始", "resume": "特别程序结束", "extend": "延长审批", "withdraw": "撤回申请",
     "mail_submit": "上传快递收件材料", "mail_confirm": "纸质材料已收讫，出具电子回执",
     "mail_refuse": "快递收件材料被退回", "result_upload": "办理结果文书已上传", "result_mail": "结果原件已寄出",
+    "level_step": "转报与上级办理",
 }
 #: of those, the ones whose opinion (reason) the applicant is told
 PUBLIC_OPINIONS = {"reject", "suspend", "resume", "extend", "withdraw", "mail_refuse"}
@@ -183,6 +184,8 @@ def timeline(case: Case) -> list[dict]:
         label = PUBLIC_ACTIONS.get(ev.action, "提交补正材料" if ev.action == "complete" else ev.action)
         if ev.action == "status":
             label = f"办件状态：{status_label(ev.to_status or '')}"
+        elif ev.action == "level_step" and ev.opinion:  # "已转报…", "省级已受理（…）", "省级已批复（…）"
+            label = ev.opinion
         detail = ev.opinion if ev.action in PUBLIC_OPINIONS else None
         if ev.action in ("mail_submit", "result_mail") and ev.data_change:
             detail = f"{ev.data_change.get('courier', '')} {ev.data_change.get('tracking_no', '')}".strip()

@@ -1,4 +1,6 @@
-"""Supervision pages (电子监察) for inspectors: warnings with filters, on-time rates, overdue cases, CSV."""
+"""Supervision pages (电子监察) for inspectors: warnings with filters, on-time rates, overdue cases, CSV;
+and, across levels, what the cities and counties below report of their cases (per region, with a
+drill-down per region: /supervision/regions/<code>)."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
@@ -10,6 +12,7 @@ from ...domain.groups import GROUPS
 from ...services.cases.registry import list_matters
 from ...services.clocks import supervision as svc
 from ...services.common.clock import BEIJING
+from ...services.federation import report_views
 from ..auth import current_actor, login_required
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision", template_folder="templates")
@@ -47,7 +50,7 @@ def index():
     except ValidationError as exc:
         error, filters = exc.message, {}
     return render_template("supervision/index.html", events=events, f=_raw_filters(), error=error,
-                           overdue=svc.overdue_cases(actor),
+                           overdue=svc.overdue_cases(actor), reports=report_views.region_summaries(actor),
                            rates=svc.on_time_rates(actor, since=filters.get("since"), until=filters.get("until")),
                            groups=[(c, n) for c, n in GROUPS.items() if c not in {"admin", "designer", "inspector"}],
                            group_names=GROUPS, matters=list_matters(), tz=BEIJING)
@@ -59,3 +62,10 @@ def export():
     body = svc.export_csv(current_actor(), **_filters())
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=supervision.csv"})
+
+
+@bp.get("/regions/<region>")
+@login_required(lambda a: a.is_inspector or a.is_admin)
+def region(region: str):
+    """The cases a lower-level region reported, the overdue ones first (404 when none)."""
+    return render_template("supervision/region.html", r=report_views.region_cases(current_actor(), region), tz=BEIJING)

@@ -62,10 +62,11 @@ def init_api(app):
     from .federation_routes import federation_bp
     from .inbox_routes import admin_cases_bp, document_rules, inbox_bp, ops_bp
     from .page_endpoints import document_page_endpoints
+    from .report_routes import supervision_reports_bp
     from .routes import cases_bp, incidents_bp, matters_bp, supervision_bp, tasks_bp
     from .versions_routes import versions_bp
     for bp in (matters_bp, cases_bp, tasks_bp, incidents_bp, supervision_bp, inbox_bp, ops_bp, admin_cases_bp,
-               versions_bp, federation_bp):
+               versions_bp, federation_bp, supervision_reports_bp):
         api.register_blueprint(bp)
     from .federation_files import federation_files_bp
     api.register_blueprint(federation_files_bp)

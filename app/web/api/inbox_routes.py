@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ...services.common import blobs
+from ...services.federation import withdrawals
 from ...services.identity import permissions as perms
 from ...services.inbox import admin_ops, handover, task_base
 from ...services.inbox import case_files as file_svc
@@ -324,6 +325,15 @@ def _case_op(name, call, doc, schema=CaseReasonRequiredIn):
 _case_op("suspend", admin_ops.suspend, "挂起 (administrators)")
 _case_op("resume", admin_ops.resume, "激活 (administrators)", CaseReasonIn)
 _case_op("terminate", admin_ops.terminate, "终止 (administrators)")
+
+
+class RecallIn(Strict):
+    reason = text_field(withdrawals.REASON_MAX, required=True, description="撤回转报的理由 (sent to the upper platform)")
+
+
+_case_op("recall-forward", withdrawals.recall_forward, "撤回转报: take back a forward the upper platform has not "
+         "accepted yet (staff who handle the case, administrators); 409 unless the case waits for the upper's "
+         "result", RecallIn)
 
 
 UPLOAD_DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {

@@ -83,6 +83,8 @@ INBOX_OPS = {
         "target": text(minLength=1, description="a task_id of the task's return targets"),
         "reason": text(ps.OPINION_MAX, required_text=True)}, ["target", "reason"])),
     "inbox.withdraw": _inbox("撤回 a completed task", REASON),
+    "inbox.recall_forward": _inbox("撤回转报 (staff who handle the case)", obj({"reason": text(500, required_text=True)},
+                                                                             ["reason"])),
     "inbox.transfer": _inbox("转办 to a colleague of the region", obj({
         "user": text(ps.OPINION_MAX, description="the colleague's user name"), "reason": OPINION}, ["user"])),
     "inbox.delegate": _inbox("委派 to a colleague of the region", obj({

@@ -6,6 +6,7 @@ from flask import request, url_for
 
 from ...domain.errors import ValidationError
 from ...services.common import blobs
+from ...services.federation import withdrawals
 from ...services.inbox import admin_ops, handover
 from ...services.inbox import case_files as file_svc
 from ...services.inbox import operations as ops
@@ -186,6 +187,21 @@ def resume(case_id):
 @_operation
 def terminate(case_id):
     return _case_op(case_id, admin_ops.terminate, "办件已终止")
+
+
+@bp.post("/cases/<int:case_id>/recall-forward")
+@staff_only
+@_operation
+def recall_forward(case_id):
+    """撤回转报 (app/services/federation/withdrawals.py): the upper platform is asked to take it back."""
+    return _case_op(case_id, withdrawals.recall_forward, "已向上级平台发送撤回转报请求")
+
+
+@bp.context_processor
+def _recall_forward():
+    """What the case page asks about 撤回转报: whether to offer it, and how the last one went."""
+    return {"may_recall_forward": lambda case: withdrawals.may_recall(current_actor(), case),
+            "last_recall": withdrawals.last_recall}
 
 
 @bp.url_value_preprocessor

@@ -15,14 +15,15 @@ from sqlalchemy import create_engine, func, select, text
 from app.domain.errors import InvalidModel
 from app.engine.parser import check_model
 from app.extensions import db
-from app.models import Case, CaseEvent, CaseFile, Incident, Matter, ProcessInstance, User
+from app.models import Case, CaseEvent, CaseFile, Incident, Matter, Notification, ProcessInstance, User
 from app.models.accounts import ApplicantProfile
 from app.models.exchange import InboxMessage, InboxRefusal, OutboxMessage
 from app.services.cases.registry import deploy_directory
 from app.services.federation import peers as peer_svc
-from app.services.federation.forwarding import contains, up_peer
+from app.services.federation.peers import contains, up_peer
 from app.services.federation.protocol import new_seed, private_key_from_seed, public_key_text
 from app.services.messaging import outbox
+from app.services.portal.progress import timeline
 from tests.conftest import FIXTURES, _migrate, make_app
 from tests.services.federation.test_transport import Served
 from tests.web.api.helpers import Api
@@ -160,9 +161,9 @@ def test_a_case_is_forwarded_up_and_its_result_comes_back_down(net):
     trail = [e.opinion for e in rows(net.county.app, CaseEvent, CaseEvent.action == "forward")]
     assert trail == ["已转报苏州市发展和改革委员会"]
 
-    counts = deliver(net.county.app)
-    assert counts["delivered"] == 1, (counts, rows(net.county.app, OutboxMessage)[0].last_error,
-                                      [(r.code, r.error) for r in rows(net.city.app, InboxRefusal)])
+    counts = deliver(net.county.app)  # (with the county's supervision reports to the city)
+    assert counts["dead"] == 0 and rows(net.county.app, OutboxMessage, OutboxMessage.id == fwd.id)[0].status == \
+        "delivered", (counts, [(r.code, r.error) for r in rows(net.city.app, InboxRefusal)])
     (here,) = rows(net.city.app, Case)
     assert (here.origin_region, here.origin_case_no, here.process_id) == (COUNTY, case["case_no"], "t_forwarded")
     assert here.case_no.startswith(CITY) and here.data["project_name"] == START["project_name"]
@@ -214,6 +215,17 @@ def test_a_case_is_forwarded_up_and_its_result_comes_back_down(net):
     assert [e.opinion for e in rows(net.county.app, CaseEvent, CaseEvent.action == "federation")] == opinions
     assert count(net.county.app, CaseEvent, CaseEvent.action == "message") == 1
 
+    # each step of the level above: once on the applicant's timeline, one notice each (SMS when the
+    # account has a phone: tests/ops/test_three_levels.py); none from the city
+    lines = [e.opinion for e in rows(net.county.app, CaseEvent, CaseEvent.action == "level_step")]
+    assert lines == ["已转报苏州市发展和改革委员会", "市级已受理（苏州市发展和改革委员会）", "市级已批复（苏州市发展和改革委员会）"]
+    notices = [n.text for n in rows(net.county.app, Notification, Notification.template == "level_step")]
+    assert sorted(notices) == sorted(f"【阳光发改】您的办件{origin.case_no}：{line}。" for line in lines)
+    assert count(net.city.app, Notification, Notification.channel == "sms") == 0
+    with net.county.app.app_context():
+        shown = [r["label"] for r in timeline(db.session.get(Case, origin.id))]
+    assert all(line in shown for line in lines), shown
+
 
 def test_an_unknown_matter_is_refused_and_nothing_is_stored(net):
     with net.city.app.app_context():  # the city has no matter of that code any more
@@ -226,6 +238,6 @@ def test_an_unknown_matter_is_refused_and_nothing_is_stored(net):
     assert counts["dead"] == 1
     (fwd,) = rows(net.county.app, OutboxMessage, OutboxMessage.kind == "forward")
     assert fwd.status == "dead" and fwd.last_error.startswith("[unknown_matter]")
-    assert count(net.city.app, Case) == 0 and count(net.city.app, InboxMessage) == 0
+    assert count(net.city.app, Case) == 0 and count(net.city.app, InboxMessage, InboxMessage.kind == "forward") == 0
     assert count(net.city.app, User, User.kind == "applicant") == 0
     assert [(r.code, r.peer) for r in rows(net.city.app, InboxRefusal)] == [("unknown_matter", COUNTY)]
