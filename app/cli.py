@@ -293,13 +293,16 @@ def demo_seed():
     from .services.identity.auth import set_password
     from .services.identity.org import find_department, seed_departments, set_roles_from_groups
     seed_from_package()
-    seed_departments()
-    for code, name, region, kind in DEMO_REGION_DEPARTMENTS:
+    own = current_app.config["REGION_CODE"]
+    seed_departments(own)  # the departments of this deployment's region (a city's platform: the city's)
+    # a province's platform also hosts a city's staff (region separation); another level's does not
+    others = [d for d in DEMO_REGION_DEPARTMENTS if own.endswith("0000") and d[2][:2] == own[:2]]
+    for code, name, region, kind in others:
         if find_department(code, region) is None:
             db.session.add(Department(code=code, name=name, region_code=region, kind=kind, active=True))
     db.session.flush()
     seeded = [(u, n, k, g, o, None) for u, n, k, g, o in DEMO_USERS] + \
-             [(u, n, "staff", g, None, r) for u, n, g, r in DEMO_REGION_USERS]
+             [(u, n, "staff", g, None, r) for u, n, g, r in DEMO_REGION_USERS if any(d[2] == r for d in others)]
     for username, name, kind, groups, org, region in seeded:
         if org:
             org = org[:17] + credit_code_check_char(org[:17])
