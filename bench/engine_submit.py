@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -48,15 +47,7 @@ ISOLATION_TARGET = 1.5
 
 
 # -- small statistics helpers ------------------------------------------------------------------
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-
-def p95(xs):
-    if not xs:
-        return float("nan")
-    s = sorted(xs)
-    return s[min(len(s) - 1, math.ceil(0.95 * len(s)) - 1)]
+from benchstats import median, p95  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 def fmt(x, unit=""):

@@ -63,11 +63,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 import secrets
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -109,15 +107,7 @@ APPROVE = {"data": {"decision": "approve"}}
 
 
 # -- statistics ---------------------------------------------------------------------------------------
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-
-def p95(xs):
-    if not xs:
-        return float("nan")
-    s = sorted(xs)
-    return s[min(len(s) - 1, math.ceil(0.95 * len(s)) - 1)]
+from benchstats import median, p95  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 def ms(seconds: float) -> str:

@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -55,15 +54,7 @@ STEP_DATA = {"opinion": "同意，按程序办理。", "decision": "approve"}
 
 
 # -- statistics helpers (as engine_submit.py) -------------------------------------------------------
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-
-def p95(xs):
-    if not xs:
-        return float("nan")
-    s = sorted(xs)
-    return s[min(len(s) - 1, math.ceil(0.95 * len(s)) - 1)]
+from benchstats import median, p95  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 # -- database setup --------------------------------------------------------------------------------

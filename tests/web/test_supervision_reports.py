@@ -59,6 +59,7 @@ def app(db_url):
 
 
 def signed_in(app, username):
+    """A browser session of ``username`` (as /login leaves it)."""
     with app.app_context():
         uid = db.session.execute(select(User.id).where(User.username == username)).scalar_one()
     c = app.test_client()

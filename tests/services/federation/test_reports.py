@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 
 from app.extensions import db
 from app.models import Case, User
@@ -24,8 +24,10 @@ from app.services.federation.reports import within
 from app.services.federation.transport import CHANNEL
 from app.services.messaging import outbox
 from tests.conftest import FIXTURES, _migrate, make_app
+from tests.services.federation.test_forwarding import count, deliver, rows
 from tests.services.federation.test_transport import Served
 from tests.web.api.helpers import Api
+from tests.web.test_supervision_reports import signed_in
 
 PROVINCE, CITY, COUNTY = "320000", "320500", "320505"
 NAMES = {PROVINCE: "江苏省发展和改革委员会", CITY: "苏州市发展和改革委员会", COUNTY: "虎丘区发展和改革委员会"}
@@ -95,35 +97,12 @@ def net(db_url, tmp_path):
             db.engine.dispose()
 
 
-def deliver(app) -> dict:
-    with app.app_context():
-        return outbox.deliver_due()
-
-
-def rows(app, model, *where):
-    with app.app_context():
-        return list(db.session.execute(select(model).where(*where).order_by(*model.__table__.primary_key)).scalars())
-
-
-def count(app, model, *where) -> int:
-    with app.app_context():
-        return db.session.execute(select(func.count()).select_from(model).where(*where)).scalar()
 
 
 def apply(net, region) -> dict:
     r = net.api[region].post("alice", "/api/cases", json={"process_id": MATTERS[region], "data": START})
     assert r.status_code == 201, r.json
     return r.json
-
-
-def signed_in(app, username):
-    """A browser session of ``username`` (as /login leaves it)."""
-    with app.app_context():
-        uid = db.session.execute(select(User.id).where(User.username == username)).scalar_one()
-    c = app.test_client()
-    with c.session_transaction() as s:
-        s["uid"], s["sv"], s["csrf"] = uid, 0, "t"
-    return c
 
 
 def report(**over) -> dict:
