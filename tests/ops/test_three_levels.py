@@ -18,12 +18,15 @@ The journey, on the shipped matter 中央预算内投资资金申请 (processes/
 Then, in the three databases: one case per level, linked to its origin; every outbox message
 delivered, none dead; the county's trail and the applicant's progress page show each level's step
 once; the applicant got one SMS per moment (and none from the city or the province); the files are
-the same bytes at every level. Last, what a stranger sends (a forged signature, an unknown peer, a
-replay) is refused with nothing stored and shows on the province's /admin/federation.
+the same bytes at every level. Last, what a stranger sends (a forged signature, an unknown peer) and
+what the city signs but must not be applied (a replayed sequence number, a matter the province does
+not have, a material its link does not give) are refused with nothing stored, and shown on the
+province's /admin/federation.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import random
@@ -36,12 +39,14 @@ import sys
 import time
 import uuid
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from app.services.federation.protocol import private_key_from_seed, seal
 from tests.conftest import _url
 from tests.fakes.twilio_standin import TwilioStandIn
 from tests.ops import loadmix as lm
@@ -362,9 +367,36 @@ def test_a_county_case_goes_up_to_the_province_and_its_decision_comes_back_exact
     assert r.status_code == 401 and r.json()["status"] == "bad_signature", r.text
     r = requests.post(province.url + "/api/federation/messages", json=dict(envelope, **{"from": "330000"}), timeout=10)
     assert r.status_code == 403 and r.json()["status"] == "unknown_peer", r.text
+    # and what the city itself signs but should not be applied: a sequence number used already (a
+    # replay), a matter the province does not have, a material the link does not give
+    city_key = private_key_from_seed(city.env["FEDERATION_SIGNING_KEY"])
+
+    def post_signed(kind, body, seq):
+        env = seal(city_key, message_id=str(uuid.uuid4()), sender=city.region, recipient=province.region, seq=seq,
+                   ts=datetime.now(timezone.utc), kind=kind, body=body)
+        return requests.post(province.url + "/api/federation/messages", json=env, timeout=60)
+    used = province.sql("select max(seq) from inbox_messages where peer = :p", p=city.region)[0][0]
+    r = post_signed("progress", {"origin_case_no": city_case.case_no, "case_no": "Y", "status": "accepted"}, used)
+    assert r.status_code == 409 and r.json()["status"] == "replay", r.text
+    forward = {"matter": {"process_id": "no_such_matter", "basic_code": "9999999999", "name": "无此事项"},
+               "origin": {"region": city.region, "case_no": "320500-20260101-999999"},
+               "project": {"code": None, "name": "测试"}, "data": {}, "materials": [], "trail": [],
+               "applicant": {"name": "某公司", "kind": "enterprise", "cert_type": "统一社会信用代码",
+                             "cert_no": "91320000MA1XY00001", "mobile": "13800138000"}}
+    r = post_signed("forward", forward, used + 1000)
+    assert r.status_code == 422 and r.json()["status"] == "unknown_matter", r.text
+    sha, exp = hashlib.sha256(b"never stored").hexdigest(), int(time.time()) + 3600
+    sig = base64.urlsafe_b64encode(city_key.sign(f"yg-file:v1:{sha}:{province.region}:{exp}".encode())).rstrip(b"=")
+    forward = dict(forward, matter={"process_id": MATTER, "basic_code": "", "name": ""}, materials=[{
+        "sha256": sha, "size": 100, "name": "申请报告.pdf", "content_type": "application/pdf",
+        "url": f"{city.url}/api/federation/files/{sha}?to={province.region}&exp={exp}&sig={sig.decode()}"}])
+    r = post_signed("forward", forward, used + 1001)
+    assert r.status_code == 422 and r.json()["status"] == "bad_material", r.text
     assert province.sql("select count(*) from inbox_messages")[0][0] == before
+    assert province.sql("select count(*) from cases where origin_region is not null")[0][0] == 1
     admin = lm.RequestsHttp(province.url, log)
     lm.staff_login(admin, "admin")
     page = admin.call("GET", "/admin/federation", "federation admin").text
-    assert "bad_signature" in page and "unknown_peer" in page
+    for code in ("bad_signature", "unknown_peer", "replay", "unknown_matter", "bad_material"):
+        assert code in page, code
     assert not [entry for entry in log if entry[2] >= 500], [e for e in log if e[2] >= 500]
