@@ -79,6 +79,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .services.federation.transport import register as register_federation_channel
     # the outbox channel to the other platforms of the 省市县 network
     register_federation_channel(app.config["FEDERATION_RETRY_SECONDS"], app.config["FEDERATION_TIMEOUT_SECONDS"])
+    from .services.docking.channels import register as register_docking_channels
+
+    register_docking_channels(app)
     from .web import init_web
     init_web(app)
     from .observability.hooks import install_request_hooks

@@ -145,6 +145,41 @@ class Settings:
     SMS_CODE_PHONE_DAILY: int = field(default_factory=lambda: _int("SMS_CODE_PHONE_DAILY", 10))
     SMS_CODE_IP_HOURLY: int = field(default_factory=lambda: _int("SMS_CODE_IP_HOURLY", 30))
 
+    # -- docking with outside systems (app/services/docking; docs/integration.md) ------------------
+    #: the provincial 一张网's exchange gateway (catalog, 办件 push, its unified entry's applications,
+    #: 好差评); empty = not docked: nothing is pushed and its inbound endpoints answer 503
+    YWTB_BASE_URL: str = field(default_factory=lambda: os.environ.get("YWTB_BASE_URL", ""))
+    #: the access key and secret the gateway issued to this platform: every call both ways is signed
+    #: HMAC-SHA256 over method, path, query, key and date with the secret (±YWTB_MAX_SKEW_SECONDS)
+    YWTB_ACCESS_KEY: str = field(default_factory=lambda: os.environ.get("YWTB_ACCESS_KEY", ""))
+    YWTB_SECRET: str = field(default_factory=lambda: os.environ.get("YWTB_SECRET", ""))
+    YWTB_TIMEOUT_SECONDS: float = field(default_factory=lambda: float(os.environ.get("YWTB_TIMEOUT_SECONDS", "10")))
+    YWTB_MAX_SKEW_SECONDS: int = field(default_factory=lambda: _int("YWTB_MAX_SKEW_SECONDS", 300))
+    #: the national investment project platform (项目代码 lookup, results reported back); empty = not docked:
+    #: project codes are checked for their shape only and nothing is reported
+    TZXM_BASE_URL: str = field(default_factory=lambda: os.environ.get("TZXM_BASE_URL", ""))
+    TZXM_APP_ID: str = field(default_factory=lambda: os.environ.get("TZXM_APP_ID", ""))
+    TZXM_SECRET: str = field(default_factory=lambda: os.environ.get("TZXM_SECRET", ""))
+    TZXM_TIMEOUT_SECONDS: float = field(default_factory=lambda: float(os.environ.get("TZXM_TIMEOUT_SECONDS", "10")))
+    #: unified identity (统一身份认证), OpenID Connect: the issuer (its /.well-known/openid-configuration
+    #: is read), this platform's client; empty issuer = no OIDC sign-in
+    OIDC_ISSUER: str = field(default_factory=lambda: os.environ.get("OIDC_ISSUER", ""))
+    OIDC_CLIENT_ID: str = field(default_factory=lambda: os.environ.get("OIDC_CLIENT_ID", ""))
+    OIDC_CLIENT_SECRET: str = field(default_factory=lambda: os.environ.get("OIDC_CLIENT_SECRET", ""))
+    OIDC_TIMEOUT_SECONDS: float = field(default_factory=lambda: float(os.environ.get("OIDC_TIMEOUT_SECONDS", "10")))
+    #: unified identity, CAS-style ticket flow: the identity platform's base URL, this platform's
+    #: service code and the secret its server calls are signed with; empty URL = no CAS sign-in
+    CAS_BASE_URL: str = field(default_factory=lambda: os.environ.get("CAS_BASE_URL", ""))
+    CAS_SERVICE_CODE: str = field(default_factory=lambda: os.environ.get("CAS_SERVICE_CODE", ""))
+    CAS_SECRET: str = field(default_factory=lambda: os.environ.get("CAS_SECRET", ""))
+    CAS_TIMEOUT_SECONDS: float = field(default_factory=lambda: float(os.environ.get("CAS_TIMEOUT_SECONDS", "10")))
+    #: staff may sign in through the unified identity too (mapped by ID number to an existing user)
+    IDENTITY_STAFF: bool = field(default_factory=lambda: bool(_bool("IDENTITY_STAFF", False)))
+    #: the first retry of a failed push to an outside system (doubled up to an hour), and how old a
+    #: failing push must be before the supervision page raises an alert
+    DOCKING_RETRY_SECONDS: float = field(default_factory=lambda: float(os.environ.get("DOCKING_RETRY_SECONDS", "15")))
+    DOCKING_ALERT_HOURS: float = field(default_factory=lambda: float(os.environ.get("DOCKING_ALERT_HOURS", "24")))
+
     def validate(self, config: Mapping | None = None) -> None:
         """Refuse to start on settings that cannot work or are unsafe. ``config`` is the app's final
         configuration (the environment plus a test or bench configuration) where it differs."""
@@ -179,6 +214,15 @@ class Settings:
                 self.TWILIO_FROM_NUMBER or self.TWILIO_MESSAGING_SERVICE_SID)):
             raise RuntimeError("TWILIO_ACCOUNT_SID needs TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER or "
                                "TWILIO_MESSAGING_SERVICE_SID")
+        for prefix, needs in (("YWTB", ("ACCESS_KEY", "SECRET")), ("TZXM", ("APP_ID", "SECRET")),
+                              ("OIDC", ("CLIENT_ID", "CLIENT_SECRET")), ("CAS", ("SERVICE_CODE", "SECRET"))):
+            url = getattr(self, f"{prefix}_ISSUER" if prefix == "OIDC" else f"{prefix}_BASE_URL")
+            if url and not url.startswith(("http://", "https://")):
+                raise RuntimeError(f"{prefix} URL must start with http:// or https://")
+            if url and not all(getattr(self, f"{prefix}_{n}") for n in needs):
+                raise RuntimeError(f"{prefix} is configured without " + " and ".join(f"{prefix}_{n}" for n in needs))
+        if not 0.5 <= self.DOCKING_RETRY_SECONDS <= 3600:
+            raise RuntimeError("DOCKING_RETRY_SECONDS must be between 0.5 and 3600")
 
     def as_flask_config(self) -> dict:
         cfg = {f.name: getattr(self, f.name) for f in fields(self)}

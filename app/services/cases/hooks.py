@@ -20,7 +20,8 @@ from typing import Callable
 
 LISTENER_MODULES = ("app.services.portal.sms_moments", "app.services.portal.corrections", "app.services.portal.intake",
                     "app.services.feedback.disclosure", "app.services.federation.forwarding",
-                    "app.services.federation.reports", "app.services.federation.withdrawals")
+                    "app.services.federation.reports", "app.services.federation.withdrawals",
+                    "app.services.docking.projects", "app.services.docking.ywtb_push")
 _listeners: list[Callable] = []
 _throwers: list[Callable] = []
 _actions: dict[str, list[Callable]] = {}
