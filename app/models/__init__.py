@@ -18,3 +18,4 @@ from . import sms, accounts, intake, correction, feedback  # noqa: E402,F401
 from . import ops  # noqa: E402,F401  (operations, issue 13: scheduler heartbeats)
 from . import exchange, federation  # noqa: E402,F401  (outbox, inbox and peers of the exchange with other systems, issue 14)
 from . import federation_reports  # noqa: E402,F401  (the lower levels' reports, for supervision across levels)
+from . import docking_projects, docking_ywtb, docking_identity, docking_catalog  # noqa: E402,F401  (docking with outside systems, issue 15)

@@ -100,3 +100,9 @@ EN.update({
     "每一级的办件各有其法定期限；转报的办件在“原办件”列注明下级的原办件编号。":
         "Each level's case has its own statutory clock; a forwarded case names its origin case of the level below.",
 })
+
+# docking with outside systems (issue 15): each adapter's pages keep their text in their own file
+from . import i18n_catalog, i18n_identity, i18n_projects, i18n_ywtb  # noqa: E402
+
+for _part in (i18n_catalog, i18n_identity, i18n_projects, i18n_ywtb):
+    EN.update(_part.EN)
