@@ -8,7 +8,11 @@ or rolls back with the change itself:
   ``action=forward`` (app/services/federation/forwarding.py) is one;
 - **action hooks** (``@on_action(name)``): a user task whose ``action`` is ``name`` is about to be
   completed; the hook may refuse (raise a DomainError) or return the data to complete it with — the
-  paper check before the window's 受理 (action ``receive``) is one.
+  paper check before the window's 受理 (action ``receive``) is one;
+- **submit hooks** (``@on_submit``): a case is about to be submitted (every path: portal, API, the
+  一张网's intake, a forward from another level); the hook may refuse (raise a DomainError: the
+  submission rolls back) or set fields of the case — the 项目代码 check against the investment project
+  platform (app/services/docking/projects.py) is one.
 
 A listener module registers with the decorators; the modules are listed here (by name, so the engine
 wing imports nothing above it) so that every process (web, scheduler, CLI) has them loaded before
@@ -25,6 +29,7 @@ LISTENER_MODULES = ("app.services.portal.sms_moments", "app.services.portal.corr
 _listeners: list[Callable] = []
 _throwers: list[Callable] = []
 _actions: dict[str, list[Callable]] = {}
+_submitters: list[Callable] = []
 _loaded = False
 
 
@@ -81,3 +86,18 @@ def before_complete(case, task, form: dict | None, clean: dict) -> dict:
     for fn in list(_actions.get(task.action, ())):
         clean = fn(case, task, form, clean)
     return clean
+
+
+def on_submit(fn: Callable) -> Callable:
+    """``fn(case, data)``: called before a case is submitted (its number not yet given), inside the
+    submission's transaction; it may raise a DomainError to refuse the submission."""
+    if fn not in _submitters:
+        _submitters.append(fn)
+    return fn
+
+
+def before_submit(case, data: dict) -> None:
+    """Run the submit hooks on a case about to be submitted with ``data`` (its start form)."""
+    _load()
+    for fn in list(_submitters):
+        fn(case, data)

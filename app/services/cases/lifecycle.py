@@ -29,6 +29,7 @@ from ...models import (
 from ..common.db_support import is_sqlite, lock_one, row_by_id
 from ..identity.actors import Actor
 from ..identity.permissions import can_read_case
+from .hooks import before_submit
 from .registry import get_matter
 from .steps import apply_step, engine, load_workflow, now, record_event, set_case_status, spec_pair
 
@@ -127,6 +128,7 @@ def submit_case(actor: Actor, case_id: int, data: dict | None = None) -> Case:
 
 
 def _submit(case: Case, version: ProcessVersion, actor: Actor):
+    before_submit(case, dict(case.data or {}))  # may refuse (e.g. a 项目代码 the platform does not confirm)
     ts = now()
     case.case_no = next_case_no(current_app.config["REGION_CODE"], ts)
     case.submitted_at = ts

@@ -128,6 +128,14 @@ PORTAL_OPS = {
         answer=ref("DraftSubmitted"), refusal={"anyOf": [PAGE_REFUSAL, ref("DraftSubmitted")]}, semantic=True,
         description="every missing field and material is listed at once (422); a second submit answers 409 with "
                     "the case"),
+    "portal_projects.lookup": op(
+        "项目代码 → the start form's prefill from the investment project platform", tag=PORTAL,
+        security=SESSION_READ, redirect=False,
+        answer=obj({"project": ps.ANY_OBJECT, "prefill": ps.ANY_OBJECT, "from_cache": ps.BOOLEAN}, ["project", "prefill"]),
+        params=[{"in": "query", "name": "code", "required": True, "schema": {"type": "string", "maxLength": 40}}],
+        description="401 without a session; 403 not an applicant, or a project of another enterprise; 404 a code the "
+                    "platform does not know; 422 not a project code; 503 the platform cannot be asked now (or this "
+                    "platform is not docked to it)"),
 }
 
 # -- the applicant's cases, mail intake, the QR card, the staff panels (app/web/portal/cases.py) ---------
@@ -264,7 +272,7 @@ OTHER_OPS = {
 ENDPOINTS = {**INBOX_OPS, **PORTAL_OPS, **CASES_OPS, **CORRECTION_OPS, **FEEDBACK_OPS, **DESIGNER_OPS, **OTHER_OPS}
 METHODS = {"portal_cases.my_cases": "get", "portal_cases.api_my_cases": "get", "portal_cases.api_case": "get",
            "portal_cases.qr_page": "get", "designer.form": "get", "ops_health.healthz": "get",
-           "ops_health.readyz": "get"}
+           "ops_health.readyz": "get", "portal_projects.lookup": "get"}
 
 
 def html_page(summary: str, tag: str, security=SESSION_READ) -> dict:
