@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Callable
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -184,6 +185,17 @@ def matter_department(version: ProcessVersion) -> str | None:
 
 # ---------------------------------------------------------------- evaluations
 
+#: told of each evaluation made here, inside its transaction: ``fn(evaluation, case)`` (the 一张网's
+#: 好差评 push, app/services/docking/ywtb_ratings.py, registers one; feedback imports none of them)
+_EVALUATED: list[Callable] = []
+
+
+def on_evaluated(fn: Callable) -> Callable:
+    if fn not in _EVALUATED:
+        _EVALUATED.append(fn)
+    return fn
+
+
 def detect_channel(user_agent: str | None, explicit: str | None = None) -> str:
     """The channel code: named by the link (``qr``, ``sms``), else PC or mobile from the user agent."""
     if explicit and explicit in LINK_CHANNELS:
@@ -250,7 +262,9 @@ def evaluate(actor: Actor, case_id: int, *, level, indicators: dict | None, comm
         db.session.add(ev)
         db.session.flush()
         if lvl in BAD_LEVELS:
-            _open_rectification(case, ev)
+            open_rectification(case, ev)
+        for fn in list(_EVALUATED):
+            fn(ev, case)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -261,7 +275,8 @@ def evaluate(actor: Actor, case_id: int, *, level, indicators: dict | None, comm
     return ev
 
 
-def _open_rectification(case: Case, ev: Evaluation) -> Rectification:
+def open_rectification(case: Case, ev: Evaluation) -> Rectification:
+    """The work item of a 差评 (in the caller's transaction): also for a rating received from the 一张网."""
     dept = handling_department(case)
     due = working_days_later(current_app.config["RECTIFICATION_DAYS"], case=case)
     item = Rectification(evaluation_id=ev.id, case_id=case.id, department=dept, region_code=case.region_code,
