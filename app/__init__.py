@@ -90,6 +90,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_cli(app)
     from .cli_federation import init_federation_cli
     init_federation_cli(app)
+    from .cli_docking import init_docking_cli
+    init_docking_cli(app)
 
     if app.config.get("DEPLOY_ON_START"):
         from .services.cases.bootstrap import deploy_on_start

@@ -155,6 +155,10 @@ class Settings:
     YWTB_SECRET: str = field(default_factory=lambda: os.environ.get("YWTB_SECRET", ""))
     YWTB_TIMEOUT_SECONDS: float = field(default_factory=lambda: float(os.environ.get("YWTB_TIMEOUT_SECONDS", "10")))
     YWTB_MAX_SKEW_SECONDS: int = field(default_factory=lambda: _int("YWTB_MAX_SKEW_SECONDS", 300))
+    #: the 一张网's matter catalog (its incremental pull, GET <url>/catalog/entries); empty = YWTB_BASE_URL.
+    #: YWTB_CATALOG_MAPPING: a JSON file mapping its field names to the guide's; empty = the shipped one
+    YWTB_CATALOG_URL: str = field(default_factory=lambda: os.environ.get("YWTB_CATALOG_URL", ""))
+    YWTB_CATALOG_MAPPING: str = field(default_factory=lambda: os.environ.get("YWTB_CATALOG_MAPPING", ""))
     #: the national investment project platform (项目代码 lookup, results reported back); empty = not docked:
     #: project codes are checked for their shape only and nothing is reported
     TZXM_BASE_URL: str = field(default_factory=lambda: os.environ.get("TZXM_BASE_URL", ""))

@@ -267,6 +267,23 @@ def resend(message_id: str) -> OutboxMessage:
         raise
 
 
+def send_now(message_id: str) -> OutboxMessage:
+    """Make a message waiting for its next retry due now (an operator who knows the other side is
+    back; commits). Its failures so far still count. Raises LookupError / ValueError."""
+    try:
+        m = lock_one(OutboxMessage, OutboxMessage.message_id == message_id)
+        if m is None:
+            raise LookupError("no such message")
+        if m.status != "pending":
+            raise ValueError("only a message waiting for its next attempt can be sent now")
+        m.next_attempt_at = clock_now()
+        db.session.commit()
+        return m
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
 # -- reading ---------------------------------------------------------------------------------------
 
 def link_stats(channel: str | None = None) -> list[dict]:

@@ -12,6 +12,7 @@ from ...domain.groups import GROUPS
 from ...services.cases.registry import list_matters
 from ...services.clocks import supervision as svc
 from ...services.common.clock import BEIJING
+from ...services.docking import operations as docking_ops
 from ...services.federation import report_views
 from ..auth import current_actor, login_required
 
@@ -53,7 +54,8 @@ def index():
                            overdue=svc.overdue_cases(actor), reports=report_views.region_summaries(actor),
                            rates=svc.on_time_rates(actor, since=filters.get("since"), until=filters.get("until")),
                            groups=[(c, n) for c, n in GROUPS.items() if c not in {"admin", "designer", "inspector"}],
-                           group_names=GROUPS, matters=list_matters(), tz=BEIJING)
+                           group_names=GROUPS, matters=list_matters(), tz=BEIJING,
+                           docking_alerts=docking_ops.alerts())
 
 
 @bp.get("/export.csv")

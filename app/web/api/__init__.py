@@ -70,5 +70,9 @@ def init_api(app):
         api.register_blueprint(bp)
     from .federation_files import federation_files_bp
     api.register_blueprint(federation_files_bp)
+    from .ywtb_routes import ywtb_bp
+    api.register_blueprint(ywtb_bp)
+    from .catalog_routes import catalog_bp
+    api.register_blueprint(catalog_bp)
     document_rules(api.spec)
     api.spec.late.append(lambda spec: document_page_endpoints(spec, app.url_map))

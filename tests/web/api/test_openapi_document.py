@@ -123,7 +123,10 @@ def test_the_public_endpoints_need_no_credentials_and_the_others_say_which(app):
             ("/healthz", "get"), ("/readyz", "get"), ("/api/twilio/status", "post"),
             # the federation protocol: a message is authenticated by its signature, not a token
             ("/api/federation/messages", "post"), ("/api/federation/ping", "post"),
-            ("/api/federation/whoami", "get"), ("/api/federation/files/{sha256}", "get")} == public
+            ("/api/federation/whoami", "get"), ("/api/federation/files/{sha256}", "get"),
+            # the 一张网's calls: authenticated by the gateway signature, not a token
+            ("/api/ywtb/applications", "post"), ("/api/ywtb/ratings", "post"),
+            ("/api/catalog", "get")} == public  # the matter catalog: the guides are public
     assert doc["security"] == [{"bearer": []}]
     assert app.test_client().get("/api/matters").status_code == 200
     pages = [op for path, item in doc["paths"].items() if not path.startswith("/api/")
@@ -164,7 +167,7 @@ def test_the_pages_fetch_only_documented_urls():
     formaction: approve, reject, resolve, draft)."""
     sources = [p.read_text("utf-8") for p in (ROOT / "app" / "web").rglob("*") if p.suffix in (".html", ".js")]
     calls = sum(s.count("fetch(") for s in sources)
-    assert calls == 4, "a new fetch call: document its endpoint in app/web/api/page_endpoints.py"
+    assert calls == 5, "a new fetch call: document its endpoint in app/web/api/page_endpoints.py"
 
 
 def test_page_posts_without_a_session_change_nothing(app, world):
