@@ -1,7 +1,7 @@
 """The issue's figure with both outside systems at once: a run of 200 cases of the shipped 企业投资项目备案
 (half filed, half refused at the window, over four projects) while the 一张网 and the investment project
 platform fail (500s, dropped connections, answers that hang past a short timeout, malformed answers, a
-platform down for a while). Once they recover, every 办件 stage has reached the 一张网 exactly once and in
+platform down for a while, answers lost after the 一张网 stored the stage). Once they recover, every 办件 stage has reached the 一张网 exactly once and in
 order per case, and every decision the investment platform exactly once and in order per project."""
 from __future__ import annotations
 
@@ -69,6 +69,12 @@ def test_every_push_to_both_systems_arrives_once_and_in_order(db_url, gateway, p
                 with api.app.app_context():
                     outbox.deliver_due(limit=40)
                 api.clock.advance(seconds=30)
+            if i % 50 == 49:  # answers lost after the gateway stored the stage: it gets it again, keeps it once
+                gateway.latency = 0.4
+                with api.app.app_context():
+                    outbox.deliver_due(limit=3, channel="ywtb")
+                gateway.latency = 0.0
+                api.clock.advance(seconds=30)
         failed = [r for s in (gateway, platform) for r in s.requests if r.get("status") != 200]
         gateway.clear_faults()
         platform.clear_faults()  # both recover
@@ -88,6 +94,7 @@ def test_every_push_to_both_systems_arrives_once_and_in_order(db_url, gateway, p
         for no, stages in expected_stages.items():
             assert gateway.stages(no) == stages, no
         assert gateway.flags == [] and sum(len(v) for v in gateway.cases.values()) == 5 * CASES // 2
+        assert gateway.repeats, "stages stored before their answer was lost were pushed again"
         for code in PROJECTS:
             assert [(r["case_no"], r["result"]) for r in platform.received(code)] == expected_results[code], code
         assert len(platform.received()) == CASES
