@@ -23,4 +23,5 @@ EN = {
     "来源/出具单位": "Issuer", "备注": "Notes", "需纸质材料": "Paper required",
     "成功": "OK", "部分条目被拒绝": "Some entries refused", "失败": "Failed", "进行中": "Running",
     "已接受": "Accepted", "已忽略": "Dismissed",
+    "个自然日": " calendar days", "个月": " months",
 }

@@ -30,6 +30,7 @@ _listeners: list[Callable] = []
 _throwers: list[Callable] = []
 _actions: dict[str, list[Callable]] = {}
 _submitters: list[Callable] = []
+_preparers: list[Callable] = []
 _loaded = False
 
 
@@ -101,3 +102,21 @@ def before_submit(case, data: dict) -> None:
     _load()
     for fn in list(_submitters):
         fn(case, data)
+
+
+def on_prepare_submit(fn: Callable) -> Callable:
+    """``fn(data)``: called with a submission's start form before its transaction begins, with no
+    change pending in the session, to ask an outside system what a submit hook will need — the
+    investment project platform's project is one. A hook that calls out first ends the transaction
+    the request began (``db.session.commit()``: on SQLite every transaction holds the write lock).
+    It must not write nor raise."""
+    if fn not in _preparers:
+        _preparers.append(fn)
+    return fn
+
+
+def prepare_submit(data: dict) -> None:
+    """Run the prepare hooks on the start form of a submission about to begin its transaction."""
+    _load()
+    for fn in list(_preparers):
+        fn(dict(data or {}))

@@ -29,7 +29,7 @@ from ...models import (
 from ..common.db_support import is_sqlite, lock_one, row_by_id
 from ..identity.actors import Actor
 from ..identity.permissions import can_read_case
-from .hooks import before_submit
+from .hooks import before_submit, prepare_submit
 from .registry import get_matter
 from .steps import apply_step, engine, load_workflow, now, record_event, set_case_status, spec_pair
 
@@ -85,6 +85,8 @@ def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = Tru
     form = _start_form(version)
     clean = validate_submission(form, data, partial=not submit) if form else {}
     ident = _identity_fields(actor, clean)
+    if submit:
+        _prepare_submit(clean)
     case = Case(process_id=process_id, version_id=version.id, applicant_id=actor.id, status="draft",
                 data=clean, created_at=now(), updated_at=now(), region_code=_handling_region(clean), **ident)
     try:
@@ -103,6 +105,9 @@ def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = Tru
 
 def submit_case(actor: Actor, case_id: int, data: dict | None = None) -> Case:
     """Submit a draft (optionally replacing its data). Commits."""
+    draft = row_by_id(Case, case_id)
+    if draft is not None and draft.applicant_id == actor.id and draft.status == CaseStatus.DRAFT:
+        _prepare_submit({**(draft.data or {}), **(data or {})})
     try:
         case = lock_one(Case, Case.id == case_id)
         if case is None or case.applicant_id != actor.id:
@@ -125,6 +130,16 @@ def submit_case(actor: Actor, case_id: int, data: dict | None = None) -> Case:
         raise
     engine().remember(inst.id, inst.revision, wf)
     return case
+
+
+def _prepare_submit(data: dict) -> None:
+    """The prepare hooks (hooks.prepare_submit: e.g. the project platform asked for the 项目代码) with
+    no change pending in the session, so that a hook may end the transaction the request began (its
+    reads: authentication …) and hold no lock across an outside system's answer. With changes
+    pending they are not run (the submit hooks then ask inside the transaction, as before)."""
+    if db.session.new or db.session.dirty or db.session.deleted:
+        return
+    prepare_submit(data)
 
 
 def _submit(case: Case, version: ProcessVersion, actor: Actor):

@@ -56,7 +56,10 @@ def parse_since(text: str | None) -> datetime | None:
         at = at.replace(tzinfo=BEIJING)
     if at.utcoffset() is not None and abs(at.utcoffset()) > timedelta(hours=14):
         raise ValidationError("since 的时区偏移无效", details={"since": ["offset beyond ±14:00"]})
-    return at.astimezone(timezone.utc)
+    try:
+        return at.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the first representable moment
+        raise ValidationError(f"since 超出可表示的时间范围：{text}", details={"since": ["out of range"]}) from None
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -78,10 +81,11 @@ def decode_cursor(text: str | None) -> tuple[datetime, str] | None:
     try:
         at, pid = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("utf-8"))
         moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError):
+        if not isinstance(pid, str) or moment.tzinfo is None:
+            raise bad
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError, OverflowError):
         raise bad from None
-    if not isinstance(pid, str) or moment.tzinfo is None:
-        raise bad
     return moment, pid
 
 

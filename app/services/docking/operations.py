@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -43,9 +44,14 @@ STATUSES = ("pending", "sending", "delivered", "dead")
 
 
 def _url(system: System) -> str:
+    """The system's address as shown to operators: without any user:password written into it."""
     for name in system.url_settings:
-        if current_app.config.get(name):
-            return current_app.config[name]
+        value = current_app.config.get(name)
+        if value:
+            parts = urlsplit(str(value))
+            if "@" in parts.netloc:
+                parts = parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1])
+            return urlunsplit(parts)
     return ""
 
 

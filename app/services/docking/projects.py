@@ -21,7 +21,9 @@
   and ``project_page`` (every case of a project code on this platform, for its owner)."""
 from __future__ import annotations
 
-from flask import current_app
+import time
+
+from flask import current_app, g
 from sqlalchemy import or_, select
 
 from ...domain.case_status import LABELS, CaseStatus
@@ -31,7 +33,7 @@ from ...extensions import db
 from ...models import Case, ProcessVersion, Region, User
 from ...models.accounts import ApplicantProfile
 from ...models.exchange import OutboxMessage
-from ..cases.hooks import on_status, on_submit
+from ..cases.hooks import on_prepare_submit, on_status, on_submit
 from ..common.clock import BEIJING, clock_now
 from ..feedback.disclosure import _decision_data
 from ..feedback.evaluations import handling_department
@@ -49,6 +51,8 @@ RESULTS = {CaseStatus.APPROVED.value: ("approved", "准予许可"), CaseStatus.R
 NOT_ACCEPTED = ("not_accepted", "不予受理")
 #: refusals of a result that time or the platform's operators mend: sent again later, not dead
 TRANSIENT = {"stale", "unknown_key"}
+#: how long the platform's answer asked before a submission's transaction stands for it (seconds)
+PREFETCH_SECONDS = 60.0
 
 
 # -- the applicant -----------------------------------------------------------------------------------
@@ -66,12 +70,47 @@ def applicant_credit_code(user_id: int | None) -> str | None:
     return user.org_code if user is not None and is_credit_code(user.org_code or "") else None
 
 
+def _prefetched() -> dict:
+    if "tzxm_prefetched" not in g:
+        g.tzxm_prefetched = {}
+    return g.tzxm_prefetched
+
+
+@on_prepare_submit
+def prefetch_project(data: dict) -> None:
+    """Before a submission's transaction (cases/hooks.prepare_submit): ask the platform for the start
+    form's 项目代码 now, with no transaction held — on SQLite every transaction holds the database's
+    write lock, which must not wait for the platform. ``check_project`` uses the answer (or the
+    refusal) of this submission; nothing is written here (the commit only ends the request's reads)."""
+    code = data.get("project_code")
+    if not tzxm.configured() or not isinstance(code, str) or not is_project_code(code):
+        return
+    db.session.commit()  # the request's reads end here (nothing is pending: cases/hooks.prepare_submit)
+    try:
+        result = tzxm.lookup_or_cached(code)
+    except tzxm.ProjectError as exc:
+        result = exc
+    finally:
+        db.session.rollback()  # the stored record read during an outage: no transaction left open
+    _prefetched()[code] = (time.monotonic(), result)
+
+
+def _lookup(code: str) -> tuple[tzxm.Project, bool]:
+    """The answer asked before the transaction (prefetch_project), else the platform now."""
+    hit = _prefetched().pop(code, None)
+    if hit is None or time.monotonic() - hit[0] > PREFETCH_SECONDS:
+        return tzxm.lookup_or_cached(code)
+    if isinstance(hit[1], Exception):
+        raise hit[1]
+    return hit[1]
+
+
 @on_submit
 def check_project(case: Case, data: dict) -> None:
     """The submission check (see the module's doc). Raises tzxm.ProjectError."""
     if not tzxm.configured() or not case.project_code or case.origin_region:
         return
-    project, from_cache = tzxm.lookup_or_cached(case.project_code)
+    project, from_cache = _lookup(case.project_code)
     required = applicant_credit_code(case.applicant_id) or case.applicant_code
     if not required or project.owner_code != required:
         raise tzxm.ProjectNotOwned()

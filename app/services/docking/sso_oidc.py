@@ -155,10 +155,10 @@ def _check_state(pending: dict | None, args) -> None:
 def finish(redirect_uri: str, pending: dict | None, args) -> tuple[Identity, str]:
     """The provider's answer at the callback (``args``: its query) → (the identity, the ID token for
     the logout hint). Raises SsoError; writes nothing."""
+    _check_state(pending, args)  # first: the provider's error text is shown only on its own answer
     if args.get("error"):
         text = str(args.get("error_description") or args.get("error"))[:200]
         raise SsoError("provider_refused", f"统一身份认证平台未完成登录：{text}", 401)
-    _check_state(pending, args)
     code = args.get("code") or ""
     if not code or len(code) > 2048:
         raise SsoError("bad_token", "统一身份认证平台的回调缺少授权码，请重新登录", 400)

@@ -42,6 +42,7 @@ from ...models import Case, CaseFile, Matter, ProcessVersion, User
 from ...models.accounts import ApplicantProfile
 from ...models.docking_ywtb import YwtbApplication
 from ...models.exchange import InboxMessage
+from ..cases.hooks import prepare_submit
 from ..cases.lifecycle import _handling_region, _identity_fields, _submit
 from ..cases.steps import now, record_event
 from ..common.blobs import keep_blob, safe_filename, sniff
@@ -372,6 +373,7 @@ def receive_application(headers, method: str, path: str, query: str, body: bytes
             files = [_fetch(m, i) for i, m in enumerate(app_in.materials)]
         except GatewayRefusal as refusal:
             ywtb.refuse(refusal, message_id=app_in.serial_no, **context)
+        prepare_submit(app_in.form)  # outside systems asked (the 项目代码) before the inbox's transaction
     else:
         files = []  # a repeat: answered with the first answer, nothing fetched
     return inbox.receive(CHANNEL, PEER, app_in.serial_no, None, KIND, lambda: _apply(app_in, files),

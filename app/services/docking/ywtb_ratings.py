@@ -111,7 +111,7 @@ def parse(body: bytes) -> RatingIn:
     if not isinstance(comment, str) or len(comment) > 1000:
         errors["comment"] = ["应为不超过 1000 字的文本"]
     channel = raw.get("channel") if raw.get("channel") is not None else "1"
-    if channel not in CHANNELS:
+    if not isinstance(channel, str) or channel not in CHANNELS:
         errors["channel"] = [f"应为评价渠道代码 {'、'.join(CHANNELS)} 之一"]
     named = raw.get("named", True)
     if not isinstance(named, bool):

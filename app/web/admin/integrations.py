@@ -60,6 +60,8 @@ def system(key):
         before = int(request.args.get("before") or 0) or None
     except ValueError:
         before = None
+    if before is not None and not 0 < before < 2 ** 31:  # an id of no row (SQLite cannot even bind a huge one)
+        before = None
     rows = ops.messages(key, status=status, case_no=case_no, failing=failing, limit=50, before_id=before)
     summary = next(r for r in ops.overview() if r["system"].key == key)
     return render_template("integrations/system.html", sys=sys_, s=summary, rows=rows,

@@ -135,7 +135,9 @@ PORTAL_OPS = {
         params=[{"in": "query", "name": "code", "required": True, "schema": {"type": "string", "maxLength": 40}}],
         description="401 without a session; 403 not an applicant, or a project of another enterprise; 404 a code the "
                     "platform does not know; 422 not a project code; 503 the platform cannot be asked now (or this "
-                    "platform is not docked to it)"),
+                    "platform is not docked to it)",
+        extra={"503": {"description": "project_unverifiable: the platform cannot be asked now; not_configured: "
+                                      "this platform is not docked to it", "content": _json(ERROR)}}),
 }
 
 # -- the applicant's cases, mail intake, the QR card, the staff panels (app/web/portal/cases.py) ---------

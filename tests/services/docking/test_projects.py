@@ -4,11 +4,15 @@ the platform down: refused, nothing written), and each decision reported back on
 matters — exactly once and in order per project, also through 500s, dropped connections, hangs and
 malformed answers."""
 import json
+import sqlite3
+import threading
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import Case
@@ -155,6 +159,59 @@ def test_platform_down_refuses_unless_a_recent_record_is_kept(env):
     env.clock.advance(hours=2)
     assert apply(env, BEIAN["start"], OWN).status_code == 503  # too old to stand for the platform
     assert count(env.app, Case) == 2
+
+
+def _database_writable(app, case_id: int) -> bool:
+    """Whether another connection can take the write lock (SQLite) or lock the case's row
+    (PostgreSQL) within half a second."""
+    with app.app_context():
+        url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        con = sqlite3.connect(url.database, timeout=0.5, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            con.close()
+    eng = create_engine(url)
+    try:
+        with eng.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '500ms'"))
+            conn.execute(text("SELECT id FROM cases WHERE id = :id FOR UPDATE"), {"id": case_id})
+        return True
+    except OperationalError:
+        return False
+    finally:
+        eng.dispose()
+
+
+@pytest.mark.parametrize("draft_first", [False, True])
+def test_no_lock_is_held_while_the_platform_answers(env, draft_first):
+    """The 项目代码 is looked up before the submission's transaction begins (cases/hooks.prepare_submit):
+    while the platform takes its time, the database stays writable for everyone else."""
+    env.app.config["TZXM_TIMEOUT_SECONDS"] = 5
+    case_id = 0
+    if draft_first:
+        r = env.api.post("applicant_1", "/api/cases", json={"process_id": "xmgl_beian", "submit": False,
+                                                            "data": dict(BEIAN["start"], project_code=OWN)})
+        case_id = r.json["id"]
+    env.standin.latency = 1.5
+    answers = []
+    call = (lambda: env.api.post("applicant_1", f"/api/cases/{case_id}/submit", json={})) if draft_first else \
+        (lambda: apply(env, BEIAN["start"], OWN))
+    worker = threading.Thread(target=lambda: answers.append(call()))
+    worker.start()
+    time.sleep(0.7)  # the platform is answering now
+    writable = _database_writable(env.app, case_id)
+    worker.join()
+    env.standin.latency = 0
+    assert answers[0].status_code in (200, 201), answers[0].json
+    assert answers[0].json["status"] != "draft" and answers[0].json["case_no"]
+    assert writable
+    assert [r["path"] for r in env.standin.requests if r["path"].startswith("/api/projects/")] == [f"/api/projects/{OWN}"]
 
 
 def test_without_the_platform_configured_only_the_shape_is_checked(db_url):

@@ -295,6 +295,12 @@ def test_oidc_the_person_cancelling_at_the_provider_is_a_clear_refusal(app, stan
     pending, args = oidc_round(app, "deny")
     err = refused(app, sso_oidc.finish, CALLBACK, pending, args)
     assert err.code == "provider_refused" and "用户取消了登录" in err.message
+    # an error callback that is not the provider's answer to our request (another state, or none) shows
+    # nothing of its text: a forged link cannot put its words on our page
+    for forged in (dict(args, state="forged", error_description="请拨打 400-000-0000"),
+                   {"error": "access_denied", "error_description": "请拨打 400-000-0000"}):
+        err = refused(app, sso_oidc.finish, CALLBACK, pending, forged)
+        assert err.code == "state_mismatch" and "400-000" not in err.message
 
 
 @pytest.mark.parametrize("fault", [500, "close", "hang", "malformed"])

@@ -102,6 +102,8 @@ def test_ratings_that_cannot_be_linked_are_refused_and_nothing_is_written(api, g
     refused(api, gateway, 422, "bad_payload", case_no=case["case_no"], level=6)
     refused(api, gateway, 422, "bad_payload", case_no=case["case_no"], level=4, indicators={"speed": 5})
     refused(api, gateway, 422, "bad_payload", case_no=case["case_no"], rating_id="bad id!")
+    for channel in (["2"], {"2": 1}, 2):  # not a channel code (a list or an object once answered 500)
+        refused(api, gateway, 422, "bad_payload", case_no=case["case_no"], channel=channel)
     rate_here(api, case, level=1)
     refused(api, gateway, 409, "already_evaluated", case_no=case["case_no"])
     raw, _ = gateway.signed(PATH, {"rating_id": "x"})

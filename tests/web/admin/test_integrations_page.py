@@ -57,6 +57,9 @@ def test_failures_are_shown_with_the_remote_error_sent_again_and_alerted_after_a
     assert f'data-message="{message_id}"' in detail and case["case_no"] in detail and "HTTP 503" in detail
     assert admin.get("/admin/integrations/ywtb?status=delivered").get_data(as_text=True).count("data-message=") == 0
     assert admin.get("/admin/integrations/nope").status_code == 404
+    for before in ("99999999999999999999", "-3", "x"):  # no such id: the first page (a huge one once answered 500)
+        page = admin.get(f"/admin/integrations/ywtb?before={before}")
+        assert page.status_code == 200 and f'data-message="{message_id}"' in page.get_data(as_text=True)
 
     # not an alert yet; a day later it is, on the supervision page (with the way to the message for admins)
     assert "docking-alert" not in admin.get("/supervision").get_data(as_text=True)
@@ -102,3 +105,11 @@ def test_only_administrators_see_it_and_act(db_url, gateway):
     english = admin.get("/admin/integrations?lang=en").get_data(as_text=True)
     table = re.search(r'<table id="systems">.*?</table>', english, re.S).group(0)
     assert "Government service network" in table and "Waiting" in table and "未配置" not in table
+
+
+def test_an_address_with_credentials_written_in_shows_none_of_them(db_url, gateway):
+    host = gateway.url.split("://", 1)[1]
+    api = docked(db_url, gateway, YWTB_BASE_URL=f"http://gw-user:gw-p4ss@{host}")
+    staff(api.app)
+    page = signed_in(api.app, "boss").get("/admin/integrations").get_data(as_text=True)
+    assert "gw-p4ss" not in page and "gw-user" not in page and f"http://***@{host}" in page

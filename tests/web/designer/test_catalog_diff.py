@@ -82,6 +82,9 @@ def test_the_pull_button_shows_each_difference_side_by_side(app):
     assert "− 主要用能设备清单及能效指标<" in jieneng and "+ 主要用能设备清单及能效指标表" in jieneng
     assert "+ 项目绩效目标表" in section(page, "zjsq_zhongyang")
     assert 'data-process-id="xmgl_beian"' not in page  # no difference, nothing to review
+    english = section(d1.get("/designer/catalog?lang=en").get_data(as_text=True), "xmgl_hezhun")
+    row = re.search(r'data-field="promised_limit".*?</tr>', english, re.S).group(0)
+    assert 'class="ours">10 working days<' in row and "工作日" not in row and 'aria-label="Promised time limit"' in row
 
 
 def test_accept_creates_a_new_version_and_the_running_version_is_unchanged(app, tmp_path):

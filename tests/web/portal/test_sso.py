@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 import requests
@@ -92,6 +92,14 @@ def test_login_page_offers_unified_identity_when_configured(app, db_url):
     bare = make_app(db_url)
     assert "统一身份认证登录" not in bare.test_client().get("/portal/login").get_data(as_text=True)
     assert bare.test_client().get("/portal/sso/oidc/login").status_code == 404
+
+
+@pytest.mark.parametrize("protocol", ["oidc", "cas"])
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example"])
+def test_the_sign_in_never_sends_the_browser_to_another_site(app, standin, protocol, target):
+    demo_account(app)
+    r = sign_in_through(app.test_client(), protocol, next_path=quote(target, safe=""))
+    assert r.status_code == 302 and r.headers["Location"] == "/"
 
 
 # -- OpenID Connect -------------------------------------------------------------------------------------
