@@ -1,7 +1,7 @@
 """Docking (issue 15): the investment project platform's projects as it last returned them
 (app/services/docking/tzxm.py): the 项目代码 lookup cache. A row is written only when the project was
 confirmed for an applicant who owns it (prefill, a submission that passed the owner check); the
-project page and a short outage of the platform read it (see docs/integration-projects.md)."""
+project page and a short outage of the platform read it (see docs/integration.md)."""
 from sqlalchemy import JSON, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,5 +1,5 @@
 """A stand-in of the provincial 政务服务"一张网"'s exchange gateway (办件信息, 统一申办受理, 好差评): a real
-HTTP server on 127.0.0.1 speaking the protocol of docs/integration-ywtb.md, written from that
+HTTP server on 127.0.0.1 speaking the protocol of docs/integration.md, written from that
 description, never importing the app.
 
 Received from the platform (every call must carry the gateway signature of our key pair, else

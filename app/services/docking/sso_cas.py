@@ -1,5 +1,5 @@
 """Unified identity over the CAS-style ticket flow of provincial identity platforms (ticket →
-validate → token → user info; docs/integration-identity.md).
+validate → token → user info; docs/integration.md).
 
 1. the browser goes to ``{CAS_BASE_URL}/login?service=<CAS_SERVICE_CODE>&returnUrl=<base64 of our
    callback>`` (standard base64, RFC 4648 §4; the callback carries our ``state``);

@@ -12,7 +12,7 @@ confidential client, with Authlib.
   (its ``sub`` must be the ID token's);
 - ``logout_url``: the provider's end_session_endpoint (RP-initiated logout) when it advertises one.
 
-Claims read (docs/integration-identity.md): ``sub``, ``user_type`` (法人 / 自然人), ``name``,
+Claims read (docs/integration.md): ``sub``, ``user_type`` (法人 / 自然人), ``name``,
 ``credit_code`` (法人) or ``id_number`` (自然人), ``phone_number``, ``phone_number_verified``,
 ``legal_representative``, the level of assurance from ``acr`` (or ``level``).
 

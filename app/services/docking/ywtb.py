@@ -1,6 +1,6 @@
 """The 一张网's exchange gateway, on the wire: the 办件 XML of one stage (root ``APPROVEDATAINFO``,
 one segment per stage, fields after GB/T 39046), its push, the push of a 好差评 rating, the gateway's
-answer, and the download of a material an application names. docs/integration-ywtb.md has the
+answer, and the download of a material an application names. docs/integration.md has the
 format with an example; ywtb_push.py decides what is pushed when, ywtb_intake.py and
 ywtb_ratings.py receive.
 

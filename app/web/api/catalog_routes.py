@@ -1,5 +1,5 @@
 """事项目录 export for the 一张网 (issue 15 point 2): GET /api/catalog, public like the guides it
-carries; incremental by ``since``, paged by ``cursor`` (docs/integration-catalog.md)."""
+carries; incremental by ``since``, paged by ``cursor`` (docs/integration.md)."""
 from __future__ import annotations
 
 from flask import request, url_for

@@ -1,4 +1,4 @@
-"""The 一张网's calls to this platform (docs/integration-ywtb.md): applications forwarded by its unified
+"""The 一张网's calls to this platform (docs/integration.md): applications forwarded by its unified
 entry, ratings made in its evaluation system. No token: a call is authenticated by the gateway
 signature (X-Access-Key, X-Date, X-Signature: HMAC-SHA256 with the secret issued with YWTB_ACCESS_KEY)."""
 from __future__ import annotations
@@ -74,7 +74,7 @@ class RatingOut(Schema):
 SIGNATURE = [{"in": "header", "name": name, "required": True, "schema": {"type": "string"}, "description": text}
              for name, text in (("X-Access-Key", "the access key the gateway was issued"),
                                 ("X-Date", "UTC YYYYMMDDTHHMMSSZ, within YWTB_MAX_SKEW_SECONDS"),
-                                ("X-Signature", "hex HMAC-SHA256 of the canonical request (docs/integration-ywtb.md)"))]
+                                ("X-Signature", "hex HMAC-SHA256 of the canonical request (docs/integration.md)"))]
 
 
 def _error(description: str) -> dict:
