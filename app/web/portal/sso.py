@@ -64,6 +64,10 @@ def login(protocol):
     return redirect(url)
 
 
+#: the longest ID token kept in the session (signed cookie, 4 KB in all) as the logout's id_token_hint
+ID_TOKEN_KEPT_MAX = 1800
+
+
 @bp.get("/portal/sso/<protocol>/callback")
 def callback(protocol):
     pending = session.pop("sso_pending", None)  # good once, whatever comes of it
@@ -87,6 +91,8 @@ def callback(protocol):
     except sso.SsoError as exc:
         return _error(exc)
     record = result.session_record()
+    if id_token and len(id_token) > ID_TOKEN_KEPT_MAX:  # the cookie holds 4 KB: a big token is not kept,
+        id_token = None                                   # the logout then goes by client_id alone (RP-initiated)
     if result.second_factor:  # TOTP enrolled: the sign-in waits for the code (app/web/auth.py)
         _fresh_session(pending_uid=result.actor.id, pending_at=clock_now().timestamp(), pending_next=pending["next"],
                        sso_after_code=dict(record, h=id_token))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
+import secrets
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
@@ -359,3 +360,22 @@ def test_staff_link_their_identity_on_the_security_page_and_then_sign_in_with_it
 def test_staff_sign_in_is_closed_without_identity_staff(app, standin):
     assert app.test_client().get("/portal/sso/oidc/login?staff=1").status_code == 404
     assert "sso-staff-login" not in app.test_client().get("/login").get_data(as_text=True)
+
+
+def test_a_big_id_token_is_not_kept_in_the_cookie_and_sign_out_still_reaches_the_provider(app, standin):
+    """The session is a signed cookie (4 KB in all): an ID token of a real provider with many claims is
+    not kept; the provider's logout is then asked by client_id alone (RP-initiated logout)."""
+    demo_account(app)
+    c = app.test_client()
+    standin.id_token_overrides = {"groups": [secrets.token_hex(8) for _ in range(300)]}  # not compressible
+    sign_in_through(c)
+    assert is_signed_in(c)
+    cookie = c.get_cookie("session")
+    assert cookie is not None and len(cookie.value) < 3000, len(cookie.value)
+    with c.session_transaction() as s:
+        s["csrf"] = "t"
+    c.post("/logout", data={"csrf_token": "t"})
+    html = c.get("/portal/sso/signed-out").get_data(as_text=True)
+    target = re.search(r'id="sso-provider-logout" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    q = dict(parse_qsl(urlsplit(target).query))
+    assert "id_token_hint" not in q and q["client_id"] and not is_signed_in(c)
