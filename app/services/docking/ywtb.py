@@ -17,6 +17,7 @@ another 4xx → Refused (the message as it is will never be taken: dead, shown t
 answer that is not this XML (an HTML error page, a truncated body, a proxy's 200) → Retry."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -245,23 +246,6 @@ class GatewayRefusal(inbox.Refusal):
         self.details = details or {}
 
 
-_LAST_RECORDED: dict[tuple[str, str], float] = {}
-#: a refusal of an unsigned or forged call is recorded at most once per address and reason in this
-#: many seconds (in each process); the rest are logged: nobody without the secret turns calls into writes
-RECORD_EVERY_SECONDS = 60.0
-
-
-def _first_in_a_while(remote_addr: str, code: str) -> bool:
-    now = time.monotonic()
-    key = (remote_addr or "", code)
-    if now - _LAST_RECORDED.get(key, -RECORD_EVERY_SECONDS) < RECORD_EVERY_SECONDS:
-        return False
-    if len(_LAST_RECORDED) > 10_000:
-        _LAST_RECORDED.clear()
-    _LAST_RECORDED[key] = now
-    return True
-
-
 def authenticate(headers, method: str, path: str, query: str, body: bytes, remote_addr: str, *,
                  peer: str, kind: str) -> None:
     """A call of the gateway to this platform: configured here (else 503 ``not_configured``, nothing
@@ -279,11 +263,22 @@ def authenticate(headers, method: str, path: str, query: str, body: bytes, remot
                int(current_app.config["YWTB_MAX_SKEW_SECONDS"]))
     except SignatureError as exc:
         refusal = GatewayRefusal(exc.code, str(exc), 401)
-        if _first_in_a_while(remote_addr, exc.code):
+        if inbox.first_in_a_while(CHANNEL, remote_addr, exc.code):
             inbox.refuse(CHANNEL, peer, "", kind, exc.code, str(exc), remote_addr, verified=False)
         else:
             log.warning("ywtb: refused a %s call from %s: [%s] %s", kind, remote_addr, exc.code, exc)
         raise refusal from None
+
+
+def json_object(body: bytes) -> dict:
+    """A call's body as a JSON object. Raises GatewayRefusal ``bad_payload``."""
+    try:
+        raw = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise GatewayRefusal("bad_payload", "请求体应为 UTF-8 JSON 对象") from None
+    if not isinstance(raw, dict):
+        raise GatewayRefusal("bad_payload", "请求体应为 JSON 对象")
+    return raw
 
 
 def refuse(refusal: inbox.Refusal, *, peer: str, message_id: str, kind: str, remote_addr: str):

@@ -167,12 +167,7 @@ def _material(raw, i: int, errors: dict) -> Material | None:
 
 def parse(body: bytes) -> Application:
     """The application's fields, checked for shape. Raises GatewayRefusal ``bad_payload``."""
-    try:
-        raw = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise GatewayRefusal("bad_payload", "请求体应为 UTF-8 JSON 对象") from None
-    if not isinstance(raw, dict):
-        raise GatewayRefusal("bad_payload", "请求体应为 JSON 对象")
+    raw = ywtb.json_object(body)
     errors: dict = {}
     serial = raw.get("serial_no")
     if not isinstance(serial, str) or not SERIAL.match(serial):

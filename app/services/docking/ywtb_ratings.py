@@ -17,7 +17,6 @@ rectification exactly as one made here (feedback.evaluations.open_rectification)
 ``inbox_refusals`` and change nothing."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -87,12 +86,7 @@ def _level(value) -> int | None:
 
 def parse(body: bytes) -> RatingIn:
     """The rating's fields, checked for shape. Raises GatewayRefusal ``bad_payload``."""
-    try:
-        raw = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise GatewayRefusal("bad_payload", "请求体应为 UTF-8 JSON 对象") from None
-    if not isinstance(raw, dict):
-        raise GatewayRefusal("bad_payload", "请求体应为 JSON 对象")
+    raw = ywtb.json_object(body)
     errors: dict = {}
     rating_id, case_no = raw.get("rating_id"), raw.get("case_no")
     if not isinstance(rating_id, str) or not RATING_ID.match(rating_id):

@@ -160,31 +160,13 @@ def _refuse(raw, error: ProtocolError | inbox.Refusal, remote_addr: str, *, auth
     raw = raw if isinstance(raw, dict) else {}
     text = lambda v: v if isinstance(v, str) else ""  # noqa: E731
     claimed = text(raw.get("from"))[:6] or "?"
-    if authenticated or _first_in_a_while(remote_addr, error.code):
+    if authenticated or inbox.first_in_a_while(CHANNEL, remote_addr, error.code):
         inbox.refuse(CHANNEL, claimed, text(raw.get("id"))[:64], text(raw.get("kind"))[:32], error.code,
                      error.message, remote_addr, verified=authenticated)
     else:
         log.warning("federation: refused a message from %s (claims %r): [%s] %s", remote_addr, claimed,
                     error.code, error.message)
     raise error
-
-
-_LAST_RECORDED: dict[tuple[str, str], float] = {}
-#: an unverified refusal is recorded at most once per address and reason in this many seconds
-RECORD_EVERY_SECONDS = 60.0
-
-
-def _first_in_a_while(remote_addr: str, code: str) -> bool:
-    """Whether an unverified refusal of this address and reason is the first of the last minute in
-    this process (only those are written: nobody without a key can turn requests into writes)."""
-    now = time.monotonic()
-    key = (remote_addr or "", code)
-    if now - _LAST_RECORDED.get(key, -RECORD_EVERY_SECONDS) < RECORD_EVERY_SECONDS:
-        return False
-    if len(_LAST_RECORDED) > 10_000:
-        _LAST_RECORDED.clear()
-    _LAST_RECORDED[key] = now
-    return True
 
 
 def authenticate(raw, remote_addr: str = "") -> Envelope:

@@ -15,6 +15,7 @@ the channel; a refused message changes nothing and leaves only a row in ``inbox_
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 from sqlalchemy import delete, func, select
@@ -109,3 +110,28 @@ def refusals(channel: str | None = None, limit: int = 50) -> list[InboxRefusal]:
     if channel is not None:
         q = q.where(InboxRefusal.channel == channel)
     return list(db.session.execute(q).scalars())
+
+
+#: per (channel, address, reason): when an unverified refusal was last recorded in this process
+_LAST_RECORDED: dict[tuple[str, str, str], float] = {}
+#: an unverified refusal (unsigned, forged, from an unknown sender) is recorded at most once per
+#: address and reason in this many seconds; the rest are only logged
+RECORD_EVERY_SECONDS = 60.0
+
+
+def first_in_a_while(channel: str, remote_addr: str, code: str) -> bool:
+    """Whether an unverified refusal of this address and reason is the first of the last minute in
+    this process (only those are written: nobody without a key can turn requests into writes)."""
+    now = time.monotonic()
+    key = (channel, remote_addr or "", code)
+    if now - _LAST_RECORDED.get(key, -RECORD_EVERY_SECONDS) < RECORD_EVERY_SECONDS:
+        return False
+    if len(_LAST_RECORDED) > 10_000:
+        _LAST_RECORDED.clear()
+    _LAST_RECORDED[key] = now
+    return True
+
+
+def forget_recorded() -> None:
+    """Start the throttle afresh (tests: each sees its first unverified refusal recorded)."""
+    _LAST_RECORDED.clear()

@@ -15,7 +15,7 @@ from app.models.exchange import InboxMessage, InboxRefusal, OutboxMessage
 from app.services.federation import peers as peer_svc
 from app.services.federation import transport
 from app.services.federation.protocol import new_seed, public_key_text, private_key_from_seed, seal
-from app.services.messaging import outbox
+from app.services.messaging import inbox, outbox
 from tests.conftest import make_app
 
 PROVINCE, CITY = "320000", "320500"
@@ -54,7 +54,7 @@ def net(db_url):
     with city.app.app_context():
         peer_svc.add_peer(peer_svc.PeerIn(PROVINCE, "江苏省发展和改革委员会", "province", province.url, key[PROVINCE]))
 
-    transport._LAST_RECORDED.clear()  # each test sees its first unverified refusal recorded
+    inbox.forget_recorded()  # each test sees its first unverified refusal recorded
     shipped = transport.HANDLERS.get("progress")  # the forwarding's handler, put back afterwards
 
     @transport.handles("progress")

@@ -35,14 +35,19 @@ def rows(app):
         return out
 
 
-def test_failures_are_shown_with_the_remote_error_sent_again_and_alerted_after_a_day(db_url, gateway):
+def docked_with_staff(db_url, gateway):
+    """A platform docked to the stand-in, its departments and staff, one 备案 case submitted (申请)."""
     api = docked(db_url, gateway)
-    app = api.app
-    with app.app_context():
+    with api.app.app_context():
         org.seed_departments()
         db.session.commit()
-    staff(app)
-    case = drive(api, "xmgl_beian", scenario("xmgl_beian", "予以备案（含一次补正"), upto=0)  # submitted: 申请
+    staff(api.app)
+    return api, drive(api, "xmgl_beian", scenario("xmgl_beian", "予以备案（含一次补正"), upto=0)
+
+
+def test_failures_are_shown_with_the_remote_error_sent_again_and_alerted_after_a_day(db_url, gateway):
+    api, case = docked_with_staff(db_url, gateway)
+    app = api.app
     gateway.fail_next(503, path="/exchange")
     with app.app_context():
         assert outbox.deliver_due(channel="ywtb")["retry"] == 1
@@ -85,13 +90,8 @@ def test_failures_are_shown_with_the_remote_error_sent_again_and_alerted_after_a
 
 
 def test_only_administrators_see_it_and_act(db_url, gateway):
-    api = docked(db_url, gateway)
+    api, _case = docked_with_staff(db_url, gateway)
     app = api.app
-    with app.app_context():
-        org.seed_departments()
-        db.session.commit()
-    staff(app)
-    drive(api, "xmgl_beian", scenario("xmgl_beian", "予以备案（含一次补正"), upto=0)
     (message_id, _, _), = rows(app)
     clerk = signed_in(app, "clerk")
     assert clerk.get("/admin/integrations").status_code == 403

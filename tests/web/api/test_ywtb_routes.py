@@ -17,7 +17,8 @@ from app.models import Case, CaseFile, User
 from app.models.accounts import ApplicantProfile
 from app.models.docking_ywtb import YwtbApplication
 from app.models.exchange import InboxRefusal, OutboxMessage
-from app.services.docking import signing, ywtb
+from app.services.docking import signing
+from app.services.messaging import inbox
 from tests.conftest import make_app
 from tests.fakes.standin import gateway_headers
 from tests.services.docking.ywtb_support import PDF, api, b64, counts, deliver, gateway, scenario  # noqa: F401
@@ -29,7 +30,7 @@ CREDIT = START["applicant_code"]
 
 @pytest.fixture(autouse=True)
 def fresh_refusal_memory():
-    ywtb._LAST_RECORDED.clear()  # each test's first unsigned call is recorded
+    inbox.forget_recorded()  # each test's first unsigned call is recorded
 
 
 def application(gateway, **changes) -> dict:

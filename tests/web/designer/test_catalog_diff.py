@@ -10,13 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Matter, ProcessVersion, User
+from app.models import Matter, ProcessVersion
 from app.models.docking_catalog import CatalogEntry
-from app.services.identity.auth import set_password
-from tests.conftest import ROOT, add_user, deploy_all, make_app
+from tests.conftest import ROOT
 from tests.fakes.catalog_standin import CatalogStandIn
-
-PASSWORD = "correct horse battery"
+from tests.web.designer.test_designer import designer_app, signed_in
 
 
 @pytest.fixture
@@ -29,30 +27,11 @@ def standin():
 def app(db_url, tmp_path, standin):
     for name in ("processes", "forms"):
         shutil.copytree(ROOT / name, tmp_path / name)
-    app = make_app(db_url, PROCESSES_DIR=str(tmp_path / "processes"), FORMS_DIR=str(tmp_path / "forms"),
-                   **standin.config())
-    deploy_all(app)
-    for name, groups, kind in (("d1", ["designer"], "staff"), ("adm", ["admin"], "staff"),
-                               ("w1", ["window"], "staff"), ("alice", [], "applicant")):
-        add_user(app, name, kind, groups)
-    with app.app_context():
-        for user in db.session.execute(select(User)).scalars():
-            set_password(user, PASSWORD)
-        db.session.commit()
+    app = designer_app(db_url, tmp_path / "processes", tmp_path / "forms", **standin.config())
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def signed_in(app, username):
-    c = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
-    r = c.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-    assert r.status_code == 302
-    c.csrf = re.search(r'name="csrf_token" value="([^"]+)"',
-                       c.get("/account/security").get_data(as_text=True)).group(1)
-    return c
 
 
 def press(c, url, **form):

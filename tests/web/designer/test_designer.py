@@ -32,9 +32,10 @@ def dirs(tmp_path):
     return processes, forms
 
 
-@pytest.fixture
-def app(db_url, dirs):
-    app = make_app(db_url, PROCESSES_DIR=str(dirs[0]), FORMS_DIR=str(dirs[1]))
+def designer_app(db_url, processes_dir, forms_dir, **config):
+    """The shipped matters deployed from copies the designer may write, with a designer (d1), an
+    administrator (adm), a window clerk (w1) and an applicant (alice), all with PASSWORD."""
+    app = make_app(db_url, PROCESSES_DIR=str(processes_dir), FORMS_DIR=str(forms_dir), **config)
     deploy_all(app)
     for name, groups, kind in (("d1", ["designer"], "staff"), ("adm", ["admin"], "staff"),
                                ("w1", ["window"], "staff"), ("alice", [], "applicant")):
@@ -43,6 +44,12 @@ def app(db_url, dirs):
         for user in db.session.execute(select(User)).scalars():
             set_password(user, PASSWORD)
         db.session.commit()
+    return app
+
+
+@pytest.fixture
+def app(db_url, dirs):
+    app = designer_app(db_url, dirs[0], dirs[1])
     yield app
     with app.app_context():
         db.session.remove()

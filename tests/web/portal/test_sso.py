@@ -21,40 +21,12 @@ from app.models import User
 from app.models.accounts import ApplicantProfile
 from app.models.docking_identity import DockingIdentity
 from app.services.common.clock import clock_now
-from app.services.docking import sso_oidc
 from tests.conftest import deploy_all, make_app
-from tests.fakes.idp_standin import SEED, IdpStandIn
-from tests.services.docking.test_sso import pick_on_provider
+from tests.fakes.idp_standin import SEED
+from tests.services.docking.test_sso import app, idp, pick_on_provider, standin  # noqa: F401 (fixtures)
 from tests.services.portal.helpers import make_applicant, signed_in
 
 DEMO, PERSON, NEWCO = SEED
-
-
-@pytest.fixture(scope="module")
-def idp():
-    standin = IdpStandIn().start()
-    standin.hang_seconds = 3.0
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
-def standin(idp):
-    idp.clear_faults()
-    idp.id_token_overrides, idp.userinfo_overrides = {}, {}
-    idp.requests.clear()
-    idp.logouts.clear()
-    sso_oidc.forget_cache()
-    return idp
-
-
-@pytest.fixture
-def app(db_url, standin):
-    app = make_app(db_url, OIDC_TIMEOUT_SECONDS=1.0, CAS_TIMEOUT_SECONDS=1.0, **standin.config())
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def local(url: str) -> str:
