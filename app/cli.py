@@ -271,6 +271,7 @@ DEMO_USERS = [
     ("power1", "电力处 周杰", "staff", ["power"], None),
     ("power_chief", "电力处处长 吴芳", "staff", ["power_chief"], None),
     ("leader1", "委领导 赵刚", "staff", ["leader"], None),
+    ("head1", "委主任 钱明", "staff", ["leader", "head"], None),
     ("admin", "系统管理员", "staff", ["admin", "designer", "inspector"], None),
 ] + [(f"{code}_1", f"{name} 联络员", "staff", [code], None) for code, name in GROUPS.items()
      if code.startswith("cs_")]

@@ -12,6 +12,7 @@ GROUPS: dict[str, str] = {
     "power": "能源局电力处 经办人",
     "power_chief": "能源局电力处 处长",
     "leader": "委领导",
+    "head": "委主要负责人",
     "cs_natural_resources": "自然资源厅",
     "cs_ecology": "生态环境厅",
     "cs_housing": "住房和城乡建设厅",

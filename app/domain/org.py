@@ -3,7 +3,7 @@ candidate-group codes that BPMN files name.
 
 A candidate group is ``<department code>`` for the department's handlers (经办人),
 ``<department code>_chief`` for its chief (处长), ``<department code>_liaison`` for its liaison
-(联络员); platform roles are groups of their own name (``window``, ``leader``, ``inspector``,
+(联络员); platform roles are groups of their own name (``window``, ``leader``, ``head``, ``inspector``,
 ``designer``, ``admin``). A task is visible to a group only in the task's region."""
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ ROLES: dict[str, tuple[str, str, bool]] = {
     "handler": ("经办人", "Handler", True),
     "chief": ("处长", "Division chief", True),
     "leader": ("委领导", "Commission leader", False),
+    "head": ("委主要负责人", "Head of the commission", False),
     "liaison": ("联络员", "Liaison", True),
     "inspector": ("电子监察", "Inspector", False),
     "designer": ("流程设计", "Process designer", False),

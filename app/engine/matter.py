@@ -32,6 +32,18 @@ class _Material(Schema):
     notes = fields.String(load_default="")
 
 
+class _Extension(Schema):
+    """延长审批 of this matter: how many working days at most, approved by whom, on which basis.
+    Absent: the general rule of 行政许可法 art. 42 (10 working days, a commission leader)."""
+    max_days = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
+    approver = fields.String(required=True, validate=validate.OneOf(["leader", "head"]))
+    basis = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+#: the general extension (行政许可法第四十二条): once, 10 working days, approved by a commission leader
+GENERAL_EXTENSION = {"max_days": 10, "approver": "leader", "basis": "《中华人民共和国行政许可法》第四十二条"}
+
+
 class _Faq(Schema):
     q = fields.String(required=True)
     a = fields.String(required=True)
@@ -66,6 +78,7 @@ class MatterSchema(Schema):
     result = fields.Nested(_Result, required=True)
     fees = fields.String(load_default="不收费")
     special_procedures = fields.List(fields.String(), load_default=list)
+    extension = fields.Nested(_Extension, load_default=None)
     place = fields.String(load_default="")
     hours = fields.String(load_default="")
     consult_phone = fields.String(load_default="")

@@ -4,8 +4,11 @@
   day after the acceptance day (start day not counted, 民法典 art. 201).
 - A special procedure (补正, 专家评审, 听证, 检测 …; 行政许可法 art. 45) suspends it: on resume the
   deadlines, the open steps' deadlines and the waiting timers move by the working days suspended.
-- The extension (延长审批, art. 42) adds 10 working days once, with a leader's approval and a reason
-  the applicant is told.
+- The extension (延长审批) adds working days once, with a reason the applicant is told: by the general
+  rule (行政许可法 art. 42) at most 10, approved by a commission leader; a matter whose law says more
+  declares it in its matter.json (``extension``: e.g. 企业投资项目核准, up to 40 working days approved by
+  the head of the commission, 国务院令673 §10). The approver is the acting user, or a user named as
+  ``approver`` who holds the required role.
 - A deadline that reaches a year without calendar data is not guessed: the extension or the resume
   that needs it is refused (409 naming the year; nothing changes) and supervision raises a red
   system alert until an administrator imports the year (docs/clocks.md).
@@ -19,8 +22,9 @@ from sqlalchemy import select
 from ...domain.case_status import CaseStatus
 from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ...domain.workdays import CalendarMissing
+from ...engine.matter import GENERAL_EXTENSION
 from ...extensions import db
-from ...models import Case, HumanTask, ProcessInstance, SpecialProcedure, Timer
+from ...models import Case, HumanTask, ProcessInstance, ProcessVersion, SpecialProcedure, Timer, User
 from ..clocks.calendar import current_calendar
 from ..clocks.deadlines import calendar_refusal, recompute_case_clock
 from ..common.clock import BEIJING, clock_now
@@ -34,7 +38,27 @@ SUSPENDING_KINDS = {
     "correction": "补正", "expert_review": "专家评审", "assessment": "委托评估", "hearing": "听证",
     "testing": "检验检测", "inspection": "现场核查", "other": "其他特别程序",
 }
-EXTENSION_DAYS = 10
+EXTENSION_DAYS = GENERAL_EXTENSION["max_days"]
+#: who may approve an extension of each rule (a head may approve what a leader may)
+APPROVER_GROUPS = {"leader": ("leader", "head"), "head": ("head",)}
+APPROVER_TEXT = {"leader": "委领导", "head": "委主要负责人"}
+
+
+def extension_rule(case: Case) -> dict:
+    """The extension rule of the case's matter version (matter.json ``extension``), else the general one."""
+    version = db.session.get(ProcessVersion, case.version_id)
+    rule = (version.matter or {}).get("extension") if version is not None else None
+    return rule if isinstance(rule, dict) and rule.get("max_days") else GENERAL_EXTENSION
+
+
+def _may_approve(actor: Actor, approver: str | None, groups: tuple[str, ...]) -> bool:
+    """The acting user holds one of ``groups``, or the named approver is an active staff user who does."""
+    if set(actor.groups) & set(groups):
+        return True
+    if not approver:
+        return False
+    user = db.session.execute(select(User).where(User.username == approver)).scalar_one_or_none()
+    return bool(user is not None and user.active and user.kind == "staff" and set(user.groups or ()) & set(groups))
 
 
 def _staff_on_case(actor: Actor, case: Case) -> bool:
@@ -78,14 +102,17 @@ def start_special_procedure(actor: Actor, case_id: int, *, kind: str, reason: st
             raise Conflict("办件未受理或已办结，不能启动特别程序")
         now = clock_now()
         if kind == "extension":
-            if "leader" not in actor.groups and approver is None:
-                raise NotAuthorized("延长审批须经委领导批准")
+            rule = extension_rule(case)
+            if not _may_approve(actor, approver, APPROVER_GROUPS[rule["approver"]]):
+                raise NotAuthorized(f"延长审批须经{APPROVER_TEXT[rule['approver']]}批准（{rule['basis']}）")
             if db.session.execute(select(SpecialProcedure.id).where(
                     SpecialProcedure.case_id == case.id, SpecialProcedure.kind == "extension")).first():
-                raise Conflict("延长审批只能一次 (行政许可法第四十二条)")
-            if planned_duration > EXTENSION_DAYS or planned_unit != "working_day":
-                raise ValidationError("延长期限最多 10 个工作日", details={"planned_duration": ["≤ 10 working days"]})
-            proc = SpecialProcedure(case_id=case.id, kind_code="1", kind=kind, reason=reason.strip(), basis=basis,
+                raise Conflict(f"延长审批只能一次（{rule['basis']}）")
+            if planned_duration > rule["max_days"] or planned_unit != "working_day":
+                raise ValidationError(f"延长期限最多 {rule['max_days']} 个工作日（{rule['basis']}）",
+                                      details={"planned_duration": [f"≤ {rule['max_days']} working days"]})
+            proc = SpecialProcedure(case_id=case.id, kind_code="1", kind=kind, reason=reason.strip(),
+                                    basis=basis or rule["basis"],
                                     planned_duration=planned_duration, planned_unit=planned_unit, started_at=now,
                                     ended_at=now, handler=actor.username,
                                     approver=approver or actor.username, status="ended",

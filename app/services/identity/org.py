@@ -154,7 +154,7 @@ def seed_reference_data() -> None:
 def _dept_kind(code: str) -> str:
     if code.startswith("cs_"):
         return "external"
-    return {"window": "hall", "leader": "leadership"}.get(code, "division")
+    return {"window": "hall", "leader": "leadership", "head": "leadership"}.get(code, "division")
 
 
 def seed_departments(region_code: str = PROVINCE) -> list[Department]:

@@ -167,7 +167,8 @@ class CaseSpecialProcedures(MethodView):
     @cases_bp.arguments(SpecialProcedureIn)
     @cases_bp.response(201, SpecialProcedureOut)
     def post(self, body, case_id):
-        """挂起/延长: start a special procedure (the clock stops) or the one 10-working-day extension."""
+        """挂起/延长: start a special procedure (the clock stops) or the one extension (10 working days, or the
+        matter's own rule: 企业投资项目核准 up to 40, approved by the head of the commission)."""
         return clock_svc.start_special_procedure(actor(), case_id, **body)
 
 

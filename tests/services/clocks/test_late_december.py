@@ -65,7 +65,7 @@ def api(db_url):
     a = Api(app)
     a.clock = clock
     a.user("applicant_1", "applicant")
-    for name, groups in (("win", ["window"]), ("inv", ["investment"]), ("leader", ["leader"])):
+    for name, groups in (("win", ["window"]), ("inv", ["investment"]), ("leader", ["leader", "head"])):
         a.user(name, groups=groups)
     yield a
     forget_2027(app)
