@@ -44,6 +44,15 @@ class _Extension(Schema):
 GENERAL_EXTENSION = {"max_days": 10, "approver": "leader", "basis": "《中华人民共和国行政许可法》第四十二条"}
 
 
+class _OfflineRule(Schema):
+    """A case this matter is not handled online for (e.g. a project involving state secrets): when the
+    start form's ``field`` equals ``equals``, the submission is refused with ``instruction`` (where and
+    how to apply instead), which the service guide shows too."""
+    field = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$"))
+    equals = fields.Raw(load_default=True)
+    instruction = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
 class _Faq(Schema):
     q = fields.String(required=True)
     a = fields.String(required=True)
@@ -79,6 +88,7 @@ class MatterSchema(Schema):
     fees = fields.String(load_default="不收费")
     special_procedures = fields.List(fields.String(), load_default=list)
     extension = fields.Nested(_Extension, load_default=None)
+    offline_rules = fields.List(fields.Nested(_OfflineRule), load_default=list)
     place = fields.String(load_default="")
     hours = fields.String(load_default="")
     consult_phone = fields.String(load_default="")
@@ -114,6 +124,9 @@ def check_matter(data: object, process_id: str) -> tuple[dict | None, list[str]]
     if clean["statutory_limit"]["unit"] == clean["promised_limit"]["unit"] and \
             clean["promised_limit"]["value"] > clean["statutory_limit"]["value"]:
         problems.append("promised_limit must not exceed statutory_limit (承诺时限不得超过法定时限)")
+    for i, rule in enumerate(clean["offline_rules"]):
+        if not isinstance(rule["equals"], (bool, str, int)) or isinstance(rule["equals"], float):
+            problems.append(f"offline_rules.{i}.equals: a boolean, a string or an integer")
     if not is_credit_code(clean["implementing_body"]["credit_code"]):
         problems.append("implementing_body.credit_code: 统一社会信用代码校验位不正确")
     return (clean if not problems else None), problems

@@ -142,7 +142,20 @@ def _prepare_submit(data: dict) -> None:
     prepare_submit(data)
 
 
+def offline_refusal(version: ProcessVersion, data: dict) -> ValidationError | None:
+    """The refusal of a submission the matter does not take online (matter.json ``offline_rules``: a
+    project involving state secrets …), with the guide's instruction, or None."""
+    for rule in (version.matter or {}).get("offline_rules") or ():
+        value = data.get(rule.get("field"))
+        if value is not None and value == rule.get("equals", True) and type(value) is type(rule.get("equals", True)):
+            return ValidationError(rule["instruction"], details={rule["field"]: [rule["instruction"]]})
+    return None
+
+
 def _submit(case: Case, version: ProcessVersion, actor: Actor):
+    refusal = offline_refusal(version, case.data or {})
+    if refusal is not None:
+        raise refusal
     before_submit(case, dict(case.data or {}))  # may refuse (e.g. a 项目代码 the platform does not confirm)
     ts = now()
     case.case_no = next_case_no(current_app.config["REGION_CODE"], ts)

@@ -142,6 +142,7 @@ def guide(process_id: str) -> dict:
         joint_departments=_labels(meta.get("joint_departments"), GROUPS),
         result=meta.get("result") or {}, fees=meta.get("fees") or "",
         special_procedures=list(meta.get("special_procedures") or []),
+        offline=[r.get("instruction", "") for r in meta.get("offline_rules") or []],
         handling_forms=list(meta.get("handling_forms") or []),
         place=meta.get("place") or "", hours=meta.get("hours") or "",
         consult_phone=meta.get("consult_phone") or "", supervise_phone=meta.get("supervise_phone") or "",

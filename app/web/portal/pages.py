@@ -30,7 +30,7 @@ i18n.EN.update({
     "搜索事项名称、编码或关键词": "Search by name, code or keyword", "搜索": "Search", "事项类型": "Matter type",
     "行使层级": "Level", "服务对象": "Service object", "办理形式": "Handling forms", "查看办事指南": "View the guide",
     "在线申请": "Apply online", "咨询": "Ask a question", "共": "Total", "项": "matters",
-    "没有找到符合条件的事项": "No matter matches", "实施编码": "Implementation code", "设定依据": "Legal basis",
+    "没有找到符合条件的事项": "No matter matches", "实施编码": "Implementation code", "设定依据": "Legal basis", "不在网上办理的情形": "Not handled online",
     "实施主体": "Implementing body", "实施主体统一社会信用代码": "Body's credit code", "受理条件": "Acceptance conditions",
     "办理流程": "Process", "流程图": "Diagram", "联办部门": "Joint departments", "办理部门": "Handling departments",
     "办理结果": "Result", "结果类型": "Result type", "收费标准": "Fees", "特别程序": "Special procedures",
