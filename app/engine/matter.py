@@ -9,6 +9,10 @@ MATTER_TYPES = {"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "20"
 LEVELS = {"1", "2", "3", "4"}
 CASE_TYPES = {"1", "2"}
 UNITS = {"working_day", "natural_day", "month"}
+#: the portal's categories of a DRC's matters (事项分类): code → name
+CATEGORIES = {"project": "投资项目管理", "energy": "节能审查", "government_investment": "政府投资",
+              "funds": "资金申请", "bidding": "招标投标", "foreign": "外商及境外投资", "certification": "资格认定",
+              "price": "价格管理", "credit": "信用管理", "concession": "特许经营", "forward": "转报事项"}
 
 
 class _Limit(Schema):
@@ -87,6 +91,7 @@ class MatterSchema(Schema):
     result = fields.Nested(_Result, required=True)
     fees = fields.String(load_default="不收费")
     special_procedures = fields.List(fields.String(), load_default=list)
+    category = fields.String(load_default="", validate=validate.OneOf(["", *sorted(CATEGORIES)]))
     extension = fields.Nested(_Extension, load_default=None)
     offline_rules = fields.List(fields.Nested(_OfflineRule), load_default=list)
     place = fields.String(load_default="")

@@ -8,6 +8,7 @@ from sqlalchemy.orm import undefer
 
 from ...domain.errors import NotFound
 from ...domain.groups import GROUPS
+from ...engine.matter import CATEGORIES
 from ...extensions import db
 from ...models import ProcessVersion
 from ..cases.registry import get_matter, list_matters
@@ -53,6 +54,9 @@ def _summary(m) -> dict:
             "service_object_labels": _labels(meta.get("service_object"), SERVICE_OBJECTS),
             "handling_forms_labels": _labels(meta.get("handling_forms"), HANDLING_FORMS),
             "implementing_body": (meta.get("implementing_body") or {}).get("name", ""),
+            "category": meta.get("category") or "", "category_label": CATEGORIES.get(meta.get("category") or "", "其他事项"),
+            "departments": list(meta.get("departments") or []),
+            "department_labels": _labels(meta.get("departments"), GROUPS),
             "statutory_limit": _limit(meta.get("statutory_limit")), "promised_limit": _limit(meta.get("promised_limit")),
             "version": m.latest_version.number, "_meta": meta}
 
@@ -68,10 +72,12 @@ def _haystack(meta: dict) -> str:
 
 
 def list_catalog(q: str | None = None, matter_type: str | None = None, level: str | None = None,
-                 service_object: str | None = None) -> list[dict]:
-    """Every deployed matter (latest version) matching the filters. ``q`` is searched in the name,
-    the codes and the guide's text (conditions, basis, description, materials, FAQ): every word of it
-    must occur. Unknown filter values match nothing; nothing here raises."""
+                 service_object: str | None = None, *, category: str | None = None,
+                 department: str | None = None) -> list[dict]:
+    """Every deployed matter (latest version) matching the filters, in category order (then by name).
+    ``q`` is searched in the name, the codes and the guide's text (conditions, basis, description,
+    materials, FAQ): every word of it must occur. ``department``: a handling department's group code.
+    Unknown filter values match nothing; nothing here raises."""
     words = [w for w in (q or "")[:Q_MAX].lower().split() if w]
     out = []
     for m in list_matters():
@@ -85,11 +91,26 @@ def list_catalog(q: str | None = None, matter_type: str | None = None, level: st
             continue
         if service_object and service_object not in s["service_object"]:
             continue
+        if category and s["category"] != category:
+            continue
+        if department and department not in s["departments"]:
+            continue
         if words:
             hay = _haystack(meta)
             if not all(w in hay for w in words):
                 continue
         out.append(s)
+    order = list(CATEGORIES)
+    return sorted(out, key=lambda s: (order.index(s["category"]) if s["category"] in order else len(order), s["name"]))
+
+
+def grouped(matters: list[dict]) -> list[tuple[str, list[dict]]]:
+    """The catalog's matters under their category headings, in category order."""
+    out: list[tuple[str, list[dict]]] = []
+    for s in matters:
+        if not out or out[-1][0] != s["category_label"]:
+            out.append((s["category_label"], []))
+        out[-1][1].append(s)
     return out
 
 
@@ -160,7 +181,11 @@ def materials_of(meta: dict) -> list[dict]:
 
 
 def filter_options() -> dict:
-    return {"matter_types": MATTER_TYPES, "levels": LEVELS, "service_objects": SERVICE_OBJECTS}
+    """The filters' choices; the departments are those that handle a deployed matter."""
+    departments = sorted({d for m in list_matters() if m.latest_version is not None
+                          for d in (m.latest_version.matter or {}).get("departments") or []})
+    return {"matter_types": MATTER_TYPES, "levels": LEVELS, "service_objects": SERVICE_OBJECTS,
+            "categories": CATEGORIES, "departments": {d: GROUPS.get(d, d) for d in departments}}
 
 
-__all__ = ["list_catalog", "guide", "materials_of", "filter_options"]
+__all__ = ["list_catalog", "grouped", "guide", "materials_of", "filter_options"]

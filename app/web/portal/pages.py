@@ -30,7 +30,11 @@ i18n.EN.update({
     "搜索事项名称、编码或关键词": "Search by name, code or keyword", "搜索": "Search", "事项类型": "Matter type",
     "行使层级": "Level", "服务对象": "Service object", "办理形式": "Handling forms", "查看办事指南": "View the guide",
     "在线申请": "Apply online", "咨询": "Ask a question", "共": "Total", "项": "matters",
-    "没有找到符合条件的事项": "No matter matches", "实施编码": "Implementation code", "设定依据": "Legal basis", "不在网上办理的情形": "Not handled online",
+    "没有找到符合条件的事项": "No matter matches", "实施编码": "Implementation code", "设定依据": "Legal basis", "不在网上办理的情形": "Not handled online", "事项分类": "Category", "其他事项": "Other matters",
+    "投资项目管理": "Investment projects", "节能审查": "Energy review", "政府投资": "Government investment",
+    "资金申请": "Fund applications", "招标投标": "Bidding", "外商及境外投资": "Foreign and outbound investment",
+    "资格认定": "Certifications", "价格管理": "Prices", "信用管理": "Credit", "特许经营": "Concessions",
+    "转报事项": "Forwarded matters",
     "实施主体": "Implementing body", "实施主体统一社会信用代码": "Body's credit code", "受理条件": "Acceptance conditions",
     "办理流程": "Process", "流程图": "Diagram", "联办部门": "Joint departments", "办理部门": "Handling departments",
     "办理结果": "Result", "结果类型": "Result type", "收费标准": "Fees", "特别程序": "Special procedures",
@@ -127,10 +131,12 @@ def _filesize(n):
 # -- catalog and guide -------------------------------------------------------------------------------
 @bp.get("/portal/")
 def catalog_page():
-    args = {k: (request.args.get(k) or "").strip()[:100] for k in ("q", "type", "level", "object")}
+    args = {k: (request.args.get(k) or "").strip()[:100] for k in ("q", "type", "level", "object", "category", "dept")}
     matters = catalog.list_catalog(args["q"] or None, args["type"] or None, args["level"] or None,
-                                   args["object"] or None)
-    return render_template("portal/catalog.html", matters=matters, f=args, options=catalog.filter_options())
+                                   args["object"] or None, category=args["category"] or None,
+                                   department=args["dept"] or None)
+    return render_template("portal/catalog.html", matters=matters, groups=catalog.grouped(matters), f=args,
+                           options=catalog.filter_options())
 
 
 @bp.get("/portal")
