@@ -26,6 +26,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from ..domain.case_status import SETTABLE_BY_PROCESS
 from ..domain.errors import InvalidModel
 from ..domain.groups import GROUP_CODE_RE, is_known_group
+from .deemed import DEEMED, check_deemed
 from .forwarding import FORWARD, check_forwards
 from .multiinstance import add_camunda_multiinstance_task
 from .sandbox import MAX_INSTANCES, SandboxEnvironment, ScriptError, check_source
@@ -542,13 +543,14 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
                 _err(errors, eid, f"caseStatus {pval!r} 不是允许的办件状态", filename)
             elif pname == "limitDays" and not (pval or "").isdigit():
                 _err(errors, eid, f"limitDays {pval!r} must be a whole number of working days", filename)
-            elif pname == "action" and pval not in ACTIONS and pval != FORWARD:
+            elif pname == "action" and pval not in ACTIONS and pval not in (FORWARD, DEEMED):
                 _err(errors, eid, f"action {pval!r} must be one of {sorted(ACTIONS)}", filename)
             elif pname == "notify" and (pval != "urge" or name != "boundaryEvent"):
                 _err(errors, eid, "notify=urge (催办) goes on a boundary event of a user task", filename)
 
     _check_message_catches(errors, filename, root, proc)
     check_forwards(errors, filename, proc, _err)
+    deemed = check_deemed(errors, filename, proc, forms, _err)
     _reachability(errors, filename, proc)
     _check_recursion(errors, filename, root, pid)
     if errors:
@@ -568,7 +570,7 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
 
     ends = [{"id": e.get("id"), "name": e.get("name") or e.get("id")} for e in proc.iter(full_tag("endEvent"))]
     summary = {"start_form": start_form, "user_tasks": user_tasks, "end_events": ends,
-               "name": proc.get("name") or pid}
+               "name": proc.get("name") or pid, "deemed": deemed}
     return CheckedModel(process_id=pid, name=proc.get("name") or pid, spec=spec,
                         subprocess_specs=subprocess_specs, start_form=start_form,
                         form_keys=sorted(set(form_keys)), summary=summary)

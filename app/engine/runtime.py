@@ -23,6 +23,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
+from .deemed import firing as deemed_firing
 from .parser import EXPR_RE, message_variable, split_list
 from .sandbox import ScriptError, SandboxScriptEngine
 from .serializer import dump_state, load_spec, load_state
@@ -82,6 +83,7 @@ class StepResult:
     previously_ready: set = field(default_factory=set)
     previous_timers: set = field(default_factory=set)
     urges: list = field(default_factory=list)  # (boundary event id, user task element id): 催办
+    deemed: list = field(default_factory=list)  # DeemedFiring: the step's open instances to complete (视为)
 
 
 class TaskNotReady(Exception):
@@ -440,9 +442,12 @@ class Engine:
         reached: list[tuple[str, str]] = []
 
         urges: list[tuple[str, str]] = []
+        deemed: list = []
 
         def did_complete(task):
             props = _props(task.task_spec)
+            if (fired := deemed_firing(task.task_spec.bpmn_id, props)) is not None:
+                deemed.append(fired)
             status = props.get("caseStatus")
             if status and not isinstance(task.task_spec, UserTask):
                 reached.append((task.task_spec.bpmn_id, status))
@@ -472,7 +477,7 @@ class Engine:
         finally:
             environment.end_step()
         result = self._finish(wf, before, reached, incident)
-        result.urges = urges
+        result.urges, result.deemed = urges, deemed
         return result
 
     def _incident(self, task, exc) -> IncidentInfo:

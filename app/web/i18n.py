@@ -86,6 +86,9 @@ EN.update({
         "A forwarded case can be recalled until the upper platform accepts it; once it confirms, this case goes on.",
     "转报": "Forwarded", "下级转报": "Forwarded in", "上下级平台": "Other level", "上级办理进展": "Upper level's step",
     "转报与上级办理": "Forwarding and the upper levels",
+    "逾期视为办结": "Deemed done (time limit passed)", "逾期视为受理": "Deemed accepted (time limit passed)",
+    "未能视为办结": "Could not be deemed done", "逾期视为办结（系统）": "Deemed done (system)",
+    "逾期未一次性告知补正，依法视为受理": "No notice of missing materials in time: accepted by law",
 })
 
 # supervision across levels (app/web/admin/supervision.py, templates/supervision)

@@ -11,8 +11,10 @@ from sqlalchemy import delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...domain.case_status import CaseStatus, can_transition
+from ...domain.errors import DomainError
 from ...domain.org import PROVINCE
-from ...engine.runtime import Engine, StepResult
+from ...engine.forms import validate_submission
+from ...engine.runtime import Engine, StepResult, TaskNotReady
 from ...engine.serializer import SPIFF_VERSION
 from ...extensions import db
 from ...models import (
@@ -31,7 +33,7 @@ from ..clocks.deadlines import start_case_clock, step_due
 from ..clocks.supervision import chief_of
 from ..common.clock import clock_now
 from ..messaging.notify import notify_staff
-from .hooks import status_changed, thrown
+from .hooks import before_complete, status_changed, thrown
 from .task_index import close_signs, index_task
 
 
@@ -269,4 +271,48 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
         if case is not None:
             record_event(case, "system", "incident", element_id=incident.element_id if incident else None,
                          opinion=(incident.message if incident else "; ".join(problems))[:2000])
+    if result.deemed and incident is None:
+        complete_deemed(inst, case, result)
     return problems
+
+
+#: the trail action of a deemed step: the window's 视为受理 is told to the applicant (public timeline)
+DEEMED_ACCEPT, DEEMED = "deemed_accept", "deemed"
+
+
+def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult) -> None:
+    """视为: a deemed timer (``action=deemed``, app/engine/deemed.py) fired in this step. Each instance
+    of its step still open is completed by ``system`` with the model's values, as a person's completion
+    is (form check, action hooks, the engine step, the trail with the reason as opinion, status hooks);
+    the instances a person completed before keep their answers. A task waiting for signers or for the
+    applicant's 补正 (blocked), or one an action hook refuses, stays open and the trail says why."""
+    wf = result.workflow
+    for fired in result.deemed:
+        rows = list(db.session.execute(select(HumanTask).where(
+            HumanTask.instance_id == inst.id, HumanTask.element_id == fired.element_id, HumanTask.kind == "user",
+            HumanTask.state == "ready").order_by(HumanTask.mi_index, HumanTask.created_at)).scalars())
+        announced = False
+        for task in rows:
+            if task.blocked:
+                record_event(case, "system", "deemed_skipped", task_id=task.id, element_id=task.element_id,
+                             step_name=task.name, opinion=f"{fired.reason}（该环节正在等待加签或补正，未视为办结）")
+                continue
+            form = version_forms(inst.version_id).get(task.form_key) if task.form_key else None
+            try:
+                clean = validate_submission(form, fired.values) if form else dict(fired.values)
+                clean = before_complete(case, task, form, clean)
+                step = engine().complete(wf, task.id, clean)
+            except (DomainError, TaskNotReady) as exc:
+                record_event(case, "system", "deemed_skipped", task_id=task.id, element_id=task.element_id,
+                             step_name=task.name, opinion=f"{fired.reason}（未能视为办结：{exc}）"[:2000])
+                continue
+            if not announced:
+                announced = True
+                record_event(case, "system", DEEMED_ACCEPT if task.action == "receive" else DEEMED,
+                             element_id=task.element_id, step_name=task.name, opinion=fired.reason,
+                             data_change={"event": fired.event_id})
+            task.opinion, task.outcome = fired.reason, "deemed"
+            record_event(case, "system", "complete", task_id=task.id, element_id=task.element_id,
+                         step_name=task.name, opinion=fired.reason, data_change=clean)
+            apply_step(inst, case, step, "system", completed_task=task)
+            wf = step.workflow

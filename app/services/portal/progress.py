@@ -53,10 +53,10 @@ PUBLIC_ACTIONS = {
     "suspend": "特别程序开始", "resume": "特别程序结束", "extend": "延长审批", "withdraw": "撤回申请",
     "mail_submit": "上传快递收件材料", "mail_confirm": "纸质材料已收讫，出具电子回执",
     "mail_refuse": "快递收件材料被退回", "result_upload": "办理结果文书已上传", "result_mail": "结果原件已寄出",
-    "level_step": "转报与上级办理",
+    "level_step": "转报与上级办理", "deemed_accept": "逾期未一次性告知补正，依法视为受理",
 }
 #: of those, the ones whose opinion (reason) the applicant is told
-PUBLIC_OPINIONS = {"reject", "suspend", "resume", "extend", "withdraw", "mail_refuse"}
+PUBLIC_OPINIONS = {"reject", "suspend", "resume", "extend", "withdraw", "mail_refuse", "deemed_accept"}
 PROGRESS_PURPOSE = "progress"
 SESSION_SECONDS = 1800  # how long a verified progress query stays open in the browser session
 

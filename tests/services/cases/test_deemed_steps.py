@@ -1,0 +1,174 @@
+"""Deemed steps on the shipped 企业投资项目核准 (xmgl_hezhun): the window step left 5 working days is
+accepted by the system with the reason (行政许可法 art. 32), a countersign department silent for 7
+working days is recorded as consenting while the one that answered keeps its opinion, and a person
+completing first cancels the timer. The scheduler's ``drain`` fires the timers, as in production."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Case, CaseEvent, HumanTask, ProcessInstance, Timer, User
+from app.services.cases.steps import load_workflow
+from app.services.cases.timers import drain
+from app.services.common.clock import FakeClock
+from app.services.portal.progress import timeline
+from tests.conftest import deploy_all, make_app
+from tests.services.portal.h3_helpers import PHONE, START, browser, confirm, notifications, upload_mail
+from tests.web.api.helpers import Api
+
+BJ = ZoneInfo("Asia/Shanghai")
+WINDOW_REASON = "收到申请材料之日起5个工作日内未一次性告知补正，自收到材料之日起即为受理（行政许可法第三十二条）"
+CS_REASON = "逾期未回复，视为同意"
+ACCEPT = {"window_decision": "accept", "paper_received": True, "window_opinion": "材料齐全，予以受理。"}
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=BJ))  # Monday
+
+
+@pytest.fixture
+def api(db_url, clock):
+    app = make_app(db_url, CLOCK=clock)
+    deploy_all(app)
+    a = Api(app)
+    a.user("alice", "applicant")
+    a.user("w1", groups=["window"])
+    a.user("inv", groups=["investment"])
+    for dept in ("cs_natural_resources", "cs_ecology", "cs_emergency"):
+        a.user(f"u_{dept}", groups=[dept])
+    with app.app_context():
+        db.session.execute(User.__table__.update().where(User.username == "alice").values(phone=PHONE))
+        db.session.commit()
+    yield a
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def submit(api) -> int:
+    r = api.post("alice", "/api/cases", json={"process_id": "xmgl_hezhun", "data": START})
+    assert r.status_code == 201, r.json
+    return r.json["id"]
+
+
+def run_scheduler(api, clock, when: datetime) -> int:
+    clock.set(when)
+    with api.app.app_context():
+        return drain()
+
+
+def tasks(api, case_id, element):
+    with api.app.app_context():
+        return [(t.state, t.completed_by, t.opinion, t.outcome) for t in db.session.execute(
+            select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.element_id == element)
+            .order_by(HumanTask.mi_index, HumanTask.created_at)).scalars()]
+
+
+def events(api, case_id, *actions):
+    with api.app.app_context():
+        return [(e.actor, e.action, e.element_id, e.opinion, e.to_status) for e in db.session.execute(
+            select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.action.in_(actions))
+            .order_by(CaseEvent.id)).scalars()]
+
+
+def timer_rows(api, case_id, element):
+    with api.app.app_context():
+        inst = db.session.get(Case, case_id).instance_id
+        return [t.status for t in db.session.execute(select(Timer).where(
+            Timer.instance_id == inst, Timer.element_id == element)).scalars()]
+
+
+def test_window_left_five_working_days_is_accepted_by_the_system_with_the_reason(api, clock):
+    case_id = submit(api)
+    assert upload_mail(api.app, case_id).status_code == 302
+    assert confirm(api.app, case_id).status_code in (200, 302)  # paper in: the 5 days run
+    # 5 working days after Monday 2 March (not counted) end on Monday 9 March, 17:00 (hall closes)
+    assert run_scheduler(api, clock, datetime(2026, 3, 9, 16, 59, tzinfo=BJ)) == 0
+    assert tasks(api, case_id, "window_review")[0][0] == "ready"
+    assert run_scheduler(api, clock, datetime(2026, 3, 9, 17, 0, 30, tzinfo=BJ)) >= 1
+    assert tasks(api, case_id, "window_review") == [("completed", "system", WINDOW_REASON, "deemed")]
+    assert timer_rows(api, case_id, "window_deemed") == ["fired"]
+    with api.app.app_context():
+        case = db.session.get(Case, case_id)
+        assert case.status == "accepted" and case.accepted_at is not None and case.statutory_due is not None
+        ready = {t.element_id for t in db.session.execute(select(HumanTask).where(
+            HumanTask.case_id == case_id, HumanTask.state == "ready")).scalars()}
+        assert ready == {"division_review"}  # the process went on as after a person's 受理
+        public = timeline(case)
+    trail = events(api, case_id, "deemed_accept", "complete", "status")
+    assert ("system", "deemed_accept", "window_review", WINDOW_REASON, None) in trail
+    assert ("system", "complete", "window_review", WINDOW_REASON, None) in trail
+    assert ("system", "status", "ev_accepted", None, "accepted") in trail
+    html = browser(api.app, "w1").get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+    assert WINDOW_REASON in html and "逾期视为受理" in html
+    # the applicant's SMS of 受理 goes out as after a person's acceptance
+    sent = notifications(api.app, "accepted")
+    assert sent and {n.case_id for n in sent} == {case_id} and "sms" in {n.channel for n in sent}
+    # the applicant's timeline tells why the case was accepted
+    shown = [r for r in public if r["action"] == "deemed_accept"]
+    assert shown and shown[0]["detail"] == WINDOW_REASON and shown[0]["by"] == "系统"
+    # exactly once: another scheduler later finds nothing
+    assert run_scheduler(api, clock, datetime(2026, 3, 10, 9, 0, tzinfo=BJ)) == 0
+    assert len(events(api, case_id, "deemed_accept")) == 1
+
+
+def test_paper_not_in_is_not_deemed_and_the_trail_says_why(api, clock):
+    case_id = submit(api)  # 核准 needs paper; none came in: the paper check refuses the 受理
+    run_scheduler(api, clock, datetime(2026, 3, 9, 17, 1, tzinfo=BJ))
+    assert tasks(api, case_id, "window_review")[0][0] == "ready"
+    skipped = events(api, case_id, "deemed_skipped")
+    assert len(skipped) == 1 and "纸质材料" in skipped[0][3]
+    with api.app.app_context():
+        assert db.session.get(Case, case_id).status == "received"
+
+
+def test_person_first_cancels_the_window_timer(api, clock):
+    case_id = submit(api)
+    api.complete_first("w1", ACCEPT, element="window_review")
+    assert timer_rows(api, case_id, "window_deemed") == ["cancelled"]
+    run_scheduler(api, clock, datetime(2026, 3, 20, 9, 0, tzinfo=BJ))
+    assert tasks(api, case_id, "window_review") == [("completed", "w1", "材料齐全，予以受理。", "approve")]
+    assert events(api, case_id, "deemed_accept", "deemed", "deemed_skipped") == []
+
+
+def test_silent_countersign_departments_are_recorded_as_consenting(api, clock):
+    case_id = submit(api)
+    api.complete_first("w1", ACCEPT, element="window_review")
+    api.complete_first("inv", {"review_points": ["security", "planning"], "entrust_assessment": "no",
+                               "cs_depts": ["cs_natural_resources", "cs_ecology", "cs_emergency"],
+                               "review_opinion": "拟征求有关部门意见。"}, element="division_review")
+    answer = {"cs": {"agree": "yes", "opinion": "同意，须落实用地预审意见。"}}
+    api.complete_first("u_cs_ecology", answer, element="countersign")
+    # 7 working days after Monday 2 March end on Wednesday 11 March, 17:00
+    run_scheduler(api, clock, datetime(2026, 3, 11, 16, 0, tzinfo=BJ))
+    assert sorted(s for s, *_ in tasks(api, case_id, "countersign")) == ["completed", "ready", "ready"]
+    run_scheduler(api, clock, datetime(2026, 3, 11, 17, 0, 30, tzinfo=BJ))
+    done = tasks(api, case_id, "countersign")
+    assert sorted(done) == sorted([("completed", "u_cs_ecology", "同意，须落实用地预审意见。", "approve"),
+                                   ("completed", "system", CS_REASON, "deemed"),
+                                   ("completed", "system", CS_REASON, "deemed")])
+    assert timer_rows(api, case_id, "countersign_deemed") == ["fired"]
+    with api.app.app_context():
+        ready = {t.element_id for t in db.session.execute(select(HumanTask).where(
+            HumanTask.case_id == case_id, HumanTask.state == "ready")).scalars()}
+        assert ready == {"chief_review"}  # all agree (two deemed): the case goes on
+        inst = db.session.get(ProcessInstance, db.session.get(Case, case_id).instance_id)
+        wf = load_workflow(inst)
+        items = {i["dept"]: i for i in wf.last_task.data["countersign"]}
+        db.session.rollback()
+    assert items["cs_ecology"]["opinion"] == "同意，须落实用地预审意见。"
+    assert items["cs_natural_resources"]["agree"] == items["cs_emergency"]["agree"] == "yes"
+    assert items["cs_natural_resources"]["opinion"] == CS_REASON
+    trail = events(api, case_id, "deemed", "complete")
+    assert trail.count(("system", "complete", "countersign", CS_REASON, None)) == 2
+    assert trail.count(("system", "deemed", "countersign", CS_REASON, None)) == 1
+    # the staff case page's opinion panel shows the consent and who gave it
+    page = browser(api.app, "inv").get(f"/inbox/cases/{case_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert CS_REASON in html and "逾期视为办结（系统）" in html and "同意，须落实用地预审意见。" in html
+    with api.app.app_context():  # internal: the countersign's deemed consent is not on the public timeline
+        assert not [r for r in timeline(db.session.get(Case, case_id)) if r["action"].startswith("deemed")]
