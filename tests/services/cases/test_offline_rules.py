@@ -13,26 +13,14 @@ from app.domain.errors import ValidationError
 from app.models import Case, User
 from app.services.cases.lifecycle import create_case, submit_case
 from app.services.identity.actors import actor_from_user
-from tests.conftest import ROOT, deploy_all, make_app
-from tests.web.api.helpers import Api
+from tests.conftest import ROOT
+from tests.web.api.test_shipped_processes import api  # noqa: F401 (fixture: the shipped matters deployed)
 
 SHIPPED = ("xmgl_hezhun", "xmgl_beian", "jnsc_jieneng", "xhd_rending", "zjsq_zhongyang")
 
 
 def scenario_start(pid: str) -> dict:
     return json.loads((ROOT / "processes" / f"{pid}.scenarios.json").read_text("utf-8"))["scenarios"][0]["start"]
-
-
-@pytest.fixture
-def api(db_url):
-    app = make_app(db_url)
-    deploy_all(app)
-    a = Api(app)
-    a.user("applicant_1", "applicant")
-    yield a
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def cases(api) -> int:
