@@ -24,9 +24,12 @@ no ID number to match, so a staff member first signs in with the password and li
 that link. Nothing is ever created for staff."""
 from __future__ import annotations
 
+import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -50,6 +53,29 @@ KIND_ALIASES = {
     "自然人": "individual", "1": "individual",
 }
 HALL = "如有疑问请联系政务服务大厅窗口"
+#: how long a sign-in may stay at the provider (both protocols)
+PENDING_SECONDS = 600
+UNAVAILABLE = "统一身份认证平台暂时无法访问，请稍后再试，或使用短信验证码登录"
+
+
+def protocol_settings(url_key: str, id_key: str, secret_key: str, timeout_key: str,
+                      label: str) -> tuple[str, str, str, float]:
+    """(base URL, client id / service code, secret, timeout) of one protocol; SsoError when it is not set."""
+    cfg = current_app.config
+    if not cfg.get(url_key):
+        raise SsoError("not_configured", f"本平台未配置统一身份认证（{label}）", 404)
+    return cfg[url_key].rstrip("/"), cfg[id_key], cfg[secret_key], float(cfg.get(timeout_key) or 10)
+
+
+def check_state(pending: dict | None, args) -> None:
+    """The callback's ``state`` against the one the session kept, within PENDING_SECONDS."""
+    state = args.get("state") or ""
+    if not isinstance(pending, dict) or not pending.get("s"):
+        raise SsoError("state_mismatch", "登录请求已失效或不是从本平台发起，请重新登录", 400)
+    if not hmac.compare_digest(str(pending["s"]).encode(), state.encode("utf-8", "surrogatepass")):
+        raise SsoError("state_mismatch", "登录请求的 state 不符（可能是伪造的回调），已拒绝。请重新登录", 400)
+    if time.time() - float(pending.get("t") or 0) > PENDING_SECONDS:
+        raise SsoError("state_mismatch", "登录已超时，请重新登录", 400)
 
 
 class SsoError(DomainError):

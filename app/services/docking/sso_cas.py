@@ -19,7 +19,6 @@ User info read: ``userId``, ``userType`` (法人 / 自然人), ``name``, ``credi
 from __future__ import annotations
 
 import base64
-import hmac
 import secrets
 import time
 from urllib.parse import urlencode
@@ -27,10 +26,8 @@ from urllib.parse import urlencode
 from flask import current_app
 
 from . import http
-from .sso import KIND_ALIASES, Identity, SsoError, check_identity
+from .sso import KIND_ALIASES, UNAVAILABLE, Identity, SsoError, check_identity, check_state, protocol_settings
 
-PENDING_SECONDS = 600
-UNAVAILABLE = "统一身份认证平台暂时无法访问，请稍后再试，或使用短信验证码登录"
 
 
 def configured() -> bool:
@@ -38,11 +35,7 @@ def configured() -> bool:
 
 
 def _settings() -> tuple[str, str, str, float]:
-    cfg = current_app.config
-    if not cfg.get("CAS_BASE_URL"):
-        raise SsoError("not_configured", "本平台未配置统一身份认证（票据方式）", 404)
-    return (cfg["CAS_BASE_URL"].rstrip("/"), cfg["CAS_SERVICE_CODE"], cfg["CAS_SECRET"],
-            float(cfg.get("CAS_TIMEOUT_SECONDS") or 10))
+    return protocol_settings("CAS_BASE_URL", "CAS_SERVICE_CODE", "CAS_SECRET", "CAS_TIMEOUT_SECONDS", "票据方式")
 
 
 def b64(text: str) -> str:
@@ -55,16 +48,6 @@ def begin(callback_url: str) -> tuple[str, dict]:
     state = secrets.token_urlsafe(24)
     back = callback_url + ("&" if "?" in callback_url else "?") + urlencode({"state": state})
     return base + "/login?" + urlencode({"service": service, "returnUrl": b64(back)}), {"s": state, "t": time.time()}
-
-
-def _check_state(pending: dict | None, args) -> None:
-    state = args.get("state") or ""
-    if not isinstance(pending, dict) or not pending.get("s"):
-        raise SsoError("state_mismatch", "登录请求已失效或不是从本平台发起，请重新登录", 400)
-    if not hmac.compare_digest(str(pending["s"]).encode(), state.encode("utf-8", "surrogatepass")):
-        raise SsoError("state_mismatch", "登录请求的 state 不符（可能是伪造的回调），已拒绝。请重新登录", 400)
-    if time.time() - float(pending.get("t") or 0) > PENDING_SECONDS:
-        raise SsoError("state_mismatch", "登录已超时，请重新登录", 400)
 
 
 def _call(method: str, path: str, **kwargs) -> dict:
@@ -87,7 +70,7 @@ def _call(method: str, path: str, **kwargs) -> dict:
 def finish(pending: dict | None, args) -> Identity:
     """The callback's ``ticket`` → validated → token → user info → the identity. Raises SsoError;
     writes nothing."""
-    _check_state(pending, args)
+    check_state(pending, args)
     ticket = args.get("ticket") or ""
     if not ticket or len(ticket) > 256 or not ticket.isascii() or not ticket.isprintable():
         raise SsoError("bad_ticket", "统一身份认证平台的回调缺少有效的登录票据，请重新登录", 400)

@@ -20,7 +20,6 @@ Every failure is an SsoError (sso.py): provider_unavailable (503: not reachable,
 answer that is not the protocol), provider_refused, state_mismatch, bad_token, bad_signature."""
 from __future__ import annotations
 
-import hmac
 import secrets
 import threading
 import time
@@ -36,14 +35,12 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from . import http
-from .sso import KIND_ALIASES, Identity, SsoError, check_identity
+from .sso import KIND_ALIASES, UNAVAILABLE, Identity, SsoError, check_identity, check_state, protocol_settings
 
 DISCOVERY_TTL = 3600.0
-PENDING_SECONDS = 600          # how long a sign-in may stay at the provider
 LEEWAY_SECONDS = 60            # clock skew allowed on exp / iat
 SCOPE = "openid profile phone"
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
-UNAVAILABLE = "统一身份认证平台暂时无法访问，请稍后再试，或使用短信验证码登录"
 
 _cache: dict[str, tuple[float, dict]] = {}
 _lock = threading.Lock()
@@ -54,11 +51,7 @@ def configured() -> bool:
 
 
 def _settings() -> tuple[str, str, str, float]:
-    cfg = current_app.config
-    if not cfg.get("OIDC_ISSUER"):
-        raise SsoError("not_configured", "本平台未配置统一身份认证（OpenID Connect）", 404)
-    return (cfg["OIDC_ISSUER"].rstrip("/"), cfg["OIDC_CLIENT_ID"], cfg["OIDC_CLIENT_SECRET"],
-            float(cfg.get("OIDC_TIMEOUT_SECONDS") or 10))
+    return protocol_settings("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_TIMEOUT_SECONDS", "OpenID Connect")
 
 
 def _get_json(url: str, timeout: float) -> dict:
@@ -142,20 +135,10 @@ def begin(redirect_uri: str) -> tuple[str, dict]:
     return url, {"s": state, "n": nonce, "v": verifier, "t": time.time()}
 
 
-def _check_state(pending: dict | None, args) -> None:
-    state = args.get("state") or ""
-    if not isinstance(pending, dict) or not pending.get("s"):
-        raise SsoError("state_mismatch", "登录请求已失效或不是从本平台发起，请重新登录", 400)
-    if not hmac.compare_digest(str(pending["s"]).encode(), state.encode("utf-8", "surrogatepass")):
-        raise SsoError("state_mismatch", "登录请求的 state 不符（可能是伪造的回调），已拒绝。请重新登录", 400)
-    if time.time() - float(pending.get("t") or 0) > PENDING_SECONDS:
-        raise SsoError("state_mismatch", "登录已超时，请重新登录", 400)
-
-
 def finish(redirect_uri: str, pending: dict | None, args) -> tuple[Identity, str]:
     """The provider's answer at the callback (``args``: its query) → (the identity, the ID token for
     the logout hint). Raises SsoError; writes nothing."""
-    _check_state(pending, args)  # first: the provider's error text is shown only on its own answer
+    check_state(pending, args)  # first: the provider's error text is shown only on its own answer
     if args.get("error"):
         text = str(args.get("error_description") or args.get("error"))[:200]
         raise SsoError("provider_refused", f"统一身份认证平台未完成登录：{text}", 401)

@@ -34,6 +34,7 @@ from ...domain.errors import ValidationError
 from ...extensions import db
 from ...models.docking_projects import DockingProject
 from ..common.clock import clock_now
+from ..portal.applications import PROJECT_CODE_MESSAGE
 from . import http
 
 #: a submission while the platform is down may use a record fetched this recently
@@ -175,7 +176,7 @@ def lookup(code: str) -> Project:
     (not a 项目代码's shape: the platform is not asked), ProjectNotFound, ProjectUnavailable (also when
     TZXM_BASE_URL is not set). Writes nothing."""
     if not is_project_code(code or ""):
-        raise ProjectError("项目代码格式应为 YYYY-XXXXXX-XX-XX-XXXXXX（24 位）", "project_code_format")
+        raise ProjectError(PROJECT_CODE_MESSAGE, "project_code_format")
     base = (current_app.config.get("TZXM_BASE_URL") or "").rstrip("/")
     if not base:
         raise ProjectUnavailable("not_configured")
