@@ -61,42 +61,54 @@ def _failing_clause(channel: str):
         (OutboxMessage.status.in_(outbox.WAITING)) & (OutboxMessage.failures > 0))
 
 
-def failing_since(channel: str) -> datetime | None:
-    """When the oldest push that failed and is still not delivered was written."""
-    return db.session.execute(select(func.min(OutboxMessage.created_at)).where(_failing_clause(channel))).scalar()
+def summary(system: System) -> dict:
+    """One system's summary (see the module's doc)."""
+    url = _url(system)
+    row = {"system": system, "url": url, "configured": bool(url), "sent": {}, "received": 0,
+           "last_received_at": None, "refused": 0, "failing": 0, "failing_since": None, "alert": False}
+    if system.channel:
+        stats = outbox.link_stats(system.channel)
+        row["sent"] = {
+            "waiting": sum(s["waiting"] for s in stats), "dead": sum(s["dead"] for s in stats),
+            "delivered": sum(s["delivered"] for s in stats),
+            "oldest_waiting_at": min((s["oldest_waiting_at"] for s in stats if s["oldest_waiting_at"]), default=None),
+            "last_delivered_at": max((s["last_delivered_at"] for s in stats if s["last_delivered_at"]), default=None),
+            "last_error": next((s["last_error"] for s in stats if s["last_error"]), None)}
+        row["received"], row["last_received_at"] = db.session.execute(
+            select(func.count(), func.max(InboxMessage.received_at)).where(InboxMessage.channel == system.channel)).one()
+        row["refused"] = db.session.execute(
+            select(func.count()).where(InboxRefusal.channel == system.channel)).scalar()
+        row["failing"], row["failing_since"] = _failing(system.channel)
+        row["alert"] = _overdue(row["failing_since"])
+    return row
 
 
 def overview() -> list[dict]:
-    """One summary per system (see the module's doc)."""
-    now, alert_after = clock_now(), timedelta(hours=float(current_app.config.get("DOCKING_ALERT_HOURS", 24)))
-    out = []
-    for system in SYSTEMS:
-        row = {"system": system, "url": _url(system), "configured": bool(_url(system)), "sent": {}, "received": 0,
-               "last_received_at": None, "refused": 0, "failing": 0, "failing_since": None, "alert": False}
-        if system.channel:
-            stats = outbox.link_stats(system.channel)
-            row["sent"] = {
-                "waiting": sum(s["waiting"] for s in stats), "dead": sum(s["dead"] for s in stats),
-                "delivered": sum(s["delivered"] for s in stats),
-                "oldest_waiting_at": min((s["oldest_waiting_at"] for s in stats if s["oldest_waiting_at"]), default=None),
-                "last_delivered_at": max((s["last_delivered_at"] for s in stats if s["last_delivered_at"]), default=None),
-                "last_error": next((s["last_error"] for s in stats if s["last_error"]), None)}
-            row["received"], row["last_received_at"] = db.session.execute(
-                select(func.count(), func.max(InboxMessage.received_at)).where(InboxMessage.channel == system.channel)).one()
-            row["refused"] = db.session.execute(
-                select(func.count()).where(InboxRefusal.channel == system.channel)).scalar()
-            row["failing"] = db.session.execute(select(func.count()).where(_failing_clause(system.channel))).scalar()
-            since = failing_since(system.channel)
-            row["failing_since"] = since
-            row["alert"] = since is not None and now - since > alert_after
-        out.append(row)
-    return out
+    """One summary per system."""
+    return [summary(system) for system in SYSTEMS]
+
+
+def _failing(channel: str) -> tuple[int, datetime | None]:
+    """How many pushes failed and are not delivered, and when the oldest of them was written."""
+    return db.session.execute(select(func.count(), func.min(OutboxMessage.created_at))
+                              .where(_failing_clause(channel))).one()
+
+
+def _overdue(since: datetime | None) -> bool:
+    alert_after = timedelta(hours=float(current_app.config.get("DOCKING_ALERT_HOURS", 24)))
+    return since is not None and clock_now() - since > alert_after
 
 
 def alerts() -> list[dict]:
-    """The systems with a push failing for longer than DOCKING_ALERT_HOURS (for the supervision page)."""
-    return [{"key": r["system"].key, "name": r["system"].name, "failing": r["failing"],
-             "failing_since": r["failing_since"]} for r in overview() if r["alert"]]
+    """The systems with a push failing for longer than DOCKING_ALERT_HOURS (for the supervision page):
+    one query per system that has a channel."""
+    out = []
+    for system in SYSTEMS:
+        if system.channel:
+            failing, since = _failing(system.channel)
+            if _overdue(since):
+                out.append({"key": system.key, "name": system.name, "failing": failing, "failing_since": since})
+    return out
 
 
 def messages(system_key: str, *, status: str | None = None, case_no: str | None = None, failing: bool = False,

@@ -63,7 +63,7 @@ def system(key):
     if before is not None and not 0 < before < 2 ** 31:  # an id of no row (SQLite cannot even bind a huge one)
         before = None
     rows = ops.messages(key, status=status, case_no=case_no, failing=failing, limit=50, before_id=before)
-    summary = next(r for r in ops.overview() if r["system"].key == key)
+    summary = ops.summary(sys_)
     return render_template("integrations/system.html", sys=sys_, s=summary, rows=rows,
                            received=ops.received(key), refusals=ops.refusals(key), status_text=STATUS_TEXT,
                            f={"status": status or "", "failing": failing, "case_no": case_no or ""},
