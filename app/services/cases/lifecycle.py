@@ -46,12 +46,12 @@ def next_case_no(region: str, when: datetime) -> str:
     return format_case_no(region, day, row.last)
 
 
-def _start_form(version: ProcessVersion) -> dict | None:
+def start_form_of(version: ProcessVersion) -> dict | None:
     key = (version.summary or {}).get("start_form")
     return version.forms.get(key) if key else None
 
 
-def _identity_fields(actor: Actor, data: dict) -> dict:
+def identity_fields(actor: Actor, data: dict) -> dict:
     errors = {}
     project_code = data.get("project_code") or None
     if project_code is not None and not is_project_code(project_code):
@@ -66,7 +66,7 @@ def _identity_fields(actor: Actor, data: dict) -> dict:
             "applicant_name": data.get("applicant_name") or actor.display_name or actor.username}
 
 
-def _handling_region(data: dict) -> str:
+def handling_region(data: dict) -> str:
     """The region whose staff handle the case: the start form's ``handling_region`` when it names
     a known region, else this deployment's region."""
     code = data.get("handling_region")
@@ -82,18 +82,18 @@ def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = Tru
         raise NotAuthorized("只有申请人可以提交申请")
     matter = get_matter(process_id)
     version = matter.latest_version
-    form = _start_form(version)
+    form = start_form_of(version)
     clean = validate_submission(form, data, partial=not submit) if form else {}
-    ident = _identity_fields(actor, clean)
+    ident = identity_fields(actor, clean)
     if submit:
         _prepare_submit(clean)
     case = Case(process_id=process_id, version_id=version.id, applicant_id=actor.id, status="draft",
-                data=clean, created_at=now(), updated_at=now(), region_code=_handling_region(clean), **ident)
+                data=clean, created_at=now(), updated_at=now(), region_code=handling_region(clean), **ident)
     try:
         db.session.add(case)
         db.session.flush()
         record_event(case, actor.username, "draft" if not submit else "create", data_change=clean)
-        started = _submit(case, version, actor) if submit else None
+        started = submit_in_transaction(case, version, actor) if submit else None
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -115,15 +115,15 @@ def submit_case(actor: Actor, case_id: int, data: dict | None = None) -> Case:
         if case.status != CaseStatus.DRAFT:
             raise Conflict("该办件已提交")
         version = db.session.get(ProcessVersion, case.version_id)
-        form = _start_form(version)
+        form = start_form_of(version)
         merged = dict(case.data or {})
         if data:
             merged.update(data)
         clean = validate_submission(form, merged) if form else {}
-        for key, value in _identity_fields(actor, clean).items():
+        for key, value in identity_fields(actor, clean).items():
             setattr(case, key, value)
         case.data = clean
-        inst, wf = _submit(case, version, actor)
+        inst, wf = submit_in_transaction(case, version, actor)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -152,7 +152,11 @@ def offline_refusal(version: ProcessVersion, data: dict) -> ValidationError | No
     return None
 
 
-def _submit(case: Case, version: ProcessVersion, actor: Actor):
+def submit_in_transaction(case: Case, version: ProcessVersion, actor: Actor):
+    """Submit a draft in the caller's transaction (does not commit): the matter's offline rules and the
+    submission hooks may refuse; then the case number, the status and the started process. Returns
+    (instance, workflow). The portal, the API, a forward from another level and the 一张网's intake
+    all submit through it."""
     refusal = offline_refusal(version, case.data or {})
     if refusal is not None:
         raise refusal

@@ -35,7 +35,7 @@ from ...models.accounts import ApplicantProfile
 from ...models.exchange import OutboxMessage
 from ..cases.hooks import on_prepare_submit, on_status, on_submit
 from ..common.clock import BEIJING, clock_now
-from ..feedback.disclosure import _decision_data
+from ..feedback.disclosure import decision_data
 from ..feedback.evaluations import handling_department
 from ..identity.actors import Actor
 from ..identity.org import find_department
@@ -148,7 +148,7 @@ def prefill(actor: Actor, code: str) -> dict:
 # -- the project page --------------------------------------------------------------------------------
 
 def _doc_no(case: Case) -> str | None:
-    return _decision_data(case).get("document_no") if case.status in (
+    return decision_data(case).get("document_no") if case.status in (
         CaseStatus.APPROVED.value, CaseStatus.REJECTED.value, CaseStatus.CLOSED.value) else None
 
 
@@ -225,7 +225,7 @@ def result_payload(case: Case, status: str) -> dict:
     division = find_department(division_code, case.region_code)
     region = db.session.get(Region, case.region_code)
     at = (case.decided_at if status in (CaseStatus.APPROVED.value, CaseStatus.REJECTED.value) else None) or clock_now()
-    doc_no = _decision_data(case).get("document_no") if code in ("approved", "rejected") else None
+    doc_no = decision_data(case).get("document_no") if code in ("approved", "rejected") else None
     return {"project_code": case.project_code,
             "project_name": case.project_name or (case.data or {}).get("project_name"), "case_no": case.case_no,
             "matter": {"basic_code": matter.get("basic_code") or "", "name": matter.get("name") or case.process_id,

@@ -17,9 +17,9 @@ written; see ywtb.authenticate for the signature's):
 6. in the inbox's transaction (message id = the 申办流水号, channel ``ywtb``, peer ``ywtb``): the
    applicant's account found by credit code / ID number, or created (409 ``mobile_in_use`` when the
    mobile belongs to another account); the start form checked as the portal's submission checks it
-   (app/services/portal/applications: ``_validate`` and ``missing_materials``; 422 ``bad_form`` /
+   (app/services/portal/applications: ``validate_start_data`` and ``missing_materials``; 422 ``bad_form`` /
    ``missing_material``); the applicant named in the form must be the applicant sent (422
-   ``applicant_mismatch``); then the case is submitted (cases/lifecycle ``_submit``: the submission
+   ``applicant_mismatch``); then the case is submitted (cases/lifecycle ``submit_in_transaction``: the submission
    hooks run as for every submission — a refusal there keeps its status and code, e.g. the project
    platform's ``project_owner_mismatch``)."""
 from __future__ import annotations
@@ -43,14 +43,14 @@ from ...models.accounts import ApplicantProfile
 from ...models.docking_ywtb import YwtbApplication
 from ...models.exchange import InboxMessage
 from ..cases.hooks import prepare_submit
-from ..cases.lifecycle import _handling_region, _identity_fields, _submit
+from ..cases.lifecycle import handling_region, identity_fields, submit_in_transaction
 from ..cases.steps import now, record_event
 from ..common.blobs import keep_blob, safe_filename, sniff
 from ..common.clock import clock_now
 from ..identity.actors import actor_from_user
 from ..messaging import inbox
 from ..portal.applicants import mobile_problem
-from ..portal.applications import _validate, missing_materials, start_form
+from ..portal.applications import validate_start_data, missing_materials, start_form
 from ..portal.catalog import materials_of
 from . import ywtb
 from .http import Rejected, Unavailable
@@ -316,13 +316,13 @@ def _apply(app_in: Application, files: list[dict]) -> tuple[dict, int]:
     actor = actor_from_user(user)
     form_def = start_form(version)
     try:
-        clean = _validate(form_def, _form_data(app_in, form_def), partial=False)
-        ident = _identity_fields(actor, clean)
+        clean = validate_start_data(form_def, _form_data(app_in, form_def), partial=False)
+        ident = identity_fields(actor, clean)
     except ValidationError as exc:
         raise GatewayRefusal("bad_form", f"申请表未通过校验：{exc.message}", 422, exc.details) from None
     ts = now()
     case = Case(process_id=matter.process_id, version_id=version.id, applicant_id=user.id, status="draft", data=clean,
-                created_at=ts, updated_at=ts, region_code=_handling_region(clean), **ident)
+                created_at=ts, updated_at=ts, region_code=handling_region(clean), **ident)
     db.session.add(case)
     db.session.flush()
     record_event(case, "ywtb", "ywtb_in", opinion=f"一张网统一申办受理转入（申办流水号 {app_in.serial_no}）",
@@ -339,7 +339,7 @@ def _apply(app_in: Application, files: list[dict]) -> tuple[dict, int]:
                                    channel=app_in.channel, received_at=ts))
     db.session.flush()
     try:
-        _submit(case, version, actor)
+        submit_in_transaction(case, version, actor)
     except DomainError as exc:  # a submission hook refused (the project platform's owner check …): its code
         code = "bad_form" if isinstance(exc, ValidationError) and exc.code == ValidationError.code else exc.code
         raise GatewayRefusal(code, exc.message, exc.status if 400 <= exc.status < 600 else 422, exc.details) from None

@@ -40,7 +40,7 @@ from ...models import Case, CaseEvent, CaseFile, Matter, ProcessVersion, User
 from ...models.accounts import ApplicantProfile
 from ...models.exchange import InboxMessage, OutboxMessage
 from ..cases.hooks import on_status, on_thrown
-from ..cases.lifecycle import _identity_fields, _start_form, _submit
+from ..cases.lifecycle import identity_fields, start_form_of, submit_in_transaction
 from ..cases.messages import deliver_message
 from ..cases.steps import now, record_event
 from ..common.clock import clock_now
@@ -231,10 +231,10 @@ def apply_forward(env, files: list[dict]) -> tuple[dict, int | None]:
     user = applicant_user(applicant)
     actor = actor_from_user(user)
     version = db.session.get(ProcessVersion, matter.latest_version_id)
-    form = _start_form(version)
+    form = start_form_of(version)
     try:
         clean = validate_submission(form, data) if form else {}
-        ident = _identity_fields(actor, clean)
+        ident = identity_fields(actor, clean)
     except DomainError as exc:
         raise _bad("bad_forward", f"转报的表单数据不符合本平台事项的申请表：{exc}") from None
     ts = now()
@@ -252,7 +252,7 @@ def apply_forward(env, files: list[dict]) -> tuple[dict, int | None]:
         db.session.add(CaseFile(case_id=case.id, uploaded_by=f"fed:{env.sender}", kind=str(ref.get("kind") or "scan")[:32],
                                 material=(ref.get("material") or None) and str(ref["material"])[:200], created_at=ts,
                                 **f))
-    _submit(case, version, actor)
+    submit_in_transaction(case, version, actor)
     return {"case_no": case.case_no}, case.id
 
 

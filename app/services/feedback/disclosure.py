@@ -48,7 +48,7 @@ RESULTS = {"approved": "准予许可", "rejected": "不予许可"}
 DOC_KEYS = ("document_no", "filing_no")
 
 
-def _decision_data(case: Case) -> dict:
+def decision_data(case: Case) -> dict:
     """The latest decision fields the case's steps recorded (document number, opinion)."""
     found: dict = {}
     events = db.session.execute(select(CaseEvent.data_change, CaseEvent.opinion, CaseEvent.action).where(
@@ -109,7 +109,7 @@ def on_decision(case: Case, old: str, new: str, actor: str) -> None:
         return
     version = db.session.get(ProcessVersion, case.version_id)
     matter = (version.matter if version else None) or {}
-    found = _decision_data(case)
+    found = decision_data(case)
     decided = (case.decided_at or clock_now()).astimezone(BEIJING).date()
     result_name = (matter.get("result") or {}).get("name") or ""
     content = RESULTS[new] + (f"（{result_name}）" if new == "approved" and result_name else "")

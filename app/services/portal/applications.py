@@ -118,7 +118,7 @@ def _check_shapes(data: dict) -> dict:
     return errors
 
 
-def _validate(form: dict | None, data, *, partial: bool) -> dict:
+def validate_start_data(form: dict | None, data, *, partial: bool) -> dict:
     """Form validation and the project-code shape, all errors in one ValidationError."""
     if not isinstance(data, dict):
         raise ValidationError("表单数据格式不正确", details={"data": ["应为 JSON 对象 (object expected)"]})
@@ -139,7 +139,7 @@ def save_draft(actor: Actor, case_id: int, data: dict) -> Case:
     try:
         case = _draft(actor, case_id, lock=True)
         version = db.session.get(ProcessVersion, case.version_id)
-        clean = _validate(start_form(version), data, partial=True)
+        clean = validate_start_data(start_form(version), data, partial=True)
         case.data = clean
         case.project_code = clean.get("project_code") or None
         case.project_name = clean.get("project_name") or None
@@ -259,7 +259,7 @@ def submit_draft(actor: Actor, case_id: int, data: dict | None = None) -> Case:
     merged = dict(case.data or {}) if data is None else data
     errors = {}
     try:
-        merged = _validate(form, merged, partial=False)
+        merged = validate_start_data(form, merged, partial=False)
     except ValidationError as exc:
         errors.update(exc.details)
     errors.update(missing_materials(case, version))
