@@ -44,6 +44,8 @@ class UserTaskView:
     limit_days: int | None
     mi_index: int | None
     case_status: str | None
+    phase: str | None = None  # an excluded phase (app/engine/phases.py): its kind, and its maximum
+    phase_max: int | None = None  # in working days
 
 
 @dataclass
@@ -574,7 +576,9 @@ class Engine:
             candidate_users=self._eval_people(task, assign.get("candidate_users", "")),
             assignee=assignee[0] if assignee else None,
             limit_days=int(limit) if limit and str(limit).isdigit() else None,
-            mi_index=mi if isinstance(mi, int) else None, case_status=props.get("caseStatus"))
+            mi_index=mi if isinstance(mi, int) else None, case_status=props.get("caseStatus"),
+            phase=props.get("phase") or None,
+            phase_max=int(props["phaseMaxDays"]) if str(props.get("phaseMaxDays") or "").isdigit() else None)
 
 
 def utcnow() -> datetime:

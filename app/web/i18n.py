@@ -87,7 +87,8 @@ EN.update({
     "转报": "Forwarded", "下级转报": "Forwarded in", "上下级平台": "Other level", "上级办理进展": "Upper level's step",
     "转报与上级办理": "Forwarding and the upper levels",
     "逾期视为办结": "Deemed done (time limit passed)", "逾期视为受理": "Deemed accepted (time limit passed)",
-    "未能视为办结": "Could not be deemed done", "逾期视为办结（系统）": "Deemed done (system)",
+    "未能视为办结": "Could not be deemed done", "特别程序环节（已在挂起中）": "Excluded phase (clock already paused)",
+    "特别程序超出最长期限": "Excluded phase over its maximum", "逾期视为办结（系统）": "Deemed done (system)",
     "逾期未一次性告知补正，依法视为受理": "No notice of missing materials in time: accepted by law",
 })
 

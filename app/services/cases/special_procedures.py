@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select
@@ -36,7 +37,8 @@ from .steps import apply_step, engine, load_workflow, record_event, set_case_sta
 
 SUSPENDING_KINDS = {
     "correction": "补正", "expert_review": "专家评审", "assessment": "委托评估", "hearing": "听证",
-    "testing": "检验检测", "inspection": "现场核查", "other": "其他特别程序",
+    "testing": "检验检测", "inspection": "现场核查", "consultation": "征求有关部门书面意见",
+    "other": "其他特别程序",
 }
 EXTENSION_DAYS = GENERAL_EXTENSION["max_days"]
 #: who may approve an extension of each rule (a head may approve what a leader may)
@@ -118,7 +120,7 @@ def start_special_procedure(actor: Actor, case_id: int, *, kind: str, reason: st
                                     approver=approver or actor.username, status="ended",
                                     counted_days=planned_duration, result="已延长")
             db.session.add(proc)
-            _shift_case(case, planned_duration, extension=True)
+            shift_case(case, planned_duration, extension=True)
             record_event(case, actor.username, "extend", opinion=reason.strip(),
                          data_change={"days": planned_duration, "statutory_due": case.statutory_due.isoformat()
                                       if case.statutory_due else None})
@@ -167,6 +169,8 @@ def end_special_procedure(actor: Actor, procedure_id: int, result: str) -> Speci
             raise NotAuthorized("无权结束该特别程序")
         if proc.status != "running":
             raise Conflict("该特别程序已结束")
+        if proc.handler == "system":  # a model's excluded phase (app/services/cases/phases.py): it ends with its step
+            raise Conflict(f"该特别程序随流程环节办结自动结束，不能手工结束（{proc.basis}）")
         now = clock_now()
         days = current_calendar().working_days_between(proc.started_at.astimezone(BEIJING).date(),
                                                        now.astimezone(BEIJING).date())
@@ -174,7 +178,7 @@ def end_special_procedure(actor: Actor, procedure_id: int, result: str) -> Speci
         case.clock_state = "running"
         if case.status == CaseStatus.SPECIAL_PROCEDURE.value:
             set_case_status(case, CaseStatus.ACCEPTED.value, actor.username, reason=result.strip())
-        _shift_case(case, days)
+        shift_case(case, days)
         record_event(case, actor.username, "resume", opinion=result.strip(), data_change={"suspended_days": days})
         db.session.commit()
     except CalendarMissing as exc:  # the days suspended or the moved deadlines reach a year without data
@@ -186,9 +190,11 @@ def end_special_procedure(actor: Actor, procedure_id: int, result: str) -> Speci
     return proc
 
 
-def _shift_case(case: Case, days: int, *, extension: bool = False) -> None:
+def shift_case(case: Case, days: int, *, extension: bool = False, keep: Collection[str] = ()) -> None:
     """Move the case's deadlines by ``days`` working days; for a suspension also the open steps'
-    deadlines and the waiting timers of its process (in the workflow state too)."""
+    deadlines and the waiting timers of its process (in the workflow state too). ``keep``: ids of
+    steps and timers left as they are — those that opened in the step that ended an excluded phase
+    count from today, after the suspension."""
     if days <= 0:
         return
     cal = current_calendar()
@@ -204,12 +210,12 @@ def _shift_case(case: Case, days: int, *, extension: bool = False) -> None:
     case.suspended_days += days
     for task in db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id,
                                                            HumanTask.state == "ready")).scalars():
-        if task.due_date:
+        if task.due_date and task.id not in keep:
             task.due_date = cal.add_working_days(task.due_date, days)
     if not case.instance_id:
         return
-    timers = list(db.session.execute(select(Timer).where(Timer.instance_id == case.instance_id,
-                                                         Timer.status == "waiting")).scalars())
+    timers = [timer for timer in db.session.execute(select(Timer).where(
+        Timer.instance_id == case.instance_id, Timer.status == "waiting")).scalars() if timer.id not in keep]
     if not timers:
         return
     inst = lock_one(ProcessInstance, ProcessInstance.id == case.instance_id)

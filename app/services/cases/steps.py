@@ -33,7 +33,7 @@ from ..clocks.deadlines import start_case_clock, step_due
 from ..clocks.supervision import chief_of
 from ..common.clock import clock_now
 from ..messaging.notify import notify_staff
-from .hooks import before_complete, status_changed, thrown
+from .hooks import before_complete, status_changed, stepped, thrown
 from .task_index import close_signs, index_task
 
 
@@ -219,12 +219,14 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
     for tid, view in ready.items():
         if tid in result.previously_ready:
             continue
+        # an excluded phase's step is due when its legal maximum ends, unless the model says otherwise
+        limit = view.limit_days if view.limit_days is not None else view.phase_max
         task = HumanTask(
             id=tid, instance_id=inst.id, case_id=case.id if case else None, element_id=view.element_id,
             name=view.name, lane=view.lane, form_key=view.form_key, action=view.action,
             candidate_groups=view.candidate_groups, candidate_users=view.candidate_users,
-            assignee=view.assignee, mi_index=view.mi_index, limit_days=view.limit_days, state="ready",
-            due_date=step_due(case, ts, view.limit_days), created_at=ts, kind="user", blocked=0, urge_count=0,
+            assignee=view.assignee, mi_index=view.mi_index, limit_days=limit, state="ready",
+            due_date=step_due(case, ts, limit), created_at=ts, kind="user", blocked=0, urge_count=0,
             process_id=case.process_id if case else inst.process_id,
             region_code=case.region_code if case else PROVINCE)
         db.session.add(task)
@@ -255,6 +257,7 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
         names = sorted({v.name for v in result.ready})
         case.current_step = "、".join(names)[:200] if names else None
         case.updated_at = ts
+        stepped(inst, case, result, actor)  # after the status changes: an acceptance starts the clock
 
     incident = result.incident
     if incident is not None or problems:

@@ -195,7 +195,8 @@ class CaseOut(Schema):
 
 class SpecialProcedureIn(Strict):
     kind = fields.String(required=True, validate=validate.OneOf(
-        ["extension", "correction", "expert_review", "assessment", "hearing", "testing", "inspection", "other"]))
+        ["extension", "correction", "expert_review", "assessment", "hearing", "testing", "inspection", "consultation",
+         "other"]))
     reason = text_field(2000, required=True)
     basis = fields.String(load_default="", validate=validate.Length(max=2000))
     planned_duration = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=365))
