@@ -6,6 +6,8 @@ or rolls back with the change itself:
   public disclosure of decisions, the 补正 bookkeeping …;
 - **throw hooks** (``@on_thrown``): a step threw messages (the step's ``StepResult``): the 转报 of
   ``action=forward`` (app/services/federation/forwarding.py) is one;
+- **step hooks** (``@on_step``): any step of a case was saved — the excluded phases of the model
+  (app/services/cases/phases.py: a marked step opens or closes a suspension of the clock) are one;
 - **action hooks** (``@on_action(name)``): a user task whose ``action`` is ``name`` is about to be
   completed; the hook may refuse (raise a DomainError) or return the data to complete it with — the
   paper check before the window's 受理 (action ``receive``) is one;
@@ -25,9 +27,12 @@ from typing import Callable
 LISTENER_MODULES = ("app.services.portal.sms_moments", "app.services.portal.corrections", "app.services.portal.intake",
                     "app.services.feedback.disclosure", "app.services.federation.forwarding",
                     "app.services.federation.reports", "app.services.federation.withdrawals",
-                    "app.services.docking.projects", "app.services.docking.ywtb_push")
+                    "app.services.docking.projects", "app.services.docking.ywtb_push",
+                    "app.services.cases.requirements", "app.services.portal.notices",
+                    "app.services.cases.phases")
 _listeners: list[Callable] = []
 _throwers: list[Callable] = []
+_steppers: list[Callable] = []
 _actions: dict[str, list[Callable]] = {}
 _submitters: list[Callable] = []
 _preparers: list[Callable] = []
@@ -65,6 +70,19 @@ def on_thrown(fn: Callable) -> Callable:
 def thrown(inst, case, result, actor: str) -> None:
     _load()
     for fn in list(_throwers):
+        fn(inst, case, result, actor)
+
+
+def on_step(fn: Callable) -> Callable:
+    """``fn(instance, case, result, actor_name)``: called after every step of a case is projected."""
+    if fn not in _steppers:
+        _steppers.append(fn)
+    return fn
+
+
+def stepped(inst, case, result, actor: str) -> None:
+    _load()
+    for fn in list(_steppers):
         fn(inst, case, result, actor)
 
 

@@ -24,7 +24,9 @@ from flask import (
 )
 
 from ...domain.errors import DomainError, NotAuthenticated, NotAuthorized, NotFound, RateLimited, ValidationError
+from ...services.cases import requirements as requirements_svc
 from ...services.portal import intake as intake_svc
+from ...services.portal import notices as notice_svc
 from ...services.portal import progress as progress_svc
 from ...services.portal import receipts as receipt_svc
 from ...services.portal import results as result_svc
@@ -60,6 +62,10 @@ ACTION_LABELS.update({"mail_submit": "上传快递收件材料", "mail_confirm":
 i18n.EN.update({"上传快递收件材料": "Mail intake uploaded", "确认快递收件": "Mail intake confirmed",
                 "退回快递收件材料": "Mail intake refused", "上传结果文书": "Result uploaded",
                 "登记结果寄送": "Result mailed"})
+i18n.EN.update({"受理通知书": "Notice of acceptance", "不予受理决定书": "Decision not to accept",
+                "受理与不予受理文书": "Acceptance notices", "打印": "Print", "文号": "No.",
+                "前置事项": "Prerequisite matters", "返回办件": "Back to the case",
+                "（行政审批专用章）": "(seal)"})
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -135,7 +141,8 @@ def case_page(case_id):
     if actor.is_staff:
         return redirect(url_for("inbox.case_page", case_id=case_id))
     view = progress_svc.owner_view(actor, case_id)
-    return render_template("portal_cases/case.html", v=view, card=view["card"], kinds=intake_svc.KIND_LABELS)
+    return render_template("portal_cases/case.html", v=view, card=view["card"], kinds=intake_svc.KIND_LABELS,
+                           notices=notice_svc.notices_of(case_id), notice_kinds=notice_svc.KINDS)
 
 
 @bp.get("/api/portal/cases")
@@ -189,6 +196,20 @@ def receipt(case_id):
     if f is None:
         raise NotFound("尚未出具电子回执")
     return _send_blob(f, inline=True)
+
+
+@bp.get("/portal/cases/<int:case_id>/notice/<kind>")
+def notice(case_id, kind):
+    """受理通知书 / 不予受理决定书, printable: its applicant, and staff who may read the case (others: 404)."""
+    actor = _applicant()
+    case, row = notice_svc.readable_notice(actor, case_id, kind)
+    return render_template("portal_cases/notice.html", n=notice_svc.notice_view(row), case=case)
+
+
+@bp.app_template_global("matter_prerequisites")
+def matter_prerequisites(version_id):
+    """The guide's 前置事项: the names of the matters a version's metadata requires (requires)."""
+    return requirements_svc.prerequisite_names(version_id)
 
 
 # -- paper-mail intake (applicant) -----------------------------------------------------------------
