@@ -8,6 +8,8 @@ from ..domain.codes import is_credit_code
 MATTER_TYPES = {"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "20"}
 LEVELS = {"1", "2", "3", "4"}
 CASE_TYPES = {"1", "2"}
+#: the results a 前置事项 (``requires``) may ask for: only a decision granted counts as a result
+REQUIRED_STATUSES = {"approved"}
 UNITS = {"working_day", "natural_day", "month"}
 #: the portal's categories of a DRC's matters (事项分类): code → name
 CATEGORIES = {"project": "投资项目管理", "energy": "节能审查", "government_investment": "政府投资",
@@ -34,6 +36,8 @@ class _Material(Schema):
     required = fields.Boolean(required=True)
     paper_required = fields.Boolean(load_default=False)
     notes = fields.String(load_default="")
+    #: the legal source that asks for this material (国家发展改革委令第2号第三十八条 …)
+    source = fields.String(validate=validate.Length(max=300))
 
 
 class _Extension(Schema):
@@ -55,6 +59,18 @@ class _OfflineRule(Schema):
     field = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$"))
     equals = fields.Raw(load_default=True)
     instruction = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class _Requirement(Schema):
+    """A matter whose result this one depends on (前置事项, e.g. the 可研 of a 政府投资项目 needs the
+    approved 项目建议书 of the same 项目代码): a submission is refused with ``message`` unless the
+    same applicant has a case of ``matter`` in ``status`` for the same project code. The matter need
+    not be deployed yet (both may be deployed in one run): only the shape is checked here."""
+    matter = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z"))
+    status = fields.String(load_default="approved", validate=validate.OneOf(sorted(REQUIRED_STATUSES)))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    message = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    basis = fields.String(load_default="", validate=validate.Length(max=500))
 
 
 class _Faq(Schema):
@@ -91,9 +107,17 @@ class MatterSchema(Schema):
     result = fields.Nested(_Result, required=True)
     fees = fields.String(load_default="不收费")
     special_procedures = fields.List(fields.String(), load_default=list)
+    #: the family the matter is built from (its shared sub-processes and form fragments): hezhun,
+    #: beian, shenpi, zijin, rending, zhuanbao … (free text: the catalog groups by it)
+    family = fields.String(validate=validate.Length(max=40))
+    #: where the matter and its limits come from (the law that creates it): the catalog is built from
+    #: the law, not from the official list, so every matter says its source
+    source = fields.String(validate=validate.Length(max=1000))
     category = fields.String(load_default="", validate=validate.OneOf(["", *sorted(CATEGORIES)]))
     extension = fields.Nested(_Extension, load_default=None)
     offline_rules = fields.List(fields.Nested(_OfflineRule), load_default=list)
+    # no default: a matter without prerequisites keeps its stored form (and hash: no new version on redeploy)
+    requires = fields.List(fields.Nested(_Requirement))
     place = fields.String(load_default="")
     hours = fields.String(load_default="")
     consult_phone = fields.String(load_default="")
@@ -132,6 +156,13 @@ def check_matter(data: object, process_id: str) -> tuple[dict | None, list[str]]
     for i, rule in enumerate(clean["offline_rules"]):
         if not isinstance(rule["equals"], (bool, str, int)) or isinstance(rule["equals"], float):
             problems.append(f"offline_rules.{i}.equals: a boolean, a string or an integer")
+    seen = set()
+    for i, req in enumerate(clean.get("requires") or ()):
+        if req["matter"] == clean["process_id"]:
+            problems.append(f"requires.{i}.matter: 事项不能以自身为前置事项")
+        if req["matter"] in seen:
+            problems.append(f"requires.{i}.matter: 前置事项 {req['matter']!r} 重复")
+        seen.add(req["matter"])
     if not is_credit_code(clean["implementing_body"]["credit_code"]):
         problems.append("implementing_body.credit_code: 统一社会信用代码校验位不正确")
     return (clean if not problems else None), problems

@@ -28,6 +28,8 @@ from ..domain.errors import InvalidModel
 from ..domain.groups import GROUP_CODE_RE, is_known_group
 from .deemed import DEEMED, check_deemed
 from .forwarding import FORWARD, check_forwards
+from .phases import check_phases
+from .library import EMPTY as EMPTY_LIBRARY, LIBRARY_DIR, Library, check_recursion, executable_process, resolve
 from .multiinstance import add_camunda_multiinstance_task
 from .sandbox import MAX_INSTANCES, SandboxEnvironment, ScriptError, check_source
 from .timers import clocked
@@ -225,6 +227,8 @@ class CheckedModel:
     start_form: str | None
     form_keys: list[str]
     summary: dict = field(default_factory=dict)
+    #: the library processes the model calls: process id -> sha256 of its file (app/engine/library.py)
+    library: dict = field(default_factory=dict)
 
 
 def _err(errors, element, message, filename):
@@ -422,69 +426,9 @@ def _endless_loops(errors, filename, nodes, succ):
                                 f"(endless loop without a wait state: {ring})", filename)
 
 
-def _check_recursion(errors: list, filename: str, root, pid: str) -> None:
-    """A call activity that can reach its own process again — directly or through the processes it
-    calls — would start sub-processes without end while holding the instance: refused, named by
-    the call activity that closes the circle."""
-    calls: dict[str, list[tuple[str, str]]] = {}
-    for proc in root.findall("bpmn:process", NS):
-        calls[proc.get("id") or ""] = [(el.get("id") or "", (el.get("calledElement") or "").strip())
-                                       for el in proc.iter(full_tag("callActivity"))]
-    reported: set[str] = set()
-
-    def visit(process: str, path: list[str]) -> None:
-        for element, called in calls.get(process, ()):
-            if called in path:
-                if element not in reported:
-                    reported.add(element)
-                    circle = " → ".join(path[path.index(called):] + [called])
-                    _err(errors, element, f"调用活动形成递归调用 (call activity recursion: {circle})", filename)
-            elif called in calls:
-                visit(called, path + [called])
-
-    visit(pid, [pid])
-
-
-def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_id: str | None = None,
-                max_bytes: int = 1024 * 1024, known_groups: set[str] | frozenset[str] | None = None) -> CheckedModel:
-    """Validate a BPMN file of our dialect and parse it with SpiffWorkflow.
-
-    ``forms`` maps form id to form-js schema (what exists); ``known_groups`` the candidate groups
-    the organisation has (default: the code set of app.domain.groups). Raises InvalidModel listing
-    every error."""
-    known = is_known_group if known_groups is None else (lambda g: g in known_groups or is_known_group(g))
-    root = parse_xml(data, filename, max_bytes)
-    errors: list[dict] = []
-    processes = root.findall("bpmn:process", NS)
-    executable = [p for p in processes if p.get("isExecutable", "false") == "true"]
-    if len(executable) != 1:
-        raise InvalidModel("必须恰好有一个可执行流程", [{
-            "element": None, "file": filename,
-            "message": f"exactly one executable process required, found {len(executable)}"}])
-    proc = executable[0]
-    pid = proc.get("id") or ""
-    if not ID_RE.match(pid):
-        _err(errors, pid or None, "process id must match [A-Za-z_][A-Za-z0-9_]*", filename)
-    if expected_id and pid != expected_id:
-        _err(errors, pid, f"process id {pid!r} must equal the file name {expected_id!r}", filename)
-
-    for el in root.iter():
-        name = _local(el.tag)
-        if name in UNSUPPORTED:
-            target = el.getparent() if name.endswith("Definition") else el
-            _err(errors, target.get("id"), f"不支持的元素: {UNSUPPORTED[name]}", filename)
-
-    form_keys: list[str] = []
-    start_form = None
-    for start in proc.findall("bpmn:startEvent", NS):
-        key = start.get(C + "formKey") or start.get(C + "formRef")
-        if key:
-            start_form = key
-            if key not in forms:
-                _err(errors, start.get("id"), f"开始表单不存在: forms/{key}.form.json", filename)
-            form_keys.append(key)
-
-    user_tasks = []
+def _check_elements(errors: list, filename: str, proc, forms: dict, known, form_keys: list, user_tasks: list) -> None:
+    """The checks of every user task (form, people) and element (scripts, conditions, timers, loops,
+    properties) of one process: the matter's own, or a library process it calls."""
     for el in proc.iter(full_tag("userTask")):
         tid = el.get("id")
         key = el.get(C + "formKey") or el.get(C + "formRef")
@@ -548,17 +492,83 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
             elif pname == "notify" and (pval != "urge" or name != "boundaryEvent"):
                 _err(errors, eid, "notify=urge (催办) goes on a boundary event of a user task", filename)
 
+
+def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_id: str | None = None,
+                max_bytes: int = 1024 * 1024, known_groups: set[str] | frozenset[str] | None = None,
+                library: Library | None = None) -> CheckedModel:
+    """Validate a BPMN file of our dialect and parse it with SpiffWorkflow.
+
+    ``forms`` maps form id to form-js schema (what exists); ``known_groups`` the candidate groups
+    the organisation has (default: the code set of app.domain.groups); ``library`` the shared
+    sub-processes a call activity may name (app/engine/library.py). Raises InvalidModel listing
+    every error."""
+    library = library or EMPTY_LIBRARY
+    known = is_known_group if known_groups is None else (lambda g: g in known_groups or is_known_group(g))
+    root = parse_xml(data, filename, max_bytes)
+    errors: list[dict] = []
+    processes = root.findall("bpmn:process", NS)
+    executable = [p for p in processes if p.get("isExecutable", "false") == "true"]
+    if len(executable) != 1:
+        raise InvalidModel("必须恰好有一个可执行流程", [{
+            "element": None, "file": filename,
+            "message": f"exactly one executable process required, found {len(executable)}"}])
+    proc = executable[0]
+    pid = proc.get("id") or ""
+    if not ID_RE.match(pid):
+        _err(errors, pid or None, "process id must match [A-Za-z_][A-Za-z0-9_]*", filename)
+    if expected_id and pid != expected_id:
+        _err(errors, pid, f"process id {pid!r} must equal the file name {expected_id!r}", filename)
+
+    for el in root.iter():
+        name = _local(el.tag)
+        if name in UNSUPPORTED:
+            target = el.getparent() if name.endswith("Definition") else el
+            _err(errors, target.get("id"), f"不支持的元素: {UNSUPPORTED[name]}", filename)
+
+    form_keys: list[str] = []
+    start_form = None
+    for start in proc.findall("bpmn:startEvent", NS):
+        key = start.get(C + "formKey") or start.get(C + "formRef")
+        if key:
+            start_form = key
+            if key not in forms:
+                _err(errors, start.get("id"), f"开始表单不存在: forms/{key}.form.json", filename)
+            form_keys.append(key)
+
+    user_tasks: list = []
+    _check_elements(errors, filename, proc, forms, known, form_keys, user_tasks)
     _check_message_catches(errors, filename, root, proc)
     check_forwards(errors, filename, proc, _err)
+    check_phases(errors, filename, proc, _err)
     deemed = check_deemed(errors, filename, proc, forms, _err)
     _reachability(errors, filename, proc)
-    _check_recursion(errors, filename, root, pid)
+    check_recursion(errors, filename, root, pid, library, _err)
+    local_ids = {p.get("id") for p in processes}
+    used, missing = resolve(proc, local_ids, library)
+    for element, called in missing:
+        _err(errors, element, f"调用的子流程不存在: {called or '（未填写 calledElement）'} "
+                              f"(no process {called!r} in this file nor in processes/{LIBRARY_DIR}/)", filename)
+    if pid in library:
+        _err(errors, pid, f"流程标识 {pid} 与公共子流程重名 (the id of a library process)", filename)
+    for lib in used:  # a library process is checked as the matter's own, its errors naming its file
+        lib_proc = executable_process(lib)
+        for el in lib.root.iter():
+            if _local(el.tag) in UNSUPPORTED:
+                target = el.getparent() if _local(el.tag).endswith("Definition") else el
+                _err(errors, target.get("id"), f"不支持的元素: {UNSUPPORTED[_local(el.tag)]}", lib.filename)
+        _check_elements(errors, lib.filename, lib_proc, forms, known, form_keys, user_tasks)
+        _check_message_catches(errors, lib.filename, lib.root, lib_proc)
+        check_phases(errors, lib.filename, lib_proc, _err)
+        deemed.update(check_deemed(errors, lib.filename, lib_proc, forms, _err))
+        _reachability(errors, lib.filename, lib_proc)
     if errors:
         raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
 
     parser = PlatformParser()
     try:
         parser.add_bpmn_xml(root.getroottree(), filename=filename)
+        for lib in used:
+            parser.add_bpmn_xml(lib.root.getroottree(), filename=lib.filename)
         spec = parser.get_spec(pid)
         subprocess_specs = parser.get_subprocess_specs(pid)
     except ValidationException as exc:
@@ -570,7 +580,9 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
 
     ends = [{"id": e.get("id"), "name": e.get("name") or e.get("id")} for e in proc.iter(full_tag("endEvent"))]
     summary = {"start_form": start_form, "user_tasks": user_tasks, "end_events": ends,
-               "name": proc.get("name") or pid, "deemed": deemed}
+               "name": proc.get("name") or pid, "deemed": deemed,
+               "library": {lib.process_id: lib.filename for lib in used}}
     return CheckedModel(process_id=pid, name=proc.get("name") or pid, spec=spec,
                         subprocess_specs=subprocess_specs, start_form=start_form,
-                        form_keys=sorted(set(form_keys)), summary=summary)
+                        form_keys=sorted(set(form_keys)), summary=summary,
+                        library={lib.process_id: lib.digest for lib in used})

@@ -256,9 +256,10 @@ def _deliver(engine: Engine, step_result: StepResult, number: int, step: dict) -
 
 
 def run_scenarios(bpmn_bytes: bytes, forms: dict[str, dict], scenarios_doc: dict, *, filename: str | None = None,
-                  known_groups=None, calendar=None, time_limit_ms: int = 1000) -> list[ScenarioResult]:
+                  known_groups=None, calendar=None, time_limit_ms: int = 1000,
+                  library=None) -> list[ScenarioResult]:
     """Check the model (raises InvalidModel like a deploy), then run every scenario of the document."""
-    model = check_model(bpmn_bytes, filename or "<model>", forms, known_groups=known_groups)
+    model = check_model(bpmn_bytes, filename or "<model>", forms, known_groups=known_groups, library=library)
     scenarios = scenarios_doc.get("scenarios") if isinstance(scenarios_doc, dict) else None
     if not isinstance(scenarios, list):
         raise ValueError('a scenarios document is {"scenarios": [...]}')

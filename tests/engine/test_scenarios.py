@@ -9,10 +9,11 @@ from app.domain.errors import InvalidModel
 from app.engine.parser import check_model
 from app.engine.scenarios import DEFAULT_NOW, ScenarioClock, run_scenario, run_scenarios
 from app.engine.runtime import Engine
-from app.services.cases.registry import load_forms
+from app.services.cases.registry import load_forms, process_library
 from tests.conftest import ROOT
 
 FORMS, _ = load_forms(ROOT / "forms")
+LIBRARY = process_library(ROOT / "processes")
 DOCS = {p.name.split(".")[0]: json.loads(p.read_text(encoding="utf-8"))
         for p in sorted(ROOT.glob("processes/*.scenarios.json"))}
 CASES = [(pid, i) for pid, doc in DOCS.items() for i in range(len(doc["scenarios"]))]
@@ -33,13 +34,13 @@ def hezhun():
 
 def test_every_matter_has_scenarios():
     assert {p.stem for p in ROOT.glob("processes/*.bpmn")} == set(DOCS)
-    assert len(CASES) >= 15
+    assert len(CASES) >= 100
 
 
 @pytest.mark.parametrize("pid,index", CASES, ids=[f"{p}:{i}" for p, i in CASES])
 def test_shipped_scenario_passes_in_memory(pid, index):
     sc = scenario(pid, index)
-    [result] = run_scenarios(bpmn(pid), FORMS, {"scenarios": [sc]}, filename=f"{pid}.bpmn")
+    [result] = run_scenarios(bpmn(pid), FORMS, {"scenarios": [sc]}, filename=f"{pid}.bpmn", library=LIBRARY)
     assert result.passed, result.message
     assert result.message is None
     assert result.end_event == result.expected_end == sc["end"]

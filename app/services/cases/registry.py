@@ -1,8 +1,11 @@
 """Matter registry: validate and deploy process files; versions by content hash."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +15,9 @@ from ...domain.errors import InvalidModel, NotAuthorized, NotFound
 from ...domain.org import ROLES, group_for
 from ...engine.diff import diff_counts, version_diff
 from ...engine.forms import check_form_schema
+from ...engine.library import Library, library_dir, load_library
 from ...engine.matter import check_matter
-from ...engine.parser import RESERVED_VARIABLES, check_model
+from ...engine.parser import RESERVED_VARIABLES, check_model, parse_xml
 from ...engine.sandbox import RESERVED
 from ...engine.serializer import dump_spec
 from ...extensions import db
@@ -35,9 +39,61 @@ def canonical(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+#: the folder of shared form fragments, relative to the forms folder
+FRAGMENTS_DIR = "fragments"
+MAX_FRAGMENT_DEPTH = 4
+
+
+def load_fragments(forms_dir: str | Path) -> tuple[dict[str, list], list[dict]]:
+    """Shared form fragments (``forms/fragments/<name>.json``: ``{"components": [...]}``): parts
+    several matters' forms have in common — the applicant unit, the project's basic facts, the
+    涉密 declaration and the commitment — so a change is one edit. Returns (components by name,
+    problems)."""
+    fragments, problems = {}, []
+    for path in sorted((Path(forms_dir) / FRAGMENTS_DIR).glob("*.json")):
+        name = f"{FRAGMENTS_DIR}/{path.name}"
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append({"element": None, "file": name, "message": f"not valid JSON: {exc}"})
+            continue
+        comps = doc.get("components") if isinstance(doc, dict) else None
+        if not isinstance(comps, list) or not all(isinstance(c, dict) for c in comps):
+            problems.append({"element": None, "file": name, "message": '片段应为 {"components": [...]}'})
+            continue
+        fragments[path.stem] = comps
+    return fragments, problems
+
+
+def expand_fragments(components, fragments: dict[str, list], form_id: str, problems: list, depth: int = 0) -> list:
+    """``components`` with every ``{"$fragment": "<name>"}`` replaced by that fragment's components
+    (recursively, in groups too). An unknown fragment, or fragments nested deeper than
+    MAX_FRAGMENT_DEPTH (a cycle), is a problem of the form and is left out."""
+    out = []
+    for comp in components if isinstance(components, list) else []:
+        if isinstance(comp, dict) and "$fragment" in comp:
+            name = comp["$fragment"]
+            if depth >= MAX_FRAGMENT_DEPTH:
+                problems.append({"element": None, "file": f"{form_id}.form.json",
+                                 "message": f"表单片段嵌套过深或循环引用: {name}"})
+            elif not isinstance(name, str) or name not in fragments:
+                problems.append({"element": None, "file": f"{form_id}.form.json",
+                                 "message": f"表单片段不存在: forms/{FRAGMENTS_DIR}/{name}.json"})
+            else:
+                out += expand_fragments(json.loads(json.dumps(fragments[name])), fragments, form_id, problems,
+                                        depth + 1)
+            continue
+        if isinstance(comp, dict) and isinstance(comp.get("components"), list):
+            comp = dict(comp, components=expand_fragments(comp["components"], fragments, form_id, problems, depth))
+        out.append(comp)
+    return out
+
+
 def load_forms(forms_dir: str | Path) -> tuple[dict[str, dict], list[dict]]:
-    """Read every ``*.form.json``; returns (forms by id, problems)."""
+    """Read every ``*.form.json``, its shared fragments expanded; returns (forms by id, problems).
+    A version stores the expanded forms, so a case keeps the form it started with."""
     forms, problems = {}, []
+    fragments, problems = load_fragments(forms_dir)
     for path in sorted(Path(forms_dir).glob("*.form.json")):
         form_id = path.name[: -len(".form.json")]
         try:
@@ -45,6 +101,8 @@ def load_forms(forms_dir: str | Path) -> tuple[dict[str, dict], list[dict]]:
         except (ValueError, UnicodeDecodeError) as exc:
             problems.append({"element": None, "file": path.name, "message": f"not valid JSON: {exc}"})
             continue
+        if isinstance(form, dict) and isinstance(form.get("components"), list):
+            form["components"] = expand_fragments(form["components"], fragments, form_id, problems)
         forms[form_id] = form
     return forms, problems
 
@@ -85,18 +143,62 @@ def known_groups() -> frozenset[str]:
     return frozenset(out)
 
 
+def process_library(processes_dir: str | Path) -> Library:
+    """The shared sub-processes of ``processes_dir/lib`` (app/engine/library.py)."""
+    return load_library(library_dir(processes_dir), parse_xml)
+
+
+#: checked models by everything their check depends on (content hashes): a redeploy of unchanged
+#: files — every start of the app, every test's fresh database — does not parse them again
+_CHECKED: OrderedDict[str, tuple] = OrderedDict()
+_CHECKED_MAX = 256
+_checked_lock = threading.Lock()
+
+
+def forms_digest(forms: dict[str, dict]) -> str:
+    return hashlib.sha256(canonical(forms).encode("utf-8")).hexdigest()
+
+
+def _checked(bpmn: bytes, matter_data: object, forms: dict[str, dict], digest_of_forms: str | None, *,
+             filename: str, expected_id: str | None, library: Library | None):
+    """(model, form errors, clean matter, matter problems) of a deploy, from the cache when the same
+    files were checked before against the same forms, groups and library. Raises InvalidModel."""
+    groups = known_groups()
+    key = None
+    if digest_of_forms is not None:
+        parts = [hashlib.sha256(bpmn if isinstance(bpmn, bytes) else bpmn.encode("utf-8")).hexdigest(),
+                 filename, expected_id or "", digest_of_forms, ",".join(sorted(groups)), canonical(matter_data),
+                 ",".join(f"{k}:{v.digest}" for k, v in sorted((library.processes if library else {}).items()))]
+        key = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+        with _checked_lock:
+            hit = _CHECKED.get(key)
+            if hit is not None:
+                _CHECKED.move_to_end(key)
+                model, form_errors, matter, problems = hit
+                return model, list(form_errors), copy.deepcopy(matter), list(problems)
+    model = check_model(bpmn, filename, forms, expected_id=expected_id, known_groups=groups, library=library)
+    form_errors = []
+    for form_key in model.form_keys:
+        form_errors += _form_errors(form_key, forms[form_key], f"{form_key}.form.json")
+    matter, problems = check_matter(matter_data, model.process_id)
+    if key is not None:
+        with _checked_lock:
+            _CHECKED[key] = (model, list(form_errors), copy.deepcopy(matter), list(problems))
+            while len(_CHECKED) > _CHECKED_MAX:
+                _CHECKED.popitem(last=False)
+    return model, form_errors, matter, problems
+
+
 def deploy(bpmn: bytes, matter_data: object, forms: dict[str, dict], *, filename: str,
-           actor: Actor = SYSTEM, expected_id: str | None = None) -> DeployResult:
+           actor: Actor = SYSTEM, expected_id: str | None = None, library: Library | None = None,
+           digest_of_forms: str | None = None) -> DeployResult:
     """Check and store one matter. An unchanged matter (same hash) creates no new version.
 
     Raises InvalidModel with every problem found; nothing is written then. Does not commit."""
     if not actor.is_admin and "designer" not in actor.groups:
         raise NotAuthorized("只有流程设计人员可以部署流程")
-    model = check_model(bpmn, filename, forms, expected_id=expected_id, known_groups=known_groups())
-    errors = []
-    for key in model.form_keys:
-        errors += _form_errors(key, forms[key], f"{key}.form.json")
-    matter, problems = check_matter(matter_data, model.process_id)
+    model, errors, matter, problems = _checked(bpmn, matter_data, forms, digest_of_forms, filename=filename,
+                                               expected_id=expected_id, library=library)
     errors += [{"element": None, "file": f"{model.process_id}.matter.json", "message": p} for p in problems]
     if errors:
         raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
@@ -112,6 +214,8 @@ def deploy(bpmn: bytes, matter_data: object, forms: dict[str, dict], *, filename
     digest.update(bpmn if isinstance(bpmn, bytes) else bpmn.encode("utf-8"))
     digest.update(b"\0" + canonical(matter).encode("utf-8"))
     digest.update(b"\0" + canonical(used_forms).encode("utf-8"))
+    if model.library:  # a changed shared sub-process is a new version of each matter calling it
+        digest.update(b"\0" + canonical(model.library).encode("utf-8"))
     content_hash = digest.hexdigest()
 
     existing = db.session.execute(
@@ -154,6 +258,9 @@ def deploy_directory(processes_dir: str | Path, forms_dir: str | Path, actor: Ac
 
     Raises InvalidModel listing the problems of every file."""
     forms, errors = load_forms(forms_dir)
+    library = process_library(processes_dir)
+    errors += library.problems
+    digest_of_forms = forms_digest(forms)
     results = []
     for path in sorted(Path(processes_dir).glob("*.bpmn")):
         pid = path.stem
@@ -168,7 +275,7 @@ def deploy_directory(processes_dir: str | Path, forms_dir: str | Path, actor: Ac
             continue
         try:
             results.append(deploy(path.read_bytes(), matter, forms, filename=path.name, actor=actor,
-                                  expected_id=pid))
+                                  expected_id=pid, library=library, digest_of_forms=digest_of_forms))
         except InvalidModel as exc:
             errors += exc.errors
     if errors:

@@ -141,7 +141,8 @@ def _problems(sub: Submission) -> tuple[list[dict], object]:
     model = None
     try:
         model = check_model(sub.bpmn, f"{sub.process_id}.bpmn", forms, expected_id=sub.process_id,
-                            max_bytes=MAX_BPMN_BYTES, known_groups=registry.known_groups())
+                            max_bytes=MAX_BPMN_BYTES, known_groups=registry.known_groups(),
+                            library=registry.process_library(_processes_dir()))
     except InvalidModel as exc:
         errors += exc.errors
     form_ids = set(sub.forms) | set(model.form_keys if model else ())
@@ -272,7 +273,7 @@ def deploy(actor: Actor, payload: object) -> dict:
     forms = _all_forms(sub)
     try:
         result = registry.deploy(sub.bpmn, sub.matter, forms, filename=f"{sub.process_id}.bpmn", actor=actor,
-                                 expected_id=sub.process_id)
+                                 expected_id=sub.process_id, library=registry.process_library(_processes_dir()))
     except IntegrityError:  # another designer deployed the same matter (or content) at the same moment
         db.session.rollback()
         raise Conflict("另一位设计人员正在部署该事项，请刷新后重试") from None

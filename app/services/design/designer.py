@@ -25,6 +25,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ...domain.errors import Conflict, InvalidModel, NotAuthorized, NotFound, ValidationError
+from ...engine.layout import BPMNDI_NS, add_layout
 from ...engine.parser import BPMN_NS, ID_RE, parse_xml
 from ...extensions import db
 from ...models import Matter, ProcessInstance
@@ -69,6 +70,23 @@ def overview(actor: Actor) -> list[dict]:
         out.append({"process_id": m.process_id, "name": m.name, "active": m.active,
                     "running_instances": running.get(m.process_id, 0), "versions": versions})
     return out
+
+
+def library_overview(actor: Actor) -> list[dict]:
+    """The shared sub-processes of ``processes/lib`` (families, app/engine/library.py), each with the
+    matters whose latest version calls it: an edit of one is a new version of each of them."""
+    require_designer(actor)
+    lib = registry.process_library(_processes_dir())
+    callers: dict[str, list[str]] = {}
+    for m in db.session.execute(select(Matter).where(Matter.active.is_(True)).order_by(Matter.process_id)).scalars():
+        for pid in ((m.latest_version.summary or {}).get("library") or {}) if m.latest_version else ():
+            callers.setdefault(pid, []).append(m.process_id)
+    return [{"process_id": pid, "file": p.filename, "name": p.root.find(
+                f"{{{BPMN_NS}}}process[@id='{pid}']").get("name") or pid,
+             "digest": p.digest[:12], "callers": callers.get(pid, [])}
+            for pid, p in sorted(lib.processes.items())] + \
+           [{"process_id": None, "file": e["file"], "name": e["message"], "digest": "", "callers": []}
+            for e in lib.problems]
 
 
 def _forms_dir() -> Path:
@@ -145,8 +163,9 @@ def import_file(actor: Actor, payload: object) -> dict:
     """Open a BPMN file made elsewhere (Camunda Modeler 7, bpmn.io): ``{bpmn: "<xml>"}`` → the editor's
     document for its executable process: the deployed matter's metadata, forms and scenarios when
     the process id is a matter, else the metadata of ``PROCESSES_DIR/<id>.matter.json`` or a new
-    skeleton. The BPMN is returned exactly as sent (its camunda:* extensions stay as they are);
-    nothing is stored. Raises ValidationError / InvalidModel (element-level) for what cannot open."""
+    skeleton. The BPMN is returned exactly as sent (its camunda:* extensions stay as they are), except
+    that a file without any diagram gets one (``laid_out``: app/engine/layout.py); nothing is
+    stored. Raises ValidationError / InvalidModel (element-level) for what cannot open."""
     require_designer(actor)
     text = payload.get("bpmn") if isinstance(payload, dict) else None
     if not isinstance(text, str) or not text.strip():
@@ -185,7 +204,13 @@ def import_file(actor: Actor, payload: object) -> dict:
                 pass
         doc["scenarios"], doc["scenarios_problem"] = read_scenarios(pid)
     db.session.rollback()
-    return dict(doc, bpmn=text, imported=filename)
+    # a file written by hand without any diagram (no BPMN DI) would open as an empty canvas: it gets an
+    # automatic layout, and the page keeps (and deploys) that text. A file with a diagram stays as sent,
+    # even one missing a shape: the designer's own layout is worth more than a complete new one.
+    laid_out = root.find(f"{{{BPMNDI_NS}}}BPMNDiagram") is None
+    if laid_out:
+        text = add_layout(data).decode("utf-8")
+    return dict(doc, bpmn=text, imported=filename, laid_out=laid_out)
 
 
 def new_matter(actor: Actor, process_id: str, name: str = "") -> dict:

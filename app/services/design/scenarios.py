@@ -15,7 +15,7 @@ from ...domain.errors import InvalidModel, NotFound
 from ...domain.workdays import WorkCalendar
 from ...engine.scenarios import ScenarioResult, package_calendar, run_scenario, run_scenarios
 from ...extensions import db
-from ..cases.registry import get_matter, known_groups, list_matters, load_forms
+from ..cases.registry import get_matter, known_groups, list_matters, load_forms, process_library
 from ..cases.steps import spec_pair
 from ..clocks.calendar import current_calendar
 
@@ -100,6 +100,7 @@ def test_directory(processes_dir: str | Path, forms_dir: str | Path, only: list[
     ids = sorted(p.stem for p in folder.glob("*.bpmn"))
     wanted = list(dict.fromkeys(only)) if only else ids
     calendar, groups = _calendar(), _known_groups()
+    library = process_library(folder)
     reports = []
     for pid in wanted:
         report = MatterReport(pid)
@@ -114,11 +115,12 @@ def test_directory(processes_dir: str | Path, forms_dir: str | Path, only: list[
             continue
         try:
             report.results = run_scenarios(path.read_bytes(), forms, {"scenarios": scenarios}, filename=path.name,
-                                           known_groups=groups, calendar=calendar, time_limit_ms=_time_limit())
+                                           known_groups=groups, calendar=calendar, time_limit_ms=_time_limit(),
+                                           library=library)
         except InvalidModel as exc:
             report.errors.append(exc.message)
             report.errors += [f"{e['file']} [{e['element'] or '-'}] {e['message']}"
-                              for e in exc.errors + form_problems]
+                              for e in exc.errors + form_problems + library.problems]
     return reports
 
 

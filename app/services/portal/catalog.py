@@ -66,6 +66,7 @@ def _haystack(meta: dict) -> str:
              meta.get("process_description"), (meta.get("result") or {}).get("name"),
              (meta.get("implementing_body") or {}).get("name")]
     parts += list(meta.get("acceptance_conditions") or []) + list(meta.get("legal_basis") or [])
+    parts.append(meta.get("source"))
     parts += [x.get("name") for x in meta.get("materials") or []]
     parts += [f"{x.get('q')} {x.get('a')}" for x in meta.get("faq") or []]
     return "\n".join(str(p) for p in parts if p).lower()
@@ -156,7 +157,7 @@ def guide(process_id: str) -> dict:
     return dict(
         s,
         implementing_body={"name": body.get("name", ""), "credit_code": body.get("credit_code", "")},
-        legal_basis=list(meta.get("legal_basis") or []),
+        legal_basis=list(meta.get("legal_basis") or []), source=meta.get("source") or "",
         acceptance_conditions=list(meta.get("acceptance_conditions") or []),
         process_description=meta.get("process_description") or "",
         departments=_labels(meta.get("departments"), GROUPS),
@@ -177,7 +178,8 @@ def materials_of(meta: dict) -> list[dict]:
     return [{"index": i, "name": x.get("name", ""), "issuer": x.get("issuer", ""),
              "originals": x.get("originals", 0), "copies": x.get("copies", 0),
              "required": bool(x.get("required")), "paper_required": bool(x.get("paper_required")),
-             "notes": x.get("notes", "")} for i, x in enumerate(meta.get("materials") or [])]
+             "notes": x.get("notes", ""), "source": x.get("source", "")}
+            for i, x in enumerate(meta.get("materials") or [])]
 
 
 def filter_options() -> dict:

@@ -33,7 +33,8 @@ i18n.EN.update({
     "迁移到新版本": "Move to the newest version", "迁移": "Move", "全部迁移": "Move all movable",
     "办件编号": "Case no.", "当前版本": "On version", "当前环节": "Current step", "可以迁移": "Movable",
     "不能迁移": "Not movable", "原因": "Reason", "没有需要迁移的办件。": "No waiting case runs on an older version.",
-    "场景测试": "Scenario tests", "打开文件": "Open file", "目标版本": "Target version", "等待中的环节": "Waiting at", "返回": "Back",
+    "场景测试": "Scenario tests", "打开文件": "Open file", "目标版本": "Target version", "等待中的环节": "Waiting at", "返回": "Back", "公共子流程": "Shared sub-processes", "流程": "Process",
+    "调用它的事项": "Called by", "修改公共子流程即为每个调用它的事项部署新版本": "Changing a shared sub-process deploys a new version of every matter that calls it",
 })
 
 
@@ -52,7 +53,9 @@ def _json_actor():
 @bp.get("")
 @_designer_page
 def index():
-    return render_template("designer/index.html", matters=svc.overview(current_actor()), tz=BEIJING)
+    actor = current_actor()
+    return render_template("designer/index.html", matters=svc.overview(actor), library=svc.library_overview(actor),
+                           tz=BEIJING)
 
 
 @bp.get("/new")

@@ -41,7 +41,7 @@ i18n.EN.update({
     "办理地点": "Place", "办理时间": "Hours", "咨询电话": "Consultation phone", "监督投诉电话": "Supervision phone",
     "常见问题": "FAQ", "申请材料": "Materials", "材料名称": "Material", "来源渠道": "Issuer", "原件": "Originals",
     "复印件": "Copies", "必要性": "Required", "必需": "Required", "非必需": "Optional", "需邮寄纸质原件": "Paper original by mail",
-    "填写须知": "Notes", "申请表单": "Application form", "您将需要填写": "What you will be asked",
+    "填写须知": "Notes", "事项来源": "Where the matter comes from", "材料依据": "Required by", "申请表单": "Application form", "您将需要填写": "What you will be asked",
     "字段": "Field", "必填": "Required", "选项": "Options", "注册": "Register", "申请人注册": "Applicant registration",
     "申请人登录": "Applicant sign-in", "企业": "Enterprise", "个人": "Individual", "账户类型": "Account type",
     "单位名称": "Organisation name", "姓名": "Name", "统一社会信用代码": "Unified social credit code",

@@ -135,7 +135,8 @@ def versions(app, pid=PID) -> list[ProcessVersion]:
 
 
 def snapshot(dirs) -> dict:
-    return {p.relative_to(p.parents[1]).as_posix(): p.read_bytes() for d in dirs for p in sorted(d.iterdir())}
+    return {p.relative_to(d.parent).as_posix(): p.read_bytes() for d in dirs for p in sorted(d.rglob("*"))
+            if p.is_file()}
 
 
 # -- who may use the designer ------------------------------------------------------------------------
@@ -364,3 +365,26 @@ def test_camunda_extensions_round_trip(app, dirs):
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(ProcessVersion)
                                   .where(ProcessVersion.process_id == PID)).scalar() == 1
+
+
+def test_the_index_lists_the_shared_sub_processes_with_the_matters_calling_them(db_url, tmp_path):
+    import shutil as sh
+    processes, forms = tmp_path / "p", tmp_path / "f"
+    sh.copytree(ROOT / "processes", processes)
+    sh.copytree(ROOT / "forms", forms)
+    app = designer_app(db_url, processes, forms)
+    c = signed_in(app, "d1")
+    page = c.get("/designer").get_data(as_text=True)
+    assert 'id="library"' in page
+    row = re.search(r'<tr class="lib" data-process-id="lib_window">.*?</tr>', page, re.S).group(0)
+    assert "lib/lib_window.bpmn" in row and "xmgl_hezhun_bg" in row
+    # a matter of a family opens, checks and deploys in the designer with the library behind it
+    doc = c.get("/designer/xmgl_hezhun_bg").get_data(as_text=True)
+    assert "lib_window" in doc
+    pid = "xmgl_hezhun_bg"
+    body = {"process_id": pid, "bpmn": (processes / f"{pid}.bpmn").read_text("utf-8").replace(
+                'name="处室审查"', 'name="处室审查（变更）"'),
+            "matter": json.loads((processes / f"{pid}.matter.json").read_text("utf-8")), "forms": {}}
+    assert post(c, "/designer/check", body).json == {"ok": True, "errors": []}
+    r = post(c, "/designer/deploy", body)
+    assert r.status_code == 200 and r.json["version"] == 2, r.json
