@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .cli_layout import layout_cmd
 from .domain.errors import InvalidModel
 from .domain.groups import GROUPS
 from .extensions import db
@@ -29,6 +30,9 @@ def init_cli(app):
 @click.group(cls=AppGroup, help="部署与查看事项流程 (deploy and list matters)")
 def processes():
     pass
+
+
+processes.add_command(layout_cmd)   # ``flask processes layout``: app/cli_layout.py
 
 
 @processes.command("deploy", help="Validate and deploy every file in processes/ (all or nothing).")
@@ -270,6 +274,17 @@ DEMO_USERS = [
     ("energy_chief", "环资处处长 刘洋", "staff", ["energy_saving_chief"], None),
     ("power1", "电力处 周杰", "staff", ["power"], None),
     ("power_chief", "电力处处长 吴芳", "staff", ["power_chief"], None),
+    ("foreign1", "外资处 郑爽", "staff", ["foreign_investment"], None),
+    ("foreign_chief", "外资处处长 冯涛", "staff", ["foreign_investment_chief"], None),
+    ("hightech1", "高技术处 何玲", "staff", ["high_tech"], None),
+    ("hightech_chief", "高技术处处长 罗斌", "staff", ["high_tech_chief"], None),
+    ("price1", "价格认定中心 马骏", "staff", ["price"], None),
+    ("price_chief", "价格认定中心主任 韩梅", "staff", ["price_chief"], None),
+    ("credit1", "信用处 朱琳", "staff", ["credit"], None),
+    ("credit_chief", "信用处处长 秦川", "staff", ["credit_chief"], None),
+    ("legal1", "法规处 许诺", "staff", ["legal"], None),
+    ("legal_chief", "法规处处长 沈言", "staff", ["legal_chief"], None),
+    ("assess1", "省工程咨询中心 评估员 邓远", "staff", ["assess_center"], None),
     ("leader1", "委领导 赵刚", "staff", ["leader"], None),
     ("head1", "委主任 钱明", "staff", ["leader", "head"], None),
     ("admin", "系统管理员", "staff", ["admin", "designer", "inspector"], None),

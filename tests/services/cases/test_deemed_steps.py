@@ -172,3 +172,29 @@ def test_silent_countersign_departments_are_recorded_as_consenting(api, clock):
     assert CS_REASON in html and "逾期视为办结（系统）" in html and "同意，须落实用地预审意见。" in html
     with api.app.app_context():  # internal: the countersign's deemed consent is not on the public timeline
         assert not [r for r in timeline(db.session.get(Case, case_id)) if r["action"].startswith("deemed")]
+
+
+def test_the_shared_sub_processes_carry_the_deemed_steps_to_every_matter_of_a_family(api, clock):
+    """xmgl_hezhun_bg is built from the library (lib_window, lib_countersign): its window is deemed
+    accepted and a silent department deemed consenting exactly as on the single-file 核准."""
+    import json
+    from tests.conftest import ROOT
+    start = json.loads((ROOT / "processes" / "xmgl_hezhun_bg.scenarios.json").read_text("utf-8"))["scenarios"][0]["start"]
+    r = api.post("alice", "/api/cases", json={"process_id": "xmgl_hezhun_bg", "data": start})
+    assert r.status_code == 201, r.json
+    case_id = r.json["id"]
+    run_scheduler(api, clock, datetime(2026, 3, 9, 17, 0, 30, tzinfo=BJ))  # 5 working days after Monday 2
+    assert tasks(api, case_id, "window_review") == [("completed", "system", WINDOW_REASON, "deemed")]
+    with api.app.app_context():
+        assert db.session.get(Case, case_id).status == "accepted"
+    api.complete_first("inv", {"review_points": ["planning"], "entrust_assessment": "no",
+                               "cs_depts": ["cs_natural_resources", "cs_ecology"], "review_opinion": "征求意见。"},
+                       element="division_review")
+    api.complete_first("u_cs_ecology", {"cs": {"agree": "yes", "opinion": "同意。"}}, element="countersign")
+    run_scheduler(api, clock, datetime(2026, 3, 18, 17, 0, 30, tzinfo=BJ))  # 7 working days after the 9th
+    assert sorted(tasks(api, case_id, "countersign")) == sorted([("completed", "u_cs_ecology", "同意。", "approve"),
+                                                                 ("completed", "system", CS_REASON, "deemed")])
+    with api.app.app_context():
+        ready = {t.element_id for t in db.session.execute(select(HumanTask).where(
+            HumanTask.case_id == case_id, HumanTask.state == "ready")).scalars()}
+    assert ready == {"chief_review"}

@@ -65,12 +65,12 @@ def test_a_department_created_by_an_administrator_makes_its_groups_deployable(ap
     from tests.fixtures.build import form, linear_process, matter
     forms = {"t_new_start": form("t_new_start", [{"type": "textfield", "key": "project_name", "label": "名称"}]),
              "t_new_step": form("t_new_step", [{"type": "textfield", "key": "opinion", "label": "意见"}])}
-    bpmn = linear_process("t_new", 1, group="price_chief").encode()
+    bpmn = linear_process("t_new", 1, group="tariff_chief").encode()
     with app.app_context():
         with pytest.raises(InvalidModel) as err:
             deploy(bpmn, matter("t_new"), forms, filename="t_new.bpmn")
         assert [e["element"] for e in err.value.errors] == ["task_1"]
-        db.session.add(Department(code="price", name="价格处", region_code="320000", kind="division", active=True))
+        db.session.add(Department(code="tariff", name="关税处", region_code="320000", kind="division", active=True))
         db.session.flush()
         assert deploy(bpmn, matter("t_new"), forms, filename="t_new.bpmn").version == 1
         db.session.rollback()

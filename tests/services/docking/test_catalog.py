@@ -22,6 +22,9 @@ from app.services.identity.actors import SYSTEM, Actor
 from tests.conftest import ROOT, add_user, deploy_all, make_app
 from tests.fakes.catalog_standin import CatalogStandIn
 
+#: the shipped matters: the stand-in serves one entry for each
+SHIPPED = len(list((ROOT / "processes").glob("*.matter.json")))
+
 HEZHUN, JIENENG, ZHONGYANG, BEIAN = "xmgl_hezhun", "jnsc_jieneng", "zjsq_zhongyang", "xmgl_beian"
 DESIGNER = Actor(id=None, username="d1", kind="staff", groups=frozenset({"designer"}), display_name="d1")
 CLERK = Actor(id=None, username="w1", kind="staff", groups=frozenset({"window"}), display_name="w1")
@@ -67,8 +70,8 @@ def open_entries(app) -> dict:
 def test_a_first_pull_stores_every_entry_and_the_three_differences_of_the_shipped_matters(app, standin):
     with app.app_context():
         out = catalog.pull(DESIGNER)
-    assert out["status"] == "ok" and out["matters"] == 5 and out["received"] == 5
-    assert out["stored"] == 5 and out["differing"] == 3 and out["refused"] == 0
+    assert out["status"] == "ok" and out["matters"] == SHIPPED and out["received"] == SHIPPED
+    assert out["stored"] == SHIPPED and out["differing"] == 3 and out["refused"] == 0
     diffs = open_entries(app)
     assert set(diffs) == {HEZHUN, JIENENG, ZHONGYANG}
     assert diffs[HEZHUN]["diff"]["fields"] == [{"field": "promised_limit", "label": "承诺办结时限",
@@ -81,7 +84,8 @@ def test_a_first_pull_stores_every_entry_and_the_three_differences_of_the_shippe
     assert [m["name"] for m in extra["added"]] == ["项目绩效目标表"] and not extra["removed"] and not extra["changed"]
     # each request was signed and asked for our area, the matter's code and the active state
     asks = [parse_qs(r["query"]) for r in standin.requests]
-    assert {a["matterCode"][0] for a in asks} == {"0001720080", "0001720230", "0001720160", "0001720150", "0001720300"}
+    shipped = {json.loads(p.read_text("utf-8"))["basic_code"] for p in (ROOT / "processes").glob("*.matter.json")}
+    assert {a["matterCode"][0] for a in asks} == shipped
     assert all(a["areaCode"] == ["320000"] and a["state"] == ["1"] and "updateTime" not in a for a in asks)
     assert all(r["headers"].get("X-Signature") and r["status"] == 200 for r in standin.requests)
 
@@ -115,7 +119,7 @@ def test_a_malformed_entry_is_refused_by_entry_and_field_and_the_rest_of_the_pul
         stored = db.session.execute(select(CatalogEntry.raw)).scalars().all()
         pull_row = db.session.get(CatalogPull, out["pull_id"])
         assert pull_row.status == "partial" and pull_row.refused == 2
-    assert out["status"] == "partial" and out["refused"] == 2 and out["stored"] == 5
+    assert out["status"] == "partial" and out["refused"] == 2 and out["stored"] == SHIPPED
     problems = {(p["process_id"], p["field"]): p for p in out["problems"]}
     assert problems[(BEIAN, "promiseDay（承诺办结时限）")]["entry"].startswith("broken-")
     assert "十个工作日" in problems[(BEIAN, "promiseDay（承诺办结时限）")]["message"]
@@ -244,7 +248,7 @@ def test_the_field_mapping_is_a_file_of_its_own(db_url, dirs, standin, tmp_path)
                    **standin.config())
     deploy_all(app)
     with app.app_context():
-        assert catalog.pull(SYSTEM)["differing"] == 5
+        assert catalog.pull(SYSTEM)["differing"] == SHIPPED
     (tmp_path / "broken.json").write_text('{"request": {}}', "utf-8")
     app.config["YWTB_CATALOG_MAPPING"] = str(tmp_path / "broken.json")
     with app.app_context(), pytest.raises(MappingInvalid) as bad:
@@ -256,7 +260,7 @@ def test_the_cli_pulls_and_reports(app, standin):
     standin.add_malformed("0001720160")
     result = app.test_cli_runner().invoke(args=["docking", "catalog-pull"])
     assert result.exit_code == 0, result.output
-    assert "5 stored, 3 differ" in result.output and "refused broken-" in result.output
+    assert f"{SHIPPED} stored, 3 differ" in result.output and "refused broken-" in result.output
     standin.fail_next(500, path="/catalog/entries")
     result = app.test_cli_runner().invoke(args=["docking", "catalog-pull", "--matter", HEZHUN])
     assert result.exit_code == 1 and "http_500" in result.output
