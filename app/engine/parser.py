@@ -548,8 +548,8 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
     for element, called in missing:
         _err(errors, element, f"调用的子流程不存在: {called or '（未填写 calledElement）'} "
                               f"(no process {called!r} in this file nor in processes/{LIBRARY_DIR}/)", filename)
-    if pid in library:
-        _err(errors, pid, f"流程标识 {pid} 与公共子流程重名 (the id of a library process)", filename)
+    for same in sorted(i for i in local_ids if i in library):  # a local copy would shadow the shared one
+        _err(errors, same, f"流程标识 {same} 与公共子流程重名 (the id of a library process)", filename)
     for lib in used:  # a library process is checked as the matter's own, its errors naming its file
         lib_proc = executable_process(lib)
         for el in lib.root.iter():

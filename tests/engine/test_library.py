@@ -126,3 +126,13 @@ def test_one_edit_of_a_shared_part_is_a_new_version_of_every_matter_calling_it(d
         form = db.session.query(ProcessVersion).filter_by(process_id=PID, number=3).one().forms[f"{PID}_apply"]
         assert "申请单位全称" in json.dumps(form, ensure_ascii=False)
     assert process_library(processes).problems == []
+
+
+def test_a_local_process_may_not_take_the_name_of_a_shared_one():
+    xml = _model().decode("utf-8").replace(
+        "</bpmn:definitions>",
+        '<bpmn:process id="lib_countersign" isExecutable="false"><bpmn:startEvent id="x_start"/></bpmn:process>'
+        "</bpmn:definitions>")
+    with pytest.raises(InvalidModel) as exc:
+        check_model(xml.encode("utf-8"), f"{PID}.bpmn", _forms(), library=load_library(LIB, parse_xml))
+    assert [e["element"] for e in exc.value.errors if "重名" in e["message"]] == ["lib_countersign"]

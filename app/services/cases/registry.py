@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -175,7 +175,9 @@ def _checked(bpmn: bytes, matter_data: object, forms: dict[str, dict], digest_of
             if hit is not None:
                 _CHECKED.move_to_end(key)
                 model, form_errors, matter, problems = hit
-                return model, list(form_errors), copy.deepcopy(matter), list(problems)
+                # the summary is the caller's to extend: each hit gets its own
+                return (replace(model, summary=copy.deepcopy(model.summary)), list(form_errors),
+                        copy.deepcopy(matter), list(problems))
     model = check_model(bpmn, filename, forms, expected_id=expected_id, known_groups=groups, library=library)
     form_errors = []
     for form_key in model.form_keys:

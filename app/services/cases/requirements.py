@@ -58,7 +58,7 @@ def verified_credit_code(user_id: int | None) -> str | None:
 
 
 def _same_applicant(case: Case, earlier: Case, code: str | None) -> bool:
-    if earlier.applicant_id == case.applicant_id:
+    if case.applicant_id is not None and earlier.applicant_id == case.applicant_id:
         return True
     if not code:
         return False
