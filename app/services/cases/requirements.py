@@ -23,11 +23,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ...domain.case_status import CaseStatus
-from ...domain.codes import is_credit_code
 from ...domain.errors import ValidationError
 from ...extensions import db
-from ...models import Case, CaseEvent, ProcessVersion, User
-from ...models.accounts import ApplicantProfile
+from ...models import Case, CaseEvent, ProcessVersion
+from ..identity.actors import verified_credit_code
 from .hooks import on_submit
 
 NO_PROJECT_CODE = "本事项须填写项目代码：前置事项（{names}）的办理结果按项目代码核对"
@@ -42,19 +41,6 @@ def prerequisite_names(version_id: int | None) -> list[str]:
     """The names of the matters a version requires (the service guide's 前置事项 line)."""
     version = db.session.get(ProcessVersion, version_id) if isinstance(version_id, int) else None
     return [r.get("name") or r["matter"] for r in requirements_of(version.matter if version else None)]
-
-
-def verified_credit_code(user_id: int | None) -> str | None:
-    """The verified 统一社会信用代码 of an applicant account, None for an individual or an account
-    without one (the same reading as the project platform's owner check)."""
-    if user_id is None:
-        return None
-    profile = db.session.get(ApplicantProfile, user_id)
-    if profile is not None:
-        return profile.credit_code if profile.kind == "enterprise" and is_credit_code(profile.credit_code or "") \
-            else None
-    user = db.session.get(User, user_id)
-    return user.org_code if user is not None and is_credit_code(user.org_code or "") else None
 
 
 def _same_applicant(case: Case, earlier: Case, code: str | None) -> bool:

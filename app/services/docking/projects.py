@@ -27,17 +27,16 @@ from flask import current_app, g
 from sqlalchemy import or_, select
 
 from ...domain.case_status import LABELS, CaseStatus
-from ...domain.codes import is_credit_code, is_project_code
+from ...domain.codes import is_project_code
 from ...domain.errors import NotAuthorized, NotFound
 from ...extensions import db
 from ...models import Case, ProcessVersion, Region, User
-from ...models.accounts import ApplicantProfile
 from ...models.exchange import OutboxMessage
 from ..cases.hooks import on_prepare_submit, on_status, on_submit
 from ..common.clock import BEIJING, clock_now
 from ..feedback.disclosure import decision_data
 from ..feedback.evaluations import handling_department
-from ..identity.actors import Actor
+from ..identity.actors import Actor, verified_credit_code
 from ..identity.org import find_department
 from ..messaging import outbox
 from ..messaging.outbox import Channel, Defer, Outgoing, Retry
@@ -56,19 +55,6 @@ PREFETCH_SECONDS = 60.0
 
 
 # -- the applicant -----------------------------------------------------------------------------------
-
-def applicant_credit_code(user_id: int | None) -> str | None:
-    """The verified 统一社会信用代码 of an applicant account (an enterprise's profile, or the ``users``
-    row that mirrors it), None for an individual or an account without one."""
-    if user_id is None:
-        return None
-    profile = db.session.get(ApplicantProfile, user_id)
-    if profile is not None:
-        ok = profile.kind == "enterprise" and is_credit_code(profile.credit_code or "")
-        return profile.credit_code if ok else None
-    user = db.session.get(User, user_id)
-    return user.org_code if user is not None and is_credit_code(user.org_code or "") else None
-
 
 def _prefetched() -> dict:
     if "tzxm_prefetched" not in g:
@@ -111,7 +97,7 @@ def check_project(case: Case, data: dict) -> None:
     if not tzxm.configured() or not case.project_code or case.origin_region:
         return
     project, from_cache = _lookup(case.project_code)
-    required = applicant_credit_code(case.applicant_id) or case.applicant_code
+    required = verified_credit_code(case.applicant_id) or case.applicant_code
     if not required or project.owner_code != required:
         raise tzxm.ProjectNotOwned()
     if not from_cache:
@@ -129,7 +115,7 @@ def prefill(actor: Actor, code: str) -> dict:
     code = (code or "").strip()
     if not tzxm.configured():
         raise tzxm.ProjectError("本平台未接入投资项目在线审批监管平台，请手工填写项目信息", "not_configured", 503)
-    mine = applicant_credit_code(actor.id)
+    mine = verified_credit_code(actor.id)
     db.session.rollback()  # no transaction (on SQLite: no write lock) held across the platform's answer
     project, from_cache = tzxm.lookup_or_cached(code)
     if not mine or project.owner_code != mine:
@@ -182,7 +168,7 @@ def project_page(actor: Actor, code: str) -> dict:
         raise NotAuthorized("项目页面仅供申请人查看")
     if not is_project_code(code or ""):
         raise NotFound("项目不存在")
-    mine = applicant_credit_code(actor.id)
+    mine = verified_credit_code(actor.id)
     project = tzxm.cached(code)
     stale = False
     if tzxm.configured() and mine and (project is None or clock_now() - project.fetched_at > tzxm.PAGE_REFRESH):

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import select
 
+from ...domain.codes import is_credit_code
 from ...domain.errors import NotAuthenticated
 from ...extensions import db
 from ...models import User
+from ...models.accounts import ApplicantProfile
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,17 @@ def actor_for_token(token: str | None) -> Actor:
         cache.clear()
     cache[digest] = (now + TOKEN_CACHE_SECONDS, actor)
     return actor
+
+
+def verified_credit_code(user_id: int | None) -> str | None:
+    """The verified 统一社会信用代码 of an applicant account (an enterprise's profile, or the ``users``
+    row that mirrors it), None for an individual or an account without one. What an applicant types
+    into a form never counts: the project owner check and the 前置事项 check both read this."""
+    if user_id is None:
+        return None
+    profile = db.session.get(ApplicantProfile, user_id)
+    if profile is not None:
+        ok = profile.kind == "enterprise" and is_credit_code(profile.credit_code or "")
+        return profile.credit_code if ok else None
+    user = db.session.get(User, user_id)
+    return user.org_code if user is not None and is_credit_code(user.org_code or "") else None
