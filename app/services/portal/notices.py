@@ -27,6 +27,7 @@ from ..cases.lifecycle import applicant_case, get_case
 from ..cases.steps import now
 from ..common.clock import BEIJING
 from ..identity.actors import Actor
+from .sms_moments import chinese_date
 
 ACCEPT, REFUSE = "accept", "refuse"
 KINDS = {ACCEPT: "受理通知书", REFUSE: "不予受理决定书"}
@@ -37,11 +38,6 @@ REMEDY = ("如不服本决定，可以自收到本决定书之日起六十日内
 #: the fields of a window's form that hold the reason of a 不予受理, most specific first
 REASON_FIELDS = ("window_opinion", "reject_reason", "opinion")
 NO_REASON = "（窗口未填写理由，请向办理机关咨询）"
-
-
-def chinese_date(day) -> str:
-    """2026年3月2日: the form of a date on an official document (no leading zeros)."""
-    return f"{day.year}年{day.month}月{day.day}日" if day else ""
 
 
 def _beijing_day(ts: datetime | None):
