@@ -132,17 +132,18 @@ def _all_forms(sub: Submission) -> dict[str, dict]:
     return forms
 
 
-def _problems(sub: Submission) -> tuple[list[dict], object]:
+def _problems(sub: Submission, library=None) -> tuple[list[dict], object]:
     """Every problem the registry's deploy would find, plus the posted forms' own problems: the
-    model checks (check_model), the schema check of each form it uses or that was posted, and the
-    metadata check. Returns (errors, checked model or None)."""
+    model checks (check_model, with ``library`` — default: processes/lib read now), the schema check
+    of each form it uses or that was posted, and the metadata check. Returns (errors, checked model
+    or None)."""
     forms = _all_forms(sub)
     errors: list[dict] = []
     model = None
     try:
         model = check_model(sub.bpmn, f"{sub.process_id}.bpmn", forms, expected_id=sub.process_id,
                             max_bytes=MAX_BPMN_BYTES, known_groups=registry.known_groups(),
-                            library=registry.process_library(_processes_dir()))
+                            library=library or registry.process_library(_processes_dir()))
     except InvalidModel as exc:
         errors += exc.errors
     form_ids = set(sub.forms) | set(model.form_keys if model else ())
@@ -264,7 +265,8 @@ def deploy(actor: Actor, payload: object) -> dict:
     written or stored. Returns ``{process_id, version, created, content_hash, files, diff_counts}``."""
     require_designer(actor)
     sub = parse_submission(payload)
-    errors, model = _problems(sub)
+    library = registry.process_library(_processes_dir())  # read once: the check and the deploy use it
+    errors, model = _problems(sub, library)
     if not errors and model is not None and sub.scenarios:
         errors = scenario_errors(sub, model)  # a matter whose own path tests fail is not deployed
     if errors or model is None:
@@ -273,7 +275,7 @@ def deploy(actor: Actor, payload: object) -> dict:
     forms = _all_forms(sub)
     try:
         result = registry.deploy(sub.bpmn, sub.matter, forms, filename=f"{sub.process_id}.bpmn", actor=actor,
-                                 expected_id=sub.process_id, library=registry.process_library(_processes_dir()))
+                                 expected_id=sub.process_id, library=library)
     except IntegrityError:  # another designer deployed the same matter (or content) at the same moment
         db.session.rollback()
         raise Conflict("另一位设计人员正在部署该事项，请刷新后重试") from None
