@@ -20,3 +20,4 @@ from . import exchange, federation  # noqa: E402,F401  (outbox, inbox and peers 
 from . import federation_reports  # noqa: E402,F401  (the lower levels' reports, for supervision across levels)
 from . import docking_projects, docking_ywtb, docking_identity, docking_catalog  # noqa: E402,F401  (docking with outside systems, issue 15)
 from . import notice  # noqa: E402,F401  (受理通知书 / 不予受理决定书, 行政许可法 art. 32)
+from . import trail, certs, mobile_login, seals  # noqa: E402,F401  (trust, issue 17)

@@ -38,6 +38,10 @@ class Case(db.Model):
     #: a case forwarded in (转报) from another platform: its region and case number there (migration 0014)
     origin_region: Mapped[str | None] = mapped_column(String(6), nullable=True)
     origin_case_no: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    #: the head of the case's tamper-evident trail (issue 17, app/services/trail/chain.py): the last
+    #: event's seq and row hash; kept here so recording an event never reads the previous row
+    trail_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    trail_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (Index("ix_cases_status", "status"), Index("ix_cases_clock", "clock_state", "statutory_due"),
                       UniqueConstraint("origin_region", "origin_case_no", name="uq_cases_origin"))
@@ -79,6 +83,14 @@ class CaseEvent(db.Model):
     from_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
     to_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
     data_change: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: the hash chain (issue 17, app/services/trail/chain.py): 1.. per case, the previous row's hash
+    #: (64 zeros for the first) and SHA-256 of this row's canonical content with prev_hash
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    row_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    #: ix_case_events_at: the day's changed cases, for the signed daily root (app/services/trail/roots.py)
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_seq"), Index("ix_case_events_at", "at"))
 
 
 class CaseSerial(db.Model):

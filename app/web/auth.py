@@ -8,6 +8,7 @@ development, Secure (app/config.py)."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
@@ -15,6 +16,7 @@ from markupsafe import Markup
 
 from ..domain.errors import Conflict, NotAuthenticated, NotAuthorized, RateLimited, ValidationError
 from ..services.common.clock import clock_now
+from ..services.identity.assurance import level_of
 from ..services.identity.auth import (AccountLocked, BadCredentials, SecondFactorRequired, actor_for_session,
                                       authenticate, end_sessions, session_version, take_password_changes,
                                       verify_second_factor)
@@ -23,19 +25,6 @@ from . import i18n
 bp = Blueprint("auth", __name__, template_folder="templates")
 PENDING_SECONDS = 300  # how long a correct password waits for its code
 
-i18n.EN.update({
-    "动态验证码": "One-time code", "两步验证": "Two-step verification", "验证": "Verify",
-    "账户安全": "Account security", "已开启": "Enabled", "未开启": "Not enabled",
-    "开启两步验证": "Enable two-step verification", "关闭两步验证": "Disable two-step verification",
-    "密钥": "Secret", "确认开启": "Confirm", "取消": "Cancel", "当前密码": "Current password",
-    "请输入身份验证器应用显示的 6 位数字": "Enter the 6 digits your authenticator app shows",
-    "在身份验证器应用（如 Microsoft Authenticator、Google 身份验证器）中添加账户：扫描二维码，或手动输入下面的密钥，或打开下面的链接。":
-        "Add an account in your authenticator app (Microsoft Authenticator, Google Authenticator…): "
-        "scan the QR code, type the secret below or open the link.", "二维码": "QR code",
-    "然后输入应用显示的 6 位数字确认。": "Then confirm with the 6 digits it shows.",
-    "登录时除密码外还需输入身份验证器应用上的动态验证码。":
-        "Signing in asks for the code of your authenticator app as well as the password.",
-})
 
 
 def csrf_token() -> str:
@@ -61,6 +50,9 @@ def current_actor():
     was signed out, or the password changed, since: the cookie may be a captured copy)."""
     if "actor" not in g:
         g.actor = actor_for_session(session.get("uid"), session.get("sv"))
+        if g.actor is not None:
+            method = session.get("amr") or "password"
+            g.actor = replace(g.actor, auth_method=method, assurance=int(session.get("loa") or level_of(method)))
         if g.actor is None and "uid" in session:
             session.pop("uid", None)
             session.pop("sv", None)
@@ -112,6 +104,40 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+#: groups that are platform roles, not approval work (a user holding only these has no 待办 of note)
+_NON_WORK_GROUPS = frozenset({"designer", "inspector", "admin"})
+
+
+def landing_url(actor) -> str:
+    """Where a user lands after sign-in when no page asked for one: administrators on the admin
+    page, staff with approval work on their 工作台, designers on /designer, inspectors on
+    /supervision, applicants on 我的办件."""
+    if actor is None:
+        return "/"
+    if actor.is_applicant:
+        return url_for("portal_cases.my_cases")
+    if actor.is_admin:
+        return url_for("admin_matters.index")
+    groups = set(actor.groups)
+    if groups - _NON_WORK_GROUPS or not groups:
+        return url_for("home.workbench")
+    if "designer" in groups:
+        return url_for("designer.index")
+    return url_for("supervision.index")
+
+
+def _landing(actor, target: str | None) -> str:
+    """The page asked for (``next``), else the actor's own landing page."""
+    target = _safe_next(target)
+    return landing_url(actor) if target == "/" else target
+
+
+def sign_in(uid: int, method: str, level: int | None = None, **values) -> None:
+    """A new signed-in session of ``uid``, recording how the user was identified (``amr``) and the
+    level of assurance reached (``loa``, app/services/identity/assurance.py)."""
+    _fresh_session(uid=uid, amr=method, loa=level if level is not None else level_of(method), **values)
+
+
 def _fresh_session(**values) -> None:
     """A new session (nothing planted before sign-in survives) holding ``values``; a signed-in
     ``uid`` or a ``pending_uid`` gets the user's current session version beside it."""
@@ -147,8 +173,8 @@ def login():
             return redirect(url_for("auth.login_code"))
         except (NotAuthenticated, RateLimited) as exc:
             return _refused("auth/login.html", exc)
-        _fresh_session(uid=actor.id)
-        return redirect(_safe_next(request.args.get("next")))
+        sign_in(actor.id, "password")
+        return redirect(_landing(actor, request.args.get("next")))
     return render_template("auth/login.html", error=None)
 
 
@@ -180,8 +206,8 @@ def login_code():
                 _drop_pending()  # locked or signed out meanwhile: the password has to be given again
             return _refused("auth/login_code.html", exc)
         target = session.get("pending_next")
-        _fresh_session(uid=actor.id)
-        return redirect(_safe_next(target))
+        sign_in(actor.id, "password+totp")
+        return redirect(_landing(actor, target))
     return render_template("auth/login_code.html", error=None)
 
 

@@ -23,6 +23,9 @@ class Actor:
     groups: frozenset = field(default_factory=frozenset)
     display_name: str = ""
     region_code: str = "320000"
+    #: how this request's user was identified (app/services/identity/assurance.py) and the level reached
+    auth_method: str = "token"
+    assurance: int = 1
 
     @property
     def is_staff(self) -> bool:
@@ -41,7 +44,8 @@ class Actor:
         return "inspector" in self.groups
 
 
-SYSTEM = Actor(id=None, username="system", kind="system", groups=frozenset({"admin"}), display_name="系统")
+SYSTEM = Actor(id=None, username="system", kind="system", groups=frozenset({"admin"}), display_name="系统",
+               auth_method="system", assurance=3)
 
 
 def hash_token(token: str) -> str:

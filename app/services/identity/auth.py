@@ -27,6 +27,7 @@ from ...models import User
 from ..common.clock import clock_now
 from ..common.db_support import is_sqlite
 from .actors import Actor, actor_from_user
+from .cert_policy import refuse_password
 from .rate_limit import hit, refund
 
 MAX_FAILURES = 5
@@ -168,6 +169,7 @@ def authenticate(username: str, password: str, ip: str | None = None) -> Actor:
     password = password if isinstance(password, str) else ""
     try:
         user = _password_user(username, password)
+        refuse_password(user)  # a role that requires certificate sign-in (cert_policy.py)
         if user.totp_enabled and user.totp_secret:
             user.locked_until = None
             version = user.session_version or 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app
 from sqlalchemy import delete, exists, func, or_, select
 
 from ...domain import totp
@@ -17,6 +18,7 @@ from ...domain.org import DEPT_CODE_RE, PROVINCE, REGIONS, ROLES, group_for
 from ...extensions import db
 from ...models import Department, Region, Role, User, UserRole
 from ..common.clock import clock_now
+from ..common.db_support import commit as _commit
 from .actors import Actor
 from .auth import set_password
 
@@ -29,14 +31,6 @@ PLATFORM_GROUPS = {"admin", "inspector", "designer"}
 def _require_admin(actor: Actor) -> None:
     if actor is None or not actor.is_admin:
         raise NotAuthorized("只有系统管理员可以管理用户和部门 (administrators only)")
-
-
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def _text(value, field: str, errors: dict, *, max_len: int, required: bool = True) -> str:
@@ -186,6 +180,19 @@ def role_for_group(group: str) -> tuple[str, str | None]:
         if group.endswith(suffix):
             return role, group[: -len(suffix)]
     return "handler", group
+
+
+def department_names(codes, region_code: str | None = None) -> dict[str, str]:
+    """Department names by code: the departments table (this region's first), else the group's
+    label (its department part), else the code."""
+    codes = {c for c in codes if c}
+    names = {c: (GROUPS.get(c) or c).split(" ")[0] for c in codes}
+    region = region_code or current_app.config.get("REGION_CODE")
+    rows = db.session.execute(select(Department.code, Department.name, Department.region_code).where(
+        Department.code.in_(codes))).all() if codes else []
+    for code, name, region_of in sorted(rows, key=lambda r: r[2] == region):  # this region's last: it wins
+        names[code] = name
+    return names
 
 
 # ---------------------------------------------------------------- users

@@ -21,6 +21,8 @@ from ..cases.hooks import before_complete
 from ..cases.steps import apply_step, engine, load_workflow, now, version_forms
 from ..cases.task_index import index_task
 from ..identity.actors import Actor
+from ..identity.assurance import require
+from ..identity.cert_policy import decision_assurance_required
 from ..identity.permissions import is_candidate
 from ..messaging.notify import notify_staff
 from .form_fields import _prepare
@@ -74,6 +76,8 @@ def complete(actor: Actor, task_id: str, data: dict, *, revision: int | None = N
     with _tx():
         inst, task, case = _lock(task_id)
         _open_for(actor, inst, task)
+        # a role's policy may ask that its holders decide only when signed in with a certificate
+        require(actor, decision_assurance_required(actor), "办理并作出决定")
         if revision is not None and revision != inst.revision:
             raise Conflict("办件已有新进展，请刷新后再办理 (stale revision)", details={"revision": inst.revision})
         if task.kind == "sign":

@@ -6,34 +6,33 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from ...domain.errors import Conflict, NotFound, ValidationError
 from ...domain.org import ROLES
+from ...services.identity import cert_policy
+from ...services.identity import certificates as cert_svc
 from ...services.identity import org as org_svc
 from .. import i18n
 from ..auth import current_actor, login_required
+from . import labels
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin", template_folder="templates")
+bp.context_processor(labels.helpers)
 admin_only = login_required(lambda a: a.is_admin)
 
-i18n.EN.update({
-    "用户管理": "Users", "部门管理": "Departments", "新建用户": "New user", "新建部门": "New department",
-    "搜索": "Search", "用户名、姓名或电话": "User name, name or phone", "行政区划": "Region", "角色": "Role",
-    "锁定状态": "Lock state", "已锁定": "Locked", "未锁定": "Not locked", "正常": "Active", "已停用": "Inactive",
-    "姓名": "Name", "电话": "Phone", "启用": "Active", "两步验证": "Two-step verification",
-    "编辑": "Edit", "初始密码（至少 10 位）": "Initial password (at least 10 characters)", "创建": "Create",
-    "新密码（至少 10 位）": "New password (at least 10 characters)", "重置密码": "Reset password",
-    "解除锁定": "Unlock", "分配角色": "Assign role", "移除": "Remove", "关闭两步验证": "Disable two-step verification",
-    "无部门": "No department", "部门代码": "Department code", "停用": "Deactivate",
-    "返回列表": "Back to the list", "共": "Total", "人": " users", "当前角色": "Current roles",
-    "候选组": "Candidate groups", "失败次数": "Failures", "锁定至": "Locked until",
-    "业务处室": "Division", "政务服务大厅": "Service hall", "委领导": "Leadership", "外部门（会签）": "Other department (countersign)",
-    "平台": "Platform", "部门须在用户所在行政区划内": "The department must be in the user's region",
-    "角色需要部门：经办人、处长、联络员": "Roles that need a department: handler, chief, liaison",
-})
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("停用"), i18n.N_("业务处室"), i18n.N_("政务服务大厅"), i18n.N_("委领导"), i18n.N_("外部门（会签）"), i18n.N_("平台"))
 KIND_NAMES = {"division": "业务处室", "hall": "政务服务大厅", "leadership": "委领导", "external": "外部门（会签）",
               "platform": "平台"}
 
 
 def _regions():
     return org_svc.list_regions()
+
+
+def _dept_names() -> dict[str, dict[str, str]]:
+    """{region code: {department code: name}}: the names a candidate group's label shows."""
+    names: dict[str, dict[str, str]] = {}
+    for d in org_svc.list_departments():
+        names.setdefault(d.region_code, {})[d.code] = d.name
+    return names
 
 
 def _flag(name: str) -> bool:
@@ -52,7 +51,7 @@ def users():
                               role_code=role if role in ROLES else None, locked=locked)
     return render_template("admin/users.html", users=rows, regions=_regions(), roles=org_svc.list_roles(),
                            region_names={r.code: r.name for r in _regions()}, is_locked=org_svc.is_locked,
-                           f=args, message=args.get("msg"))
+                           dept_names=_dept_names(), f=args, message=args.get("msg"))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -67,7 +66,7 @@ def user_new():
         except ValidationError as exc:
             error, details = exc.message, exc.details
         else:
-            return redirect(url_for("admin_users.user_edit", user_id=user.id, msg="用户已创建"))
+            return redirect(url_for("admin_users.user_edit", user_id=user.id, msg=i18n.gettext("用户已创建")))
     return render_template("admin/users_new.html", regions=_regions(), f=request.form, error=error,
                            details=details), (422 if error else 200)
 
@@ -76,8 +75,11 @@ def _user_page(user_id: int, status: int = 200, **extra):
     user = org_svc.get_user(user_id)
     return render_template("admin/users_edit.html", user=user, regions=_regions(), roles=org_svc.list_roles(),
                            role_info=ROLES, assignments=org_svc.user_roles(user),
+                           certificates=cert_svc.user_certificates(user.id), cert_attempts=cert_svc.unbound_attempts(),
+                           cert_audit=cert_policy.audit_log(user.id, 20),
                            departments=org_svc.list_departments(user.region_code, active_only=True),
-                           locked=org_svc.is_locked(user), message=request.args.get("msg"), **extra), status
+                           locked=org_svc.is_locked(user), dept_names=_dept_names().get(user.region_code, {}),
+                           message=request.args.get("msg"), **extra), status
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -90,7 +92,7 @@ def user_edit(user_id):
                                 phone=f.get("phone"), region_code=f.get("region_code", ""), active=_flag("active"))
         except ValidationError as exc:
             return _user_page(user_id, 422, error=exc.message, details=exc.details)
-        return redirect(url_for("admin_users.user_edit", user_id=user_id, msg="已保存"))
+        return redirect(url_for("admin_users.user_edit", user_id=user_id, msg=i18n.gettext("已保存")))
     return _user_page(user_id)
 
 
@@ -109,33 +111,36 @@ def _user_action(user_id: int, action, done: str):
 @admin_only
 def user_password(user_id):
     return _user_action(user_id, lambda: org_svc.reset_password(current_actor(), user_id,
-                                                                request.form.get("password", "")), "密码已重置")
+                                                                request.form.get("password", "")),
+                        i18n.gettext("密码已重置"))
 
 
 @bp.post("/users/<int:user_id>/unlock")
 @admin_only
 def user_unlock(user_id):
-    return _user_action(user_id, lambda: org_svc.unlock(current_actor(), user_id), "已解除锁定")
+    return _user_action(user_id, lambda: org_svc.unlock(current_actor(), user_id), i18n.gettext("已解除锁定"))
 
 
 @bp.post("/users/<int:user_id>/roles")
 @admin_only
 def user_role_add(user_id):
     return _user_action(user_id, lambda: org_svc.assign_role(
-        current_actor(), user_id, request.form.get("role", ""), request.form.get("department") or None), "角色已分配")
+        current_actor(), user_id, request.form.get("role", ""), request.form.get("department") or None),
+        i18n.gettext("角色已分配"))
 
 
 @bp.post("/users/<int:user_id>/roles/<int:assignment_id>/delete")
 @admin_only
 def user_role_remove(user_id, assignment_id):
     return _user_action(user_id, lambda: org_svc.remove_assignment(current_actor(), user_id, assignment_id),
-                        "角色已移除")
+                        i18n.gettext("角色已移除"))
 
 
 @bp.post("/users/<int:user_id>/totp/disable")
 @admin_only
 def user_totp_disable(user_id):
-    return _user_action(user_id, lambda: org_svc.disable_totp(current_actor(), user_id), "两步验证已关闭")
+    return _user_action(user_id, lambda: org_svc.disable_totp(current_actor(), user_id),
+                        i18n.gettext("两步验证已关闭"))
 
 
 # ---------------------------------------------------------------- departments
@@ -163,7 +168,8 @@ def department_new():
                                          f.get("region_code", ""), f.get("kind", ""))
     except ValidationError as exc:
         return _departments_page(422, error=exc.message, details=exc.details)
-    return redirect(url_for("admin_users.departments", region=dept.region_code, msg=f"{dept.code} 已创建"))
+    return redirect(url_for("admin_users.departments", region=dept.region_code,
+                            msg=i18n.gettext("部门 %(code)s 已创建", code=dept.code)))
 
 
 @bp.route("/departments/<int:dept_id>", methods=["GET", "POST"])
@@ -179,7 +185,72 @@ def department_edit(dept_id):
         except ValidationError as exc:
             error, details = exc.message, exc.details
         else:
-            return redirect(url_for("admin_users.departments", region=dept.region_code, msg=f"{dept.code} 已保存"))
+            return redirect(url_for("admin_users.departments", region=dept.region_code,
+                                    msg=i18n.gettext("部门 %(code)s 已保存", code=dept.code)))
     return render_template("admin/departments_edit.html", dept=dept, kinds=org_svc.DEPT_KINDS, kind_names=KIND_NAMES,
                            region_names={r.code: r.name for r in _regions()}, error=error,
                            details=details), (422 if error else 200)
+
+
+# ---------------------------------------------------------------- certificates (issue 17)
+
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("证书已绑定"), i18n.N_("证书已解除绑定"), i18n.N_("策略已保存"))
+
+
+def _cert_action(user_id: int, action, done: str):
+    try:
+        action()
+    except (ValidationError, Conflict, NotFound) as exc:
+        org_svc.get_user(user_id)  # a missing user is a 404
+        return _user_page(user_id, exc.status, error=exc.message, details=exc.details)
+    return redirect(url_for("admin_users.user_edit", user_id=user_id, msg=done) + "#certificates")
+
+
+@bp.post("/users/<int:user_id>/certificates")
+@admin_only
+def user_cert_bind(user_id):
+    upload = request.files.get("file")
+    data = upload.read(64 * 1024) if upload and upload.filename else (request.form.get("pem") or "").strip()
+    return _cert_action(user_id, lambda: cert_svc.bind_certificate(current_actor(), user_id, data),
+                        i18n.gettext("证书已绑定"))
+
+
+@bp.post("/users/<int:user_id>/certificates/from-attempt")
+@admin_only
+def user_cert_bind_attempt(user_id):
+    raw = request.form.get("attempt", "")
+    attempt_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return _cert_action(user_id, lambda: cert_svc.bind_attempt(current_actor(), user_id, attempt_id),
+                        i18n.gettext("证书已绑定"))
+
+
+@bp.post("/users/<int:user_id>/certificates/<int:cert_id>/delete")
+@admin_only
+def user_cert_unbind(user_id, cert_id):
+    return _cert_action(user_id, lambda: cert_svc.unbind(current_actor(), user_id, cert_id),
+                        i18n.gettext("证书已解除绑定"))
+
+
+def _policy_page(status: int = 200, **extra):
+    return render_template("admin/cert_policy.html", roles=org_svc.list_roles(), policies=cert_policy.policies(),
+                           audit=cert_policy.audit_log(), message=request.args.get("msg"), **extra), status
+
+
+@bp.route("/cert-policy", methods=["GET", "POST"])
+@admin_only
+def cert_policy_page():
+    if request.method == "POST":
+        form = request.form
+        try:
+            current = cert_policy.policies()
+            for role in org_svc.list_roles():
+                want = (f"cert_{role.code}" in form, f"high_{role.code}" in form)
+                have = current.get(role.code)
+                if (bool(have and have.require_certificate), bool(have and have.decision_high)) != want:
+                    cert_policy.set_policy(current_actor(), role.code, require_certificate=want[0],
+                                           decision_high=want[1])
+        except ValidationError as exc:
+            return _policy_page(422, error=exc.message, details=exc.details)
+        return redirect(url_for("admin_users.cert_policy_page", msg=i18n.gettext("策略已保存")))
+    return _policy_page()
