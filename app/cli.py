@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .cli_import import import_cmd
 from .cli_layout import layout_cmd
 from .domain.errors import InvalidModel, ValidationError
 from .domain.groups import GROUPS
@@ -33,6 +34,7 @@ def processes():
 
 
 processes.add_command(layout_cmd)   # ``flask processes layout``: app/cli_layout.py
+processes.add_command(import_cmd)   # ``flask processes import``: app/cli_import.py
 
 
 @processes.command("deploy", help="Validate and deploy every file in processes/ (all or nothing).")
@@ -305,10 +307,13 @@ def demo_seed():
     from .domain.codes import credit_code_check_char
     from .models import Department
     from .services.cases.registry import deploy_directory
-    from .services.clocks.calendar import seed_from_package
+    from .services.clocks.calendar import seed_demo_years, seed_from_package
+    from .services.common.clock import today_beijing
     from .services.identity.auth import set_password
     from .services.identity.org import find_department, seed_departments, set_roles_from_groups
     seed_from_package()
+    for year in seed_demo_years(today_beijing()):
+        click.echo(f"{year}: 演示日历（仅固定日期的法定节日）/ demo calendar with the fixed-date holidays only", err=True)
     own = current_app.config["REGION_CODE"]
     seed_departments(own)  # the departments of this deployment's region (a city's platform: the city's)
     # a province's platform also hosts a city's staff (region separation); another level's does not
@@ -353,29 +358,62 @@ def _demo_applicant_profile() -> None:
                                         contact_person="李华", mobile=DEMO_APPLICANT_MOBILE))
 
 
+#: matters the demo enterprise applies for itself (its name, code and contacts in the start data)
+DEMO_OWN_MATTERS = ("xmgl_beian",)
+
+
+def _demo_owner(pid: str, start: dict):
+    """Who files a demo case: the demo enterprise for DEMO_OWN_MATTERS (the start data made its own),
+    else an applicant account of the organisation the start data names (``demo_<credit code>``, its
+    contact phone as the mobile it signs in with): each account's 我的办件 holds only its own."""
+    from sqlalchemy import select
+
+    from .models import User
+    from .models.accounts import ApplicantProfile
+    code = start.get("applicant_code")
+    if pid in DEMO_OWN_MATTERS or not code:
+        user = db.session.execute(select(User).where(User.username == "demo_applicant")).scalar_one()
+        profile = db.session.get(ApplicantProfile, user.id)
+        own = {"applicant_name": user.display_name, "applicant_code": user.org_code, "contact_phone": profile.mobile,
+               "legal_representative": profile.legal_representative, "contact_person": profile.contact_person}
+        return user, {k: own.get(k, v) for k, v in start.items()}  # only the fields its form has
+    name, phone = start.get("applicant_name") or code, start.get("contact_phone")
+    user, _ = _upsert_user(f"demo_{code}", name, "applicant", [], code, phone, token=f"demo-demo_{code}")
+    db.session.flush()
+    taken = db.session.execute(select(ApplicantProfile.user_id).where(
+        (ApplicantProfile.mobile == phone) | (ApplicantProfile.credit_code == code))).first()
+    if phone and taken is None:  # a mobile or code of another account: this one signs in with its token only
+        db.session.add(ApplicantProfile(user_id=user.id, kind="enterprise", name=name, credit_code=code,
+                                        legal_representative=start.get("legal_representative"),
+                                        contact_person=start.get("contact_person"), mobile=phone))
+    db.session.commit()
+    return user, start
+
+
 def _demo_cases() -> list[str]:
     """A few applications from the shipped path tests' start data, so the inboxes are not empty:
-    made once (only while there is no case at all)."""
+    made once (only while there is no case at all), each by the account of the organisation it
+    names (``_demo_owner``)."""
     from pathlib import Path
 
     from sqlalchemy import func, select
 
-    from .models import Case, User
+    from .models import Case
     from .services.cases.lifecycle import create_case
     from .services.identity.actors import actor_from_user
     if db.session.execute(select(func.count()).select_from(Case)).scalar():
         return []
-    applicant = db.session.execute(select(User).where(User.username == "demo_applicant")).scalar_one()
-    actor = actor_from_user(applicant)
     made = []
     for path in sorted(Path(current_app.config["PROCESSES_DIR"]).glob("*.scenarios.json")):
         scenarios = json.loads(path.read_text(encoding="utf-8")).get("scenarios") or []
         if scenarios:
             pid = path.name.split(".")[0]
+            user, start = _demo_owner(pid, scenarios[0]["start"])
+            actor = actor_from_user(user)
             try:
-                case = create_case(actor, pid, scenarios[0]["start"])
+                case = create_case(actor, pid, start)
             except ValidationError:  # a 前置事项 (requires) not approved yet: the application waits as a draft
-                case = create_case(actor, pid, scenarios[0]["start"], submit=False)
+                case = create_case(actor, pid, start, submit=False)
             made.append(case.case_no or f"draft #{case.id}")
     return made
 

@@ -45,6 +45,9 @@ _CATEGORY = {
     _sre.CATEGORY_NOT_WORD: lambda c: not (c.isalnum() or c == "_"),
 }
 
+#: a required checkbox (the 承诺 / commitment) left unticked
+MUST_TICK = "请勾选确认 (must be ticked)"
+
 
 def _class_has(items, c: str) -> bool:
     """Whether the character class ``items`` (an IN node) matches ``c``."""
@@ -370,9 +373,9 @@ def validate_submission(form: dict, data: object, *, partial: bool = False) -> d
             known.add(key)
             value = payload.get(key)
             required = (comp.get("validate") or {}).get("required") and not comp.get("conditional")
-            if _empty(value):
+            if _empty(value) or (ctype == "checkbox" and value is False and required):  # an unticked 承诺
                 if required and not partial and not comp.get("disabled") and not comp.get("readonly"):
-                    errors[prefix + key] = ["必填 (required)"]
+                    errors[prefix + key] = [MUST_TICK if ctype == "checkbox" else "必填 (required)"]
                 if key in payload:
                     out[key] = value
                 continue

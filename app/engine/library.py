@@ -18,6 +18,7 @@ matter's gateways.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,14 +41,28 @@ class LibraryProcess:
 
 @dataclass
 class Library:
+    """The library's processes, and (``resolver``) the deployed matters a call activity may name: a
+    matter called from another file is looked up when first called, its latest version pinned."""
     processes: dict[str, LibraryProcess] = field(default_factory=dict)
     problems: list[dict] = field(default_factory=list)
+    resolver: Callable[[str], LibraryProcess | None] | None = None
+    resolved: dict[str, LibraryProcess | None] = field(default_factory=dict)
 
     def get(self, process_id: str) -> LibraryProcess | None:
-        return self.processes.get(process_id)
+        found = self.processes.get(process_id)
+        if found is None and self.resolver is not None:
+            if process_id not in self.resolved:
+                self.resolved[process_id] = self.resolver(process_id)
+            found = self.resolved[process_id]
+        return found
 
     def __contains__(self, process_id: str) -> bool:
+        """A process of the library folder (not a deployed matter)."""
         return process_id in self.processes
+
+    def known(self) -> dict[str, LibraryProcess]:
+        """The library's processes and the deployed matters looked up so far."""
+        return {**{k: v for k, v in self.resolved.items() if v is not None}, **self.processes}
 
 
 EMPTY = Library()
@@ -120,18 +135,23 @@ def check_recursion(errors: list, filename: str, root, pid: str, library: Librar
     calls: dict[str, list[tuple[str, str]]] = {}
     for proc in root.findall("bpmn:process", NS):
         calls[proc.get("id") or ""] = called_elements(proc)
-    for lib_id, lib_proc in library.processes.items():
+    for lib_id, lib_proc in library.known().items():
         calls.setdefault(lib_id, called_elements(executable_process(lib_proc)))
     reported: set[str] = set()
+    here = {proc.get("id") or "" for proc in root.findall("bpmn:process", NS)}
 
-    def visit(process: str, path: list[str]) -> None:
+    def visit(process: str, path: list[str], entry: str | None) -> None:
         for element, called in calls.get(process, ()):
+            # the call activity closing the circle, and the one of this file leading there when the
+            # circle closes in another file (a library process, a deployed matter)
+            lead = element if process in here else entry
             if called in path:
-                if element not in reported:
-                    reported.add(element)
-                    circle = " → ".join(path[path.index(called):] + [called])
-                    err(errors, element, f"调用活动形成递归调用 (call activity recursion: {circle})", filename)
+                circle = " → ".join(path[path.index(called):] + [called])
+                for named in dict.fromkeys((element, lead)):
+                    if named and named not in reported:
+                        reported.add(named)
+                        err(errors, named, f"调用活动形成递归调用 (call activity recursion: {circle})", filename)
             elif called in calls:
-                visit(called, path + [called])
+                visit(called, path + [called], lead)
 
-    visit(pid, [pid])
+    visit(pid, [pid], None)

@@ -5,7 +5,7 @@ entry per problem, naming the element id, so a designer can fix them all at once
 """
 from __future__ import annotations
 
-import ast
+import copy
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -15,7 +15,6 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.parser.util import full_tag
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser
 from SpiffWorkflow.bpmn.specs.defaults import ReceiveTask
 from SpiffWorkflow.camunda.parser import CamundaParser
@@ -23,21 +22,21 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionPar
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
-from ..domain.case_status import SETTABLE_BY_PROCESS
 from ..domain.errors import InvalidModel
-from ..domain.groups import GROUP_CODE_RE, is_known_group
-from .deemed import DEEMED, check_deemed
-from .forwarding import FORWARD, check_forwards
+from ..domain.groups import is_known_group
+from .compat import called_processes, flows_without_id, main_process, people_of, props_of, refused_elements
+from .deemed import check_deemed
+from .element_checks import (ACTIONS, EXPR_RE, _check_elements, _err, _waits,  # noqa: F401 (re-exported)
+                             split_list)
+from .forwarding import check_forwards
 from .phases import check_phases
 from .library import EMPTY as EMPTY_LIBRARY, LIBRARY_DIR, Library, check_recursion, executable_process, resolve
 from .multiinstance import add_camunda_multiinstance_task
-from .sandbox import MAX_INSTANCES, SandboxEnvironment, ScriptError, check_source
 from .timers import clocked
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_MODEL_NS}
 C = "{%s}" % CAMUNDA_MODEL_NS
-EXPR_RE = re.compile(r"^\$\{(.+)\}$", re.S)
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would let a trailing newline into file names
 
 #: elements SpiffWorkflow (or this platform) cannot run: refused at deploy with their ids
@@ -47,18 +46,19 @@ UNSUPPORTED = {
     "linkEventDefinition": "链接事件 (link event)",
     "transaction": "事务子流程 (transaction)",
     "adHocSubProcess": "特设子流程 (ad-hoc sub-process)",
-    "businessRuleTask": "业务规则任务 (business rule task, no DMN)",
-    "sendTask": "发送任务 (send task)",
 }
 FLOW_NODES = {"startEvent", "endEvent", "userTask", "scriptTask", "manualTask", "task", "serviceTask",
               "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
               "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "subProcess",
-              "callActivity", "receiveTask"} | set(k for k in UNSUPPORTED if not k.endswith("Definition"))
-ACTIONS = {"receive", "correction", "review", "countersign", "decide"}
+              "callActivity", "receiveTask", "sendTask", "businessRuleTask"} | \
+    set(k for k in UNSUPPORTED if not k.endswith("Definition"))
 #: the ``camunda:property`` naming the variable a caught message's payload is stored under
 MESSAGE_VARIABLE = "messageVariable"
 #: data the platform itself puts into every case: a message may not overwrite it
 RESERVED_VARIABLES = {"applicant", "case_no", "platform_level"}
+#: the process's ``camunda:property`` holding the matter's English name (the UI in English shows it;
+#: notices and SMS keep the Chinese name): stored as ``summary["name_en"]`` of the version
+NAME_EN = "nameEn"
 
 
 def _local(tag) -> str:
@@ -172,6 +172,15 @@ class PlatformNodeMixin(PropertiesMixin):
     def parse_timer_event(self, event):
         return clocked(super().parse_timer_event(event))
 
+    def parse_message_event(self, message_event):
+        """A message thrown without a payload expression (a plain Camunda throw) sends ``{}``: the
+        engine would evaluate the missing expression and stop the case with an incident."""
+        definition = super().parse_message_event(message_event)
+        throws = _local(self.node.tag) in {"intermediateThrowEvent", "endEvent"}
+        if throws and getattr(definition, "expression", "") is None:
+            definition.expression = "{}"
+        return definition
+
     def _add_multiinstance_task(self, loop_characteristics):
         standard = loop_characteristics.find("bpmn:loopDataInputRef", NS) is not None or \
             loop_characteristics.find("bpmn:inputDataItem", NS) is not None
@@ -187,11 +196,8 @@ class PlatformUserTaskParser(PlatformNodeMixin, UserTaskParser):
         ext = super().parse_extensions(node)
         node = self.node
         form = node.get(C + "formKey") or node.get(C + "formRef")
-        ext["_assignment"] = {
-            "candidate_groups": node.get(C + "candidateGroups") or "",
-            "candidate_users": node.get(C + "candidateUsers") or "",
-            "assignee": node.get(C + "assignee") or "",
-        }
+        people = people_of(node)  # its own, else its lane's group, else the process's default group
+        ext["_assignment"] = {key: people[key] for key in ("candidate_groups", "candidate_users", "assignee")}
         ext["_form"] = form
         return ext
 
@@ -214,7 +220,10 @@ class PlatformReceiveTaskParser(PlatformNodeMixin, CamundaEventDefinitionParser,
 class PlatformParser(CamundaParser):
     OVERRIDE_PARSER_CLASSES = {**_with_properties({**BpmnParser.PARSER_CLASSES,
                                                    **CamundaParser.OVERRIDE_PARSER_CLASSES}),
+                               # manual and plain tasks are inbox tasks too (a form optional): never a silent stall
                                full_tag("userTask"): (PlatformUserTaskParser, UserTask),
+                               full_tag("manualTask"): (PlatformUserTaskParser, UserTask),
+                               full_tag("task"): (PlatformUserTaskParser, UserTask),
                                full_tag("receiveTask"): (PlatformReceiveTaskParser, ReceiveTask)}
 
 
@@ -231,87 +240,6 @@ class CheckedModel:
     library: dict = field(default_factory=dict)
 
 
-def _err(errors, element, message, filename):
-    errors.append({"element": element, "file": filename, "message": message})
-
-
-def _check_expr(errors, filename, element, source, mode, what):
-    problem = check_source(source, mode)
-    if problem:
-        _err(errors, element, f"{what}: {problem}", filename)
-
-
-ISO_LITERAL = re.compile(r"^(R\d*/)?(P[\dYMWDTHS.,]+|\d{4}-\d{2}-\d{2}.*)$")
-
-
-def _check_timer(errors, filename, element, kind, text):
-    """Timer expressions are Python giving an ISO 8601 string; a bare ISO literal is a common mistake."""
-    if ISO_LITERAL.match(text):
-        _err(errors, element, f"定时器表达式 {text!r} 必须加引号 (an ISO 8601 literal must be a quoted Python "
-                              f"string: \"{text}\")", filename)
-        return
-    problem = check_source(text, "eval")
-    if problem:
-        _err(errors, element, f"定时器表达式: {problem}", filename)
-        return
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return  # depends on task data: checked when it runs
-    try:
-        if not isinstance(value, str):
-            raise ValueError("not a string")
-        if kind == "timeDuration":
-            TimerEventDefinition.parse_iso_duration(value)
-        elif kind == "timeCycle":
-            TimerEventDefinition.parse_iso_recurring_interval(value)
-        else:
-            TimerEventDefinition.parse_time_or_duration(value)
-    except Exception:
-        _err(errors, element, f"定时器值 {value!r} 不是有效的 ISO 8601 {kind}", filename)
-
-
-def _check_cardinality(errors, filename, element, text):
-    """A literal loopCardinality above MAX_INSTANCES would create that many tasks in one step
-    (10**8 parallel instances exhaust the server); expressions are checked when they run."""
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return  # reported by the expression check
-    if any(isinstance(n, (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Lambda)) for n in ast.walk(tree)):
-        return  # depends on task data: checked when it is evaluated (SandboxScriptEngine)
-    try:  # a constant expression such as 10 ** 8: its value, computed in the sandbox
-        value = SandboxEnvironment(time_limit_ms=100).evaluate(text, {})
-    except ScriptError as exc:
-        _err(errors, element, f"loopCardinality {text.strip()!r}: {exc}", filename)
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, list, tuple)):
-        _err(errors, element, f"loopCardinality {text.strip()!r} 必须是整数 (must be a whole number)", filename)
-        return
-    count = value if isinstance(value, int) else len(value)
-    if count > MAX_INSTANCES:
-        _err(errors, element, f"多实例数量 {count} 超过上限 {MAX_INSTANCES} "
-                              f"(loopCardinality {count} is more than {MAX_INSTANCES} instances)", filename)
-
-
-def _check_standard_loop(errors, filename, element, loop, waits: bool):
-    """A standard loop (loopCondition / loopMaximum) on an element that does not wait — a script
-    task, a plain task — repeats inside one engine step: it needs a loopMaximum, and no loop may
-    allow more than MAX_INSTANCES iterations."""
-    raw = loop.get("loopMaximum")
-    if raw is None:
-        if not waits:
-            _err(errors, element, f"标准循环必须设置 loopMaximum（不超过 {MAX_INSTANCES}），否则可能无限运行 "
-                                  f"(a standard loop on an element that does not wait needs a loopMaximum "
-                                  f"of at most {MAX_INSTANCES})", filename)
-        return
-    if not re.fullmatch(r"[0-9]{1,9}", raw.strip()):
-        _err(errors, element, f"loopMaximum {raw!r} 必须是整数 (must be a whole number)", filename)
-    elif int(raw) > MAX_INSTANCES:
-        _err(errors, element, f"loopMaximum {int(raw)} 超过上限 {MAX_INSTANCES} "
-                              f"(more than {MAX_INSTANCES} iterations)", filename)
-
-
 def _reachability(errors, filename, container):
     """Every flow node reachable from a start; from every node an end reachable."""
     nodes = {}
@@ -322,6 +250,8 @@ def _reachability(errors, filename, container):
     succ = {i: set() for i in nodes}
     pred = {i: set() for i in nodes}
     for flow in container.findall("bpmn:sequenceFlow", NS):
+        if not (flow.get("id") or "").strip():
+            continue  # named by compat.flows_without_id
         s, t = flow.get("sourceRef"), flow.get("targetRef")
         if s not in nodes or t not in nodes:
             _err(errors, flow.get("id"), f"sequence flow refers to unknown element {s if s not in nodes else t}",
@@ -339,6 +269,9 @@ def _reachability(errors, filename, container):
                 _err(errors, i, f"boundary event attached to unknown element {host}", filename)
     starts = [i for i, (n, _) in nodes.items() if n == "startEvent"]
     ends = [i for i, (n, _) in nodes.items() if n == "endEvent"]
+    # an event sub-process has no incoming flow: its own start event triggers it (checked inside)
+    triggered = [i for i, (n, node) in nodes.items() if n == "subProcess" and node.get("triggeredByEvent") == "true"]
+    starts, ends = starts + triggered, ends + triggered
     if not starts:
         _err(errors, container.get("id"), "没有开始事件 (no start event)", filename)
         return
@@ -366,21 +299,6 @@ def _reachability(errors, filename, container):
     for i, (name, node) in nodes.items():
         if name == "subProcess":
             _reachability(errors, filename, node)
-
-
-WAIT_EVENTS = {"timerEventDefinition", "messageEventDefinition", "signalEventDefinition",
-               "conditionalEventDefinition"}
-
-
-def _waits(name: str, node) -> bool:
-    """Whether the engine stops at this node until someone (or time) moves it on."""
-    if name in {"userTask", "intermediateCatchEvent", "eventBasedGateway", "callActivity", "receiveTask"}:
-        return True
-    if name == "boundaryEvent":
-        return any(_local(c.tag) in WAIT_EVENTS for c in node)
-    if name == "subProcess":
-        return any(_local(d.tag) in {"userTask", "intermediateCatchEvent", "callActivity"} for d in node.iter())
-    return False
 
 
 def _endless_loops(errors, filename, nodes, succ):
@@ -426,73 +344,6 @@ def _endless_loops(errors, filename, nodes, succ):
                                 f"(endless loop without a wait state: {ring})", filename)
 
 
-def _check_elements(errors: list, filename: str, proc, forms: dict, known, form_keys: list, user_tasks: list) -> None:
-    """The checks of every user task (form, people) and element (scripts, conditions, timers, loops,
-    properties) of one process: the matter's own, or a library process it calls."""
-    for el in proc.iter(full_tag("userTask")):
-        tid = el.get("id")
-        key = el.get(C + "formKey") or el.get(C + "formRef")
-        if not key:
-            _err(errors, tid, "用户任务没有表单 (user task has no camunda:formKey)", filename)
-        elif key not in forms:
-            _err(errors, tid, f"表单不存在: forms/{key}.form.json", filename)
-        else:
-            form_keys.append(key)
-        groups_raw = el.get(C + "candidateGroups") or ""
-        users_raw = el.get(C + "candidateUsers") or ""
-        assignee = el.get(C + "assignee") or ""
-        if not (groups_raw or users_raw or assignee):
-            _err(errors, tid, "用户任务未指定办理人或候选组 (no candidateGroups, candidateUsers or assignee)",
-                 filename)
-        for raw, what in ((groups_raw, "candidateGroups"), (users_raw, "candidateUsers"), (assignee, "assignee")):
-            m = EXPR_RE.match(raw.strip())
-            if m:
-                _check_expr(errors, filename, tid, m.group(1), "eval", what)
-            elif what == "candidateGroups":
-                for g in split_list(raw):
-                    if not GROUP_CODE_RE.match(g) or not known(g):
-                        _err(errors, tid, f"未知的候选组: {g}", filename)
-        user_tasks.append({"id": tid, "name": el.get("name") or tid, "form": key})
-
-    for el in proc.iter():
-        name = _local(el.tag)
-        eid = el.get("id")
-        if name == "scriptTask":
-            script = el.find("bpmn:script", NS)
-            if script is None or not (script.text or "").strip():
-                _err(errors, eid, "脚本任务没有脚本", filename)
-            else:
-                fmt = (el.get("scriptFormat") or "python").lower()
-                if fmt not in {"python", "py"}:
-                    _err(errors, eid, f"unsupported scriptFormat {fmt!r}: scripts are Python", filename)
-                _check_expr(errors, filename, eid, script.text, "exec", "脚本")
-        elif name == "sequenceFlow":
-            cond = el.find("bpmn:conditionExpression", NS)
-            if cond is not None and (cond.text or "").strip():
-                _check_expr(errors, filename, eid, cond.text, "eval", "条件表达式")
-        elif name in {"timeDate", "timeDuration", "timeCycle"}:
-            owner = el.getparent().getparent()
-            _check_timer(errors, filename, owner.get("id"), name, (el.text or "").strip())
-        elif name in {"completionCondition", "loopCardinality", "loopCondition"}:
-            owner = el.getparent().getparent()
-            _check_expr(errors, filename, owner.get("id"), el.text or "", "eval", name)
-            if name == "loopCardinality":
-                _check_cardinality(errors, filename, owner.get("id"), el.text or "")
-        elif name == "standardLoopCharacteristics":
-            owner = el.getparent()
-            _check_standard_loop(errors, filename, owner.get("id"), el, _waits(_local(owner.tag), owner))
-        for prop in el.findall("bpmn:extensionElements/camunda:properties/camunda:property", NS):
-            pname, pval = prop.get("name"), prop.get("value")
-            if pname == "caseStatus" and pval not in {s.value for s in SETTABLE_BY_PROCESS}:
-                _err(errors, eid, f"caseStatus {pval!r} 不是允许的办件状态", filename)
-            elif pname == "limitDays" and not (pval or "").isdigit():
-                _err(errors, eid, f"limitDays {pval!r} must be a whole number of working days", filename)
-            elif pname == "action" and pval not in ACTIONS and pval not in (FORWARD, DEEMED):
-                _err(errors, eid, f"action {pval!r} must be one of {sorted(ACTIONS)}", filename)
-            elif pname == "notify" and (pval != "urge" or name != "boundaryEvent"):
-                _err(errors, eid, "notify=urge (催办) goes on a boundary event of a user task", filename)
-
-
 def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_id: str | None = None,
                 max_bytes: int = 1024 * 1024, known_groups: set[str] | frozenset[str] | None = None,
                 library: Library | None = None) -> CheckedModel:
@@ -506,16 +357,14 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
     known = is_known_group if known_groups is None else (lambda g: g in known_groups or is_known_group(g))
     root = parse_xml(data, filename, max_bytes)
     errors: list[dict] = []
+    proc = main_process(root, expected_id, filename, _err, errors)
+    if proc is None:
+        raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
     processes = root.findall("bpmn:process", NS)
-    executable = [p for p in processes if p.get("isExecutable", "false") == "true"]
-    if len(executable) != 1:
-        raise InvalidModel("必须恰好有一个可执行流程", [{
-            "element": None, "file": filename,
-            "message": f"exactly one executable process required, found {len(executable)}"}])
-    proc = executable[0]
     pid = proc.get("id") or ""
-    if not ID_RE.match(pid):
-        _err(errors, pid or None, "process id must match [A-Za-z_][A-Za-z0-9_]*", filename)
+    if not ID_RE.match(pid) or len(pid) > 64:
+        _err(errors, pid or None, "流程标识只能由字母、数字和下划线组成，且不以数字开头（最长 64 个字符），请在属性面板中修改 "
+                                  "(process id must match [A-Za-z_][A-Za-z0-9_]*, at most 64)", filename)
     if expected_id and pid != expected_id:
         _err(errors, pid, f"process id {pid!r} must equal the file name {expected_id!r}", filename)
 
@@ -524,6 +373,12 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
         if name in UNSUPPORTED:
             target = el.getparent() if name.endswith("Definition") else el
             _err(errors, target.get("id"), f"不支持的元素: {UNSUPPORTED[name]}", filename)
+    refused_elements(root, filename, _err, errors)
+    flows_without_id(root, filename, _err, errors)
+    name_en = " ".join((props_of(proc).get(NAME_EN) or "").split())
+    if len(name_en) > 200:
+        _err(errors, pid, f"英文事项名称 {NAME_EN} 不能超过 200 个字符 (the English name is at most 200 characters)",
+             filename)
 
     form_keys: list[str] = []
     start_form = None
@@ -542,12 +397,21 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
     check_phases(errors, filename, proc, _err)
     deemed = check_deemed(errors, filename, proc, forms, _err)
     _reachability(errors, filename, proc)
-    check_recursion(errors, filename, root, pid, library, _err)
     local_ids = {p.get("id") for p in processes}
+    called_here = called_processes(root, proc)
+    for other in called_here:  # a process of the same file the matter calls is checked as its own
+        _check_elements(errors, filename, other, forms, known, form_keys, user_tasks)
+        _reachability(errors, filename, other)
     used, missing = resolve(proc, local_ids, library)
+    for other in called_here:  # what the same file's called processes call in turn
+        more, lost = resolve(other, local_ids, library)
+        used += [lib for lib in more if lib not in used]
+        missing += [pair for pair in lost if pair not in missing]
+    check_recursion(errors, filename, root, pid, library, _err)
     for element, called in missing:
         _err(errors, element, f"调用的子流程不存在: {called or '（未填写 calledElement）'} "
-                              f"(no process {called!r} in this file nor in processes/{LIBRARY_DIR}/)", filename)
+                              f"(no process {called!r} in this file, in processes/{LIBRARY_DIR}/ nor among the "
+                              f"deployed matters: deploy it first)", filename)
     for same in sorted(i for i in local_ids if i in library):  # a local copy would shadow the shared one
         _err(errors, same, f"流程标识 {same} 与公共子流程重名 (the id of a library process)", filename)
     for lib in used:  # a library process is checked as the matter's own, its errors naming its file
@@ -565,8 +429,12 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
         raise InvalidModel(f"模型有 {len(errors)} 处错误，未部署", errors)
 
     parser = PlatformParser()
+    runnable = copy.deepcopy(root)  # SpiffWorkflow parses executable processes only: the called ones become so
+    for other in runnable.findall("bpmn:process", NS):
+        if other.get("id") in {p.get("id") for p in called_here}:
+            other.set("isExecutable", "true")
     try:
-        parser.add_bpmn_xml(root.getroottree(), filename=filename)
+        parser.add_bpmn_xml(runnable.getroottree(), filename=filename)
         for lib in used:
             parser.add_bpmn_xml(lib.root.getroottree(), filename=lib.filename)
         spec = parser.get_spec(pid)
@@ -582,6 +450,8 @@ def check_model(data: bytes, filename: str, forms: dict[str, dict], *, expected_
     summary = {"start_form": start_form, "user_tasks": user_tasks, "end_events": ends,
                "name": proc.get("name") or pid, "deemed": deemed,
                "library": {lib.process_id: lib.filename for lib in used}}
+    if name_en:
+        summary["name_en"] = name_en
     return CheckedModel(process_id=pid, name=proc.get("name") or pid, spec=spec,
                         subprocess_specs=subprocess_specs, start_form=start_form,
                         form_keys=sorted(set(form_keys)), summary=summary,

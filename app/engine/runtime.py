@@ -274,6 +274,16 @@ class Engine:
                 manager.remove_task(task)
 
     @staticmethod
+    def task_variables(wf, task_id: str, names) -> dict:
+        """Copies of ``names`` in one task's data (a multi-instance item lives only there); {} when the
+        task is not in the workflow (any more)."""
+        try:
+            data = wf.get_task_from_id(UUID(task_id)).data
+        except Exception:  # an unknown, malformed or dropped task id: nothing to show
+            return {}
+        return {n: deepcopy(data[n]) for n in sorted(names) if isinstance(data, dict) and n in data}
+
+    @staticmethod
     def passed_user_tasks(wf, task_id: str) -> list[tuple[str, str]]:
         """(task id, element id) of the completed user tasks on the path that led to a ready task,
         nearest first, top-level process only and outside multi-instance (the return targets)."""

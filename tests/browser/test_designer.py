@@ -78,9 +78,9 @@ def test_create_check_and_deploy_a_matter_in_the_modeler(live_server, dirs, brow
     page.locator("#dsg-errors li[data-element=review]").first.click()
     assert page.evaluate("modeler.get('selection').get().map(e => e.id)") == ["review"]
     # the properties panel shows the selected task's Camunda 7 groups (forms, user assignment)
-    page.wait_for_selector("#dsg-properties .bio-properties-panel-group-header-title >> text=/User assignment|Form/")
+    page.wait_for_selector("#dsg-properties .bio-properties-panel-group-header-title >> text=/办理人分配|表单/")
     group_titles = page.locator("#dsg-properties .bio-properties-panel-group-header-title").all_inner_texts()
-    assert any("assignment" in t for t in group_titles) and any("Form" in t for t in group_titles), group_titles
+    assert any("办理人分配" in t for t in group_titles) and any("表单" in t for t in group_titles), group_titles
 
     # form and candidate group (camunda:formKey / camunda:candidateGroups) and our properties
     page.evaluate("""() => {

@@ -31,6 +31,7 @@ from ...extensions import db
 from ...models import Matter, ProcessInstance
 from ..cases import registry
 from ..identity.actors import Actor
+from .import_fixes import main_process, proposed_process_id
 from .scenarios import load_scenarios
 
 MAX_FORMS = 50
@@ -163,7 +164,9 @@ def import_file(actor: Actor, payload: object) -> dict:
     """Open a BPMN file made elsewhere (Camunda Modeler 7, bpmn.io): ``{bpmn: "<xml>"}`` → the editor's
     document for its executable process: the deployed matter's metadata, forms and scenarios when
     the process id is a matter, else the metadata of ``PROCESSES_DIR/<id>.matter.json`` or a new
-    skeleton. The BPMN is returned exactly as sent (its camunda:* extensions stay as they are), except
+    skeleton. A process id that is not a valid matter id does not stop it: the document is then
+    that of the id the import assistant proposes (import_assistant.py lists the fix). The BPMN is
+    returned exactly as sent (its camunda:* extensions stay as they are), except
     that a file without any diagram gets one (``laid_out``: app/engine/layout.py); nothing is
     stored. Raises ValidationError / InvalidModel (element-level) for what cannot open."""
     require_designer(actor)
@@ -180,17 +183,13 @@ def import_file(actor: Actor, payload: object) -> dict:
     if len(data) > MAX_BPMN_BYTES:
         raise ValidationError("BPMN 文件过大", details={"bpmn": [f"最大 {MAX_BPMN_BYTES} 字节"]})
     root = parse_xml(data, filename, MAX_BPMN_BYTES)
-    processes = root.findall(f"{{{BPMN_NS}}}process")
-    executable = [p for p in processes if p.get("isExecutable") == "true"] or processes
-    if not executable:
+    proc = main_process(root)[0]  # the executable one, else the one no call activity calls
+    if proc is None:
         raise InvalidModel("文件中没有流程", [{"element": None, "file": filename,
                                            "message": "no bpmn:process in the file (a collaboration needs one)"}])
-    proc = executable[0]
     pid = proc.get("id") or ""
-    if not ID_RE.match(pid) or len(pid) > 64:
-        raise InvalidModel("流程标识不能作为事项标识", [{
-            "element": pid or None, "file": filename,
-            "message": "流程标识只能由字母、数字和下划线组成，且不以数字开头（最长 64 个字符）；请在属性面板中修改 process id"}])
+    if not ID_RE.match(pid) or len(pid) > 64:  # it opens; the import assistant proposes this id
+        pid = proposed_process_id(root, proc)
     row = db.session.get(Matter, pid)
     if row is not None and row.latest_version_id is not None:
         doc = open_matter(actor, pid)

@@ -9,18 +9,17 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ...domain.errors import Conflict, InvalidModel, NotFound, ValidationError
-from ...services.common.clock import BEIJING
 from ...services.design import designer as design_svc
 from ...services.docking import catalog as svc
 from ...services.docking.catalog_mapping import FIELD_LABELS, MATERIAL_LABELS, MappingInvalid
+from .. import i18n
 from ..auth import current_actor, login_required
 from .pages import _editor
 
 catalog_bp = Blueprint("designer_catalog", __name__, url_prefix="/designer/catalog", template_folder="templates")
 
-UNIT_LABELS = {"working_day": "个工作日", "natural_day": "个自然日", "month": "个月"}
-STATUS_LABELS = {"ok": "成功", "partial": "部分条目被拒绝", "failed": "失败", "running": "进行中",
-                 "accepted": "已接受", "dismissed": "已忽略"}
+STATUS_LABELS = {"ok": i18n.N_("成功"), "partial": i18n.N_("部分条目被拒绝"), "failed": i18n.N_("失败"),
+                 "running": i18n.N_("进行中"), "accepted": i18n.N_("已接受"), "dismissed": i18n.N_("已忽略")}
 
 
 def _designer_page(view):
@@ -36,9 +35,8 @@ def _entry_id(raw: str) -> int:
 @catalog_bp.get("")
 @_designer_page
 def index():
-    return render_template("designer/catalog.html", review=svc.review(current_actor()), tz=BEIJING,
-                           labels=FIELD_LABELS, material_labels=MATERIAL_LABELS, units=UNIT_LABELS,
-                           statuses=STATUS_LABELS)
+    return render_template("designer/catalog.html", review=svc.review(current_actor()),
+                           labels=FIELD_LABELS, material_labels=MATERIAL_LABELS, statuses=STATUS_LABELS)
 
 
 @catalog_bp.post("/pull")
@@ -48,12 +46,14 @@ def pull():
     try:
         out = svc.pull(current_actor(), full=request.form.get("full") == "1")
     except (svc.PullFailed, svc.CatalogNotConfigured, MappingInvalid, Conflict) as exc:
-        flash(exc.message, "error")
+        flash(i18n.gettext(exc.message), "error")
         return redirect(url_for("designer_catalog.index"))
-    flash(f"已拉取：{out['matters']} 个事项，收到 {out['received']} 个条目，新存 {out['stored']} 个，"
-          f"其中 {out['differing']} 个与当前版本不同", "ok")
+    flash(i18n.gettext("已拉取：%(matters)s 个事项，收到 %(received)s 个条目，新存 %(stored)s 个，其中 %(differing)s 个与当前版本不同",
+                       matters=out["matters"], received=out["received"], stored=out["stored"],
+                       differing=out["differing"]), "ok")
     for p in out["problems"][:20]:
-        flash(f"条目 {p['entry']}（{p['process_id']}）被拒绝：{p['field']} {p['message']}", "error")
+        flash(i18n.gettext("条目 %(entry)s（%(process_id)s）被拒绝：%(field)s %(message)s", entry=p["entry"],
+                           process_id=p["process_id"], field=p["field"], message=i18n.gettext(p["message"])), "error")
     return redirect(url_for("designer_catalog.index"))
 
 
@@ -67,12 +67,14 @@ def accept(entry_id):
     try:
         out = svc.accept(current_actor(), _entry_id(entry_id), parts or None)
     except InvalidModel as exc:
-        flash(f"{exc.message}：" + "；".join(e["message"] for e in exc.errors[:5]), "error")
+        flash(i18n.gettext("%(message)s：%(errors)s", message=i18n.gettext(exc.message),
+                           errors=i18n.gettext("；").join(i18n.gettext(e["message"]) for e in exc.errors[:5])), "error")
         return redirect(url_for("designer_catalog.index"))
     except Conflict as exc:
-        flash(exc.message, "error")
+        flash(i18n.gettext(exc.message), "error")
         return redirect(url_for("designer_catalog.index"))
-    flash(f"已接受：{out['process_id']} 部署为新版本 v{out['version']}（运行中的办件仍按原版本办理）", "ok")
+    flash(i18n.gettext("已接受：%(process_id)s 部署为新版本 v%(version)s（运行中的办件仍按原版本办理）",
+                       process_id=out["process_id"], version=out["version"]), "ok")
     return redirect(url_for("designer_catalog.index"))
 
 
@@ -84,7 +86,7 @@ def edit(entry_id):
     try:
         doc = svc.draft(current_actor(), _entry_id(entry_id))
     except Conflict as exc:
-        flash(exc.message, "error")
+        flash(i18n.gettext(exc.message), "error")
         return redirect(url_for("designer_catalog.index"))
     return _editor(doc)
 
@@ -95,7 +97,7 @@ def dismiss(entry_id):
     try:
         svc.dismiss(current_actor(), _entry_id(entry_id))
     except Conflict as exc:
-        flash(exc.message, "error")
+        flash(i18n.gettext(exc.message), "error")
         return redirect(url_for("designer_catalog.index"))
-    flash("已忽略该差异", "ok")
+    flash(i18n.gettext("已忽略该差异"), "ok")
     return redirect(url_for("designer_catalog.index"))

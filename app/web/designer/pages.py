@@ -10,8 +10,8 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from ...domain.errors import Conflict, InvalidModel, NotAuthenticated, NotFound, ValidationError
 from ...domain.groups import GROUPS
 from ...engine.parser import ID_RE
-from ...services.common.clock import BEIJING
 from ...services.design import deploy as deploy_svc
+from ...services.design import import_assistant as assistant_svc
 from ...services.design import designer as svc
 from ...services.design import migration as migration_svc
 from .. import i18n
@@ -20,22 +20,8 @@ from ..auth import current_actor, login_required
 bp = Blueprint("designer", __name__, url_prefix="/designer", template_folder="templates",
                static_folder="static")
 
-i18n.EN.update({
-    "流程设计": "Process designer", "事项与版本": "Matters and versions", "新建流程": "New process",
-    "版本": "Version", "部署人": "Deployed by", "部署时间": "Deployed at", "内容摘要": "Hash",
-    "变更": "Changes", "运行中实例": "Running instances", "打开": "Open", "检查": "Check", "部署": "Deploy",
-    "流程图": "Diagram", "事项信息": "Matter", "表单": "Forms", "下载 BPMN": "Download BPMN",
-    "流程标识": "Process id", "事项名称": "Matter name", "创建": "Create", "检查结果": "Check results",
-    "没有发现问题": "No problems found", "最新": "latest", "首个版本": "first version",
-    "新增": "added", "删除": "removed", "修改": "changed", "元素": "elements", "元数据": "metadata",
-    "还没有部署任何事项。": "No matter has been deployed yet.",
-    "字母、数字、下划线，不以数字开头": "letters, digits, underscores; not starting with a digit",
-    "迁移到新版本": "Move to the newest version", "迁移": "Move", "全部迁移": "Move all movable",
-    "办件编号": "Case no.", "当前版本": "On version", "当前环节": "Current step", "可以迁移": "Movable",
-    "不能迁移": "Not movable", "原因": "Reason", "没有需要迁移的办件。": "No waiting case runs on an older version.",
-    "场景测试": "Scenario tests", "打开文件": "Open file", "目标版本": "Target version", "等待中的环节": "Waiting at", "返回": "Back", "公共子流程": "Shared sub-processes", "流程": "Process",
-    "调用它的事项": "Called by", "修改公共子流程即为每个调用它的事项部署新版本": "Changing a shared sub-process deploys a new version of every matter that calls it",
-})
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("没有发现问题"),)
 
 
 def _designer_page(view):
@@ -54,8 +40,9 @@ def _json_actor():
 @_designer_page
 def index():
     actor = current_actor()
-    return render_template("designer/index.html", matters=svc.overview(actor), library=svc.library_overview(actor),
-                           tz=BEIJING)
+    matters = svc.overview(actor)
+    return render_template("designer/index.html", matters=matters, library=svc.library_overview(actor),
+                           names={m["process_id"]: m["name"] for m in matters})
 
 
 @bp.get("/new")
@@ -120,11 +107,24 @@ def scenarios():
 
 @bp.post("/import")
 def import_file():
-    """Open a BPMN file from disk: ``{bpmn, filename}`` → the editor's document for its process
-    (422 with element-level ``errors`` when it cannot open). Stores nothing."""
+    """Open a BPMN file from disk: ``{bpmn, filename}`` → the editor's document for its process and
+    the import assistant's findings (``assistant``); 422 with element-level ``errors`` when the XML
+    cannot open. Stores nothing."""
     actor = _json_actor()
     try:
-        return jsonify(svc.import_file(actor, _payload()))
+        return jsonify(assistant_svc.import_document(actor, _payload()))
+    except InvalidModel as exc:
+        return jsonify({"ok": False, "message": exc.message, "errors": exc.errors}), 422
+
+
+@bp.post("/import/apply")
+def import_apply():
+    """The import assistant's fixes the designer accepted: ``{bpmn, filename, accept, defaults?,
+    group?}`` → ``{bpmn, process_id, forms, matter, applied, findings, errors, ok}`` (the deploy
+    check of the result). Stores nothing."""
+    actor = _json_actor()
+    try:
+        return jsonify(assistant_svc.apply(actor, _payload()))
     except InvalidModel as exc:
         return jsonify({"ok": False, "message": exc.message, "errors": exc.errors}), 422
 
@@ -167,9 +167,15 @@ def migrate_post(process_id):
     moved = [c for c in outcomes if c.movable]
     refused = [c for c in outcomes if not c.movable]
     if moved:
-        flash(f"已迁移 {len(moved)} 件: " + "、".join(c.case_no or f"#{c.instance_id}" for c in moved), "ok")
+        flash(i18n.gettext("已迁移 %(n)s 件: %(cases)s", n=len(moved),
+                           cases=i18n.gettext("、").join(_case_label(c) for c in moved)), "ok")
     for c in refused:
-        flash(f"{c.case_no or '#' + str(c.instance_id)} 未迁移: {'; '.join(c.reasons)}", "error")
+        flash(i18n.gettext("%(case)s 未迁移: %(reasons)s", case=_case_label(c), reasons="; ".join(c.reasons)), "error")
     if not outcomes:
-        flash("没有需要迁移的办件", "ok")
+        flash(i18n.gettext("没有需要迁移的办件"), "ok")
     return redirect(url_for("designer.migrate", process_id=process_id))
+
+
+def _case_label(outcome) -> str:
+    """The case number of a migration outcome, or ``#<instance id>`` for an instance without a case."""
+    return outcome.case_no or f"#{outcome.instance_id}"

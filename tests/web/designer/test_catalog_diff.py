@@ -59,8 +59,10 @@ def test_the_pull_button_shows_each_difference_side_by_side(app):
     row = re.search(r'data-field="promised_limit".*?</tr>', hezhun, re.S).group(0)
     assert re.search(r'class="ours">10个工作日<', row) and re.search(r'class="theirs">8个工作日<', row)
     jieneng = section(page, "jnsc_jieneng")
-    assert "− 主要用能设备清单及能效指标<" in jieneng and "+ 主要用能设备清单及能效指标表" in jieneng
-    assert "+ 项目绩效目标表" in section(page, "zjsq_zhongyang")
+    # material names are the agency's content: shown as authored, marked lang="zh-CN"
+    assert '− <span lang="zh-CN">主要用能设备清单及能效指标<' in jieneng
+    assert '+ <span lang="zh-CN">主要用能设备清单及能效指标表' in jieneng
+    assert '+ <span lang="zh-CN">项目绩效目标表' in section(page, "zjsq_zhongyang")
     assert 'data-process-id="xmgl_beian"' not in page  # no difference, nothing to review
     english = section(d1.get("/designer/catalog?lang=en").get_data(as_text=True), "xmgl_hezhun")
     row = re.search(r'data-field="promised_limit".*?</tr>', english, re.S).group(0)

@@ -134,13 +134,14 @@ def test_files_that_cannot_open_are_answered_without_a_500(app):
         "doctype": '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
                    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">&e;</bpmn:definitions>',
         "no process": '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"/>',
-        "bad id": CAMUNDA_FILE.replace(f'id="{CM_PID}"', 'id="Process-1"'),
     }
     for name, text in bad.items():
         r = post(c, "/designer/import", {"bpmn": text})
         assert r.status_code == 422 and r.json["errors"], (name, r.json)
-    bad_id = post(c, "/designer/import", {"bpmn": bad["bad id"]}).json
-    assert bad_id["errors"][0]["element"] == "Process-1"
+    # a process id that is not a matter id opens (the import assistant proposes the fix)
+    r = post(c, "/designer/import", {"bpmn": CAMUNDA_FILE.replace(f'id="{CM_PID}"', 'id="Process-1"')})
+    assert r.status_code == 200 and r.json["process_id"] == "Process_1"
+    assert "process_id:Process-1" in {f["id"] for f in r.json["assistant"]["findings"]}
     for body in ({}, {"bpmn": 5}, [1], {"bpmn": "x" * (1024 * 1024 + 1)}):
         assert post(c, "/designer/import", body).status_code == 422
     w = signed_in(app, "w1")

@@ -12,11 +12,18 @@
  * nobody has yet is created with one field). 检查 runs bpmnlint here and the deploy checks on the
  * server (POST urls.check), lists the problems and marks the elements; 部署 checks again and deploys
  * (POST urls.deploy) only when nothing is wrong. Clicking a problem selects its element.
+ * 打开文件 posts a file to urls.import; the findings of its import assistant (doc.assistant) go to
+ * import-assistant.js (global ImportAssistant), which calls back adoptImport with what was applied.
  */
 (function (global) {
   'use strict';
 
   var ID_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+  var lang = (global.YG && global.YG.lang) || 'zh';
+  var zh = lang !== 'en';
+  var t = global.t || function (s, p) {
+    return p ? String(s).replace(/{(\w+)}/g, function (a, k) { return k in p ? p[k] : a; }) : s;
+  };
 
   function $(sel, root) { return (root || document).querySelector(sel); }
   function el(tag, attrs, text) {
@@ -71,18 +78,23 @@
 
     // -- the modeler ---------------------------------------------------------------------------------
     if (typeof global.BpmnModeler !== 'function') {
-      status('建模组件未加载 (camunda-bpmn-js missing: run scripts/setup)', true);
+      status(t('建模组件未加载 (camunda-bpmn-js missing: run scripts/setup)'), true);
       return null;
     }
     var modeler = new global.BpmnModeler({
       container: '#dsg-canvas',
-      propertiesPanel: { parent: '#dsg-properties' }
+      propertiesPanel: { parent: '#dsg-properties' },
+      additionalModules: global.BpmnZh ? [global.BpmnZh.module(lang)] : []   // i18n/bpmn-zh.js
     });
     global.modeler = modeler;
+    if (zh && global.BpmnZh && global.YG && global.YG.localize) {   // panel texts outside the translate service
+      global.YG.localize(document.getElementById('dsg-properties'), global.BpmnZh.panelDom);
+      global.YG.localize(document.getElementById('dsg-canvas'), global.BpmnZh.panelDom);
+    }
     var imported = modeler.importXML(data.bpmn).then(function (result) {
       modeler.get('canvas').zoom('fit-viewport', 'auto');
       if (result.warnings && result.warnings.length) {
-        status('导入时有 ' + result.warnings.length + ' 条警告: ' + result.warnings[0].message);
+        status(t('导入时有 {n} 条警告: {first}', { n: result.warnings.length, first: result.warnings[0].message }));
       }
       modeler.on('commandStack.changed', function () {
         state.dirty = true;
@@ -91,7 +103,7 @@
       refreshFormTabs();
       return modeler;
     }, function (err) {
-      status('流程图无法导入: ' + (err && err.message ? err.message : err), true);
+      status(t('流程图无法导入: {error}', { error: err && err.message ? err.message : err }), true);
       throw err;
     });
 
@@ -145,7 +157,7 @@
           state.created[id] = true;
         }
         if (!tabs.querySelector('button[data-tab="form:' + id + '"]')) {
-          var b = el('button', { type: 'button', role: 'tab', 'data-tab': 'form:' + id }, '表单 ' + id);
+          var b = el('button', { type: 'button', role: 'tab', 'data-tab': 'form:' + id }, t('表单 {id}', { id: id }));
           tabs.appendChild(b);
           var section = el('section', { 'class': 'dsg-tab', 'data-tab': 'form:' + id, id: 'tab-form-' + id });
           section.hidden = true;
@@ -153,7 +165,7 @@
           holder.appendChild(section);
         }
         var button = tabs.querySelector('button[data-tab="form:' + id + '"]');
-        button.textContent = '表单 ' + id + (state.created[id] ? ' (新建)' : '');
+        button.textContent = t(state.created[id] ? '表单 {id} (新建)' : '表单 {id}', { id: id });
       });
       Array.prototype.forEach.call(tabs.querySelectorAll('button[data-tab^="form:"]'), function (b) {
         b.hidden = keys.indexOf(b.getAttribute('data-tab').slice(5)) < 0;   // formKey no longer used
@@ -176,13 +188,16 @@
       var section = document.getElementById('tab-form-' + id);
       var container = section.querySelector('.dsg-form-editor');
       if (!global.FormEditor || typeof global.FormEditor.createFormEditor !== 'function') {
-        container.textContent = '表单编辑器未加载 (form-js missing: run scripts/setup)';
+        container.textContent = t('表单编辑器未加载 (form-js missing: run scripts/setup)');
         return Promise.reject(new Error('form-js missing'));
       }
       state.editors[id] = loadForm(id).then(function (schema) {
+        if (zh && global.YG && global.YG.localize && global.DesignerZh) {   // form-js has no translate service
+          global.YG.localize(container, global.DesignerZh.formEditor);
+        }
         return global.FormEditor.createFormEditor({ container: container, schema: schema });
       }).catch(function (err) {
-        container.textContent = '表单无法打开: ' + (err && err.message ? err.message : err);
+        container.textContent = t('表单无法打开: {error}', { error: err && err.message ? err.message : err });
         delete state.editors[id];
         throw err;
       });
@@ -247,7 +262,7 @@
           td.appendChild(input);
           tr.appendChild(td);
         });
-        var del = el('button', { type: 'button', title: '删除' }, '×');
+        var del = el('button', { type: 'button', title: t('删除') }, '×');
         del.addEventListener('click', function () {
           state.matter.materials.splice(i, 1);
           fillMatter();
@@ -267,11 +282,11 @@
     $('#dsg-matter-apply', root).addEventListener('click', function () {
       try {
         var obj = JSON.parse(jsonArea.value);
-        if (!obj || typeof obj !== 'object' || Array.isArray(obj)) { throw new Error('应为 JSON 对象'); }
+        if (!obj || typeof obj !== 'object' || Array.isArray(obj)) { throw new Error(t('应为 JSON 对象')); }
         state.matter = obj;
         fillMatter();
       } catch (err) {
-        jsonError.textContent = 'JSON 无效: ' + err.message;
+        jsonError.textContent = t('JSON 无效: {error}', { error: err.message });
         jsonError.hidden = false;
       }
     });
@@ -306,11 +321,11 @@
     function json(value) { return JSON.stringify(value == null ? {} : value, null, 1); }
     function stepRow(step) {
       var row = el('div', { 'class': 'dsg-step' });
-      var task = el('input', { 'data-step': 'task', list: 'dsg-user-tasks', placeholder: '环节标识', 'aria-label': '环节' });
+      var task = el('input', { 'data-step': 'task', list: 'dsg-user-tasks', placeholder: t('环节标识'), 'aria-label': t('环节') });
       task.value = step.task || '';
-      var stepData = el('textarea', { 'data-step': 'data', spellcheck: 'false', 'aria-label': '表单数据 (JSON)' });
+      var stepData = el('textarea', { 'data-step': 'data', spellcheck: 'false', 'aria-label': t('表单数据 (JSON)') });
       stepData.value = json(step.data);
-      var del = el('button', { type: 'button', title: '删除步骤' }, '×');
+      var del = el('button', { type: 'button', title: t('删除步骤') }, '×');
       del.addEventListener('click', function () { row.remove(); });
       row.appendChild(task); row.appendChild(stepData); row.appendChild(del);
       return row;
@@ -319,23 +334,23 @@
       var card = el('div', { 'class': 'dsg-scenario', 'data-index': String(i) });
       var name = el('input', { 'data-f': 'name' }); name.value = sc.name || '';
       var end = el('input', { 'data-f': 'end', list: 'dsg-end-events' }); end.value = sc.end || '';
-      var st = el('input', { 'data-f': 'status', placeholder: '可选，如 approved' }); st.value = sc.status || '';
-      var path = el('input', { 'data-f': 'path', placeholder: '可选: start → review → end' });
+      var st = el('input', { 'data-f': 'status', placeholder: t('可选，如 approved') }); st.value = sc.status || '';
+      var path = el('input', { 'data-f': 'path', placeholder: t('可选: start → review → end') });
       path.value = Array.isArray(sc.path) ? sc.path.join(' → ') : '';
       var start = el('textarea', { 'data-f': 'start', spellcheck: 'false' }); start.value = json(sc.start);
-      card.appendChild(field('名称', name));
-      card.appendChild(field('预期结束事件 end', end));
-      card.appendChild(field('预期办件状态 status', st));
-      card.appendChild(field('预期路径 path', path, true));
-      card.appendChild(field('申请数据 start (JSON)', start, true));
+      card.appendChild(field(t('名称'), name));
+      card.appendChild(field(t('预期结束事件 end'), end));
+      card.appendChild(field(t('预期办件状态 status'), st));
+      card.appendChild(field(t('预期路径 path'), path, true));
+      card.appendChild(field(t('申请数据 start (JSON)'), start, true));
       var steps = el('div', { 'class': 'wide dsg-steps' });
-      steps.appendChild(el('strong', {}, '步骤（环节标识 + 表单数据/决定）'));
+      steps.appendChild(el('strong', {}, t('步骤（环节标识 + 表单数据/决定）')));
       (sc.steps || []).forEach(function (step) { steps.appendChild(stepRow(step)); });
       card.appendChild(steps);
       var buttons = el('div', { 'class': 'wide' });
-      var addStep = el('button', { type: 'button', 'class': 'dsg-add-step' }, '+ 步骤');
+      var addStep = el('button', { type: 'button', 'class': 'dsg-add-step' }, t('+ 步骤'));
       addStep.addEventListener('click', function () { steps.appendChild(stepRow({ task: '', data: {} })); });
-      var remove = el('button', { type: 'button', 'class': 'dsg-remove-scenario' }, '删除场景');
+      var remove = el('button', { type: 'button', 'class': 'dsg-remove-scenario' }, t('删除场景'));
       remove.addEventListener('click', function () {
         var read = readScenarios(true);
         state.scenarios = read.scenarios;
@@ -350,9 +365,9 @@
       if (r) {
         result.classList.add(r.passed ? 'pass' : 'fail');
         result.appendChild(el('strong', {}, r.passed ? 'PASS' : 'FAIL'));
-        result.appendChild(document.createTextNode(' 路径: '));
+        result.appendChild(document.createTextNode(' ' + t('路径: ')));
         result.appendChild(el('code', { 'class': 'dsg-path' }, (r.path || []).join(' → ') || '—'));
-        result.appendChild(document.createTextNode(' · 结束: ' + (r.end_event || '(未结束)')));
+        result.appendChild(document.createTextNode(' · ' + t('结束: ') + (r.end_event || t('(未结束)'))));
         if (r.message) { result.appendChild(el('div', { 'class': 'dsg-message' }, r.message)); }
       }
       card.appendChild(result);
@@ -367,16 +382,16 @@
       });
       scenarioList.textContent = '';
       state.scenarios.forEach(function (sc, i) { scenarioList.appendChild(scenarioCard(sc, i)); });
-      if (!state.scenarios.length) { scenarioList.appendChild(el('p', { 'class': 'muted' }, '还没有场景测试。')); }
+      if (!state.scenarios.length) { scenarioList.appendChild(el('p', { 'class': 'muted' }, t('还没有场景测试。'))); }
     }
     function parseJson(text, where, errors) {
       if (!text.trim()) { return {}; }
       try {
         var v = JSON.parse(text);
-        if (!v || typeof v !== 'object' || Array.isArray(v)) { throw new Error('应为 JSON 对象'); }
+        if (!v || typeof v !== 'object' || Array.isArray(v)) { throw new Error(t('应为 JSON 对象')); }
         return v;
       } catch (err) {
-        errors.push(where + ': JSON 无效 (' + err.message + ')');
+        errors.push(where + ': ' + t('JSON 无效: {error}', { error: err.message }));
         return {};
       }
     }
@@ -386,7 +401,7 @@
       var errors = [];
       var out = Array.prototype.map.call(scenarioList.querySelectorAll('.dsg-scenario'), function (card, i) {
         var get = function (f) { return card.querySelector('[data-f="' + f + '"]').value; };
-        var where = '场景 ' + (i + 1);
+        var where = t('场景 {n}', { n: i + 1 });
         var sc = { name: get('name').trim(), start: parseJson(get('start'), where + ' start', errors), steps: [],
                    end: get('end').trim() };
         if (get('status').trim()) { sc.status = get('status').trim(); }
@@ -394,7 +409,7 @@
         if (path.length) { sc.path = path; }
         Array.prototype.forEach.call(card.querySelectorAll('.dsg-step'), function (row, j) {
           sc.steps.push({ task: row.querySelector('[data-step="task"]').value.trim(),
-                          data: parseJson(row.querySelector('[data-step="data"]').value, where + ' 步骤 ' + (j + 1), errors) });
+                          data: parseJson(row.querySelector('[data-step="data"]').value, where + ' ' + t('步骤 {n}', { n: j + 1 }), errors) });
         });
         return sc;
       });
@@ -404,13 +419,13 @@
       state.scenarios = readScenarios(true).scenarios;
       var tasks = elementIds('bpmn:UserTask');
       var ends = elementIds('bpmn:EndEvent');
-      state.scenarios.push({ name: '场景 ' + (state.scenarios.length + 1), start: {},
+      state.scenarios.push({ name: t('场景 {n}', { n: state.scenarios.length + 1 }), start: {},
                              steps: tasks.length ? [{ task: tasks[0], data: {} }] : [], end: ends[0] || '' });
       renderScenarios(true);
     });
     function runScenarioTests() {
       var summary = $('#dsg-scenario-summary', root);
-      summary.textContent = '运行中…';
+      summary.textContent = t('运行中…');
       summary.className = 'muted';
       return collect().then(function (payload) {
         return post(data.urls.scenarios, payload);
@@ -422,15 +437,15 @@
         if (body.errors && body.errors.length) {
           state.errors = body.errors;
           showProblems();
-          summary.textContent = '模型有 ' + body.errors.length + ' 处错误，场景未运行';
+          summary.textContent = t('模型有 {n} 处错误，场景未运行', { n: body.errors.length });
         } else {
-          summary.textContent = state.scenarioResults.length + ' 个场景: ' + passed + ' 通过, ' +
-            (state.scenarioResults.length - passed) + ' 未通过';
+          summary.textContent = t('{n} 个场景: {passed} 通过, {failed} 未通过', { n: state.scenarioResults.length,
+            passed: passed, failed: state.scenarioResults.length - passed });
         }
         summary.className = body.ok ? '' : 'red';
         return body;
       }).catch(function (err) {
-        summary.textContent = '无法运行: ' + (err && err.message ? err.message : err);
+        summary.textContent = t('无法运行: {error}', { error: err && err.message ? err.message : err });
         summary.className = 'red';
         return { ok: false };
       });
@@ -486,13 +501,13 @@
     function lint() {
       if (!global.BpmnLint) {
         return Promise.resolve([{ id: null, rule: 'bpmnlint', category: 'warn',
-                                  message: 'bpmnlint 未加载 (run scripts/setup)' }]);
+                                  message: t('bpmnlint 未加载 (run scripts/setup)') }]);
       }
       return imported.then(function () { return global.BpmnLint.lint(modeler.getDefinitions()); });
     }
 
     function runChecks() {
-      status('检查中…');
+      status(t('检查中…'));
       return collect().then(function (payload) {
         return Promise.all([post(data.urls.check, payload), lint()]).then(function (res) {
           state.errors = res[0].errors || [];
@@ -500,13 +515,13 @@
           showProblems();
           var lintErrors = state.lint.filter(function (l) { return l.category === 'error'; }).length;
           status(state.errors.length || lintErrors
-            ? '检查发现 ' + state.errors.length + ' 处错误' + (lintErrors ? '，bpmnlint ' + lintErrors + ' 处错误' : '')
-            : '检查通过' + (state.lint.length ? '（bpmnlint 提示 ' + state.lint.length + ' 条）' : ''),
+            ? t('检查发现 {n} 处错误', { n: state.errors.length }) + (lintErrors ? t('，bpmnlint {n} 处错误', { n: lintErrors }) : '')
+            : t('检查通过') + (state.lint.length ? t('（bpmnlint 提示 {n} 条）', { n: state.lint.length }) : ''),
             !!(state.errors.length || lintErrors));
           return { payload: payload, errors: state.errors, lint: state.lint, lintErrors: lintErrors };
         });
       }).catch(function (err) {
-        status('检查失败: ' + (err && err.message ? err.message : err), true);
+        status(t('检查失败: {error}', { error: err && err.message ? err.message : err }), true);
         throw err;
       });
     }
@@ -514,15 +529,15 @@
     function deploy() {
       return runChecks().then(function (checked) {
         if (checked.errors.length || checked.lintErrors) {
-          status('有 ' + (checked.errors.length + checked.lintErrors) + ' 处错误，未部署', true);
+          status(t('有 {n} 处错误，未部署', { n: checked.errors.length + checked.lintErrors }), true);
           return { ok: false, errors: checked.errors, lint: checked.lint };
         }
-        status('部署中…');
+        status(t('部署中…'));
         return post(data.urls.deploy, checked.payload).then(function (body) {
           if (!body.ok) {
             state.errors = body.errors || [];
             showProblems();
-            status((body.message || '未部署') + '', true);
+            status((body.message || t('未部署')) + '', true);
             return body;
           }
           state.original = checked.payload.bpmn;
@@ -533,15 +548,16 @@
             delete state.created[id];
           });
           refreshFormTabs();
-          status(body.created ? '已部署为 v' + body.version + '（' + (body.files.length ? '已写入 ' + body.files.join(', ') : '文件未变') + '）'
-                              : '内容未变，仍为 v' + body.version);
+          status(body.created ? t('已部署为 v{version}', { version: body.version }) + '（' +
+                                (body.files.length ? t('已写入 {files}', { files: body.files.join(', ') }) : t('文件未变')) + '）'
+                              : t('内容未变，仍为 v{version}', { version: body.version }));
           if (data['new'] && global.history && global.history.replaceState) {
             global.history.replaceState(null, '', data.urls.index + '/' + encodeURIComponent(state.processId));
           }
           return body;
         });
       }).catch(function (err) {
-        status('部署失败: ' + (err && err.message ? err.message : err), true);
+        status(t('部署失败: {error}', { error: err && err.message ? err.message : err }), true);
         return { ok: false, errors: [{ element: null, file: '', message: String(err) }] };
       });
     }
@@ -562,12 +578,18 @@
         modeler.get('canvas').addMarker(id, 'dsg-error');
         marked.push(id);
       }
-      var badge = el('span', { 'class': 'dsg-badge' + (warn ? ' warn' : ''), title: '点击查看' }, String(count));
+      var badge = el('span', { 'class': 'dsg-badge' + (warn ? ' warn' : ''), title: t('点击查看') }, String(count));
       badge.addEventListener('click', function () { selectElement(id); });
       modeler.get('overlays').add(id, 'dsg-problem', { position: { top: -10, right: warn ? 20 : 8 }, html: badge });
     }
+    function findElement(id) {        // an element, or the pool of a process (a collaboration's process)
+      var registry = modeler.get('elementRegistry');
+      return registry.get(id) || registry.filter(function (e) {
+        return e.type === 'bpmn:Participant' && e.businessObject.processRef && e.businessObject.processRef.id === id;
+      })[0] || null;
+    }
     function selectElement(id) {
-      var element = modeler.get('elementRegistry').get(id);
+      var element = findElement(id);
       if (!element) { return false; }
       showTab('diagram');
       modeler.get('selection').select(element);
@@ -588,6 +610,9 @@
       li.addEventListener('click', function () { goTo(problem); });
       return li;
     }
+    // bpmnlint reports in the page language (DesignerZh, i18n/designer-zh.js); the rule id stays
+    function lintText(l) { return zh && global.DesignerZh ? global.DesignerZh.lintMessage(l.rule, l.message) : l.message; }
+    function lintRule(rule) { return zh && global.DesignerZh ? global.DesignerZh.ruleName(rule) + ' (' + rule + ')' : rule; }
     function showProblems() {
       var box = $('#dsg-problems', root);
       var errList = $('#dsg-errors', root);
@@ -596,7 +621,7 @@
       errList.textContent = '';
       lintList.textContent = '';
       clearMarks();
-      if (!state.errors.length) { errList.appendChild(el('li', { 'class': 'ok' }, '没有发现问题')); }
+      if (!state.errors.length) { errList.appendChild(el('li', { 'class': 'ok' }, t('没有发现问题'))); }
       var counts = {};
       state.errors.forEach(function (e) {
         errList.appendChild(item((e.file ? '[' + e.file + '] ' : '') + (e.element ? e.element + ': ' : '') + e.message,
@@ -605,10 +630,10 @@
       });
       Object.keys(counts).forEach(function (id) { markElement(id, false, counts[id]); });
       var lintCounts = {};
-      if (!state.lint.length) { lintList.appendChild(el('li', { 'class': 'ok' }, '没有发现问题')); }
+      if (!state.lint.length) { lintList.appendChild(el('li', { 'class': 'ok' }, t('没有发现问题'))); }
       state.lint.forEach(function (l) {
-        lintList.appendChild(item((l.category === 'error' ? '错误 ' : '提示 ') + l.rule + (l.id ? ' · ' + l.id : '') +
-                                  ': ' + l.message, 'lint-' + l.category, { element: l.id }));
+        lintList.appendChild(item((l.category === 'error' ? t('错误') : t('提示')) + ' ' + lintRule(l.rule) +
+                                  (l.id ? ' · ' + l.id : '') + ': ' + lintText(l), 'lint-' + l.category, { element: l.id }));
         if (l.id && !counts[l.id]) { lintCounts[l.id] = (lintCounts[l.id] || 0) + 1; }
       });
       Object.keys(lintCounts).forEach(function (id) { markElement(id, true, lintCounts[id]); });
@@ -637,7 +662,7 @@
       data['new'] = !!doc['new'];
       $('#dsg-name', root).textContent = doc.name || doc.process_id;
       $('#dsg-pid', root).textContent = doc.process_id;
-      $('#dsg-version', root).textContent = (doc.version ? 'v' + doc.version : '新建流程') + ' · ' + (doc.imported || '');
+      $('#dsg-version', root).textContent = (doc.version ? 'v' + doc.version : t('新建流程')) + ' · ' + (doc.imported || '');
       state.errors = [];
       state.lint = [];
       return modeler.importXML(doc.bpmn).then(function (result) {
@@ -650,26 +675,108 @@
       });
     }
     function openFile(file) {
-      status('正在打开 ' + file.name + ' …');
+      status(t('正在打开 {file} …', { file: file.name }));
       return file.text().then(function (text) {
         return post(data.urls['import'], { bpmn: text, filename: file.name });
       }).then(function (doc) {
         if (doc.httpStatus !== 200) {
           state.errors = doc.errors || [];
           showProblems();
-          status('文件无法打开: ' + (doc.message || ('HTTP ' + doc.httpStatus)), true);
+          status(t('文件无法打开: {error}', { error: doc.message || ('HTTP ' + doc.httpStatus) }), true);
           return doc;
         }
         return loadDoc(doc).then(function (result) {
+          if (assistant) { assistant.show(doc.assistant, file.name); }
           var w = result.warnings || [];
-          status('已打开 ' + file.name + '（' + (doc['new'] ? '新事项，请填写事项信息' : '事项 ' + doc.process_id) + '）' +
-                 (w.length ? '；导入警告 ' + w.length + ' 条: ' + w[0].message : ''), !!w.length);
+          status(t('已打开 {file}', { file: file.name }) + '（' +
+                 (doc['new'] ? t('新事项，请填写事项信息') : t('事项 {id}', { id: doc.process_id })) + '）' +
+                 (w.length ? t('；导入警告 {n} 条: {first}', { n: w.length, first: w[0].message }) : ''), !!w.length);
           return doc;
         });
       }).catch(function (err) {
-        status('文件无法打开: ' + (err && err.message ? err.message : err), true);
+        status(t('文件无法打开: {error}', { error: err && err.message ? err.message : err }), true);
       });
     }
+    // -- the import assistant (import-assistant.js): the fixes the server proposes for an opened file --
+    function currentXml() {
+      return imported.then(function () {
+        return state.dirty ? modeler.saveXML({ format: true }).then(function (r) { return r.xml; }) : state.original;
+      });
+    }
+    function dropEditor(id) {         // a form replaced by the assistant opens afresh in its tab
+      var editor = state.editors[id];
+      delete state.editors[id];
+      editor.then(function (e) { if (e && typeof e.destroy === 'function') { e.destroy(); } }, function () {});
+      var section = document.getElementById('tab-form-' + id);
+      if (section) { section.querySelector('.dsg-form-editor').textContent = ''; }
+    }
+    /* The answer of POST /designer/import/apply: its BPMN into the modeler (sent as is until changed),
+     * its forms as new forms, the process id and metadata when the id changed; then 检查 runs on the
+     * page's files (forms created by an earlier apply and the metadata included, as deploy will see
+     * them; the answer's own errors if that check cannot run). Resolves to the errors listed. */
+    function adoptImport(result) {
+      Object.keys(result.forms || {}).forEach(function (id) {
+        state.forms[id] = result.forms[id];
+        state.created[id] = true;
+        delete state.knownForms[id];
+        if (state.editors[id]) { dropEditor(id); }
+      });
+      if (result.process_id && result.process_id !== state.processId) {
+        state.processId = result.process_id;
+        if (result.matter) { state.matter = JSON.parse(JSON.stringify(result.matter)); }
+        $('#dsg-pid', root).textContent = result.process_id;
+        $('#dsg-name', root).textContent = state.matter.name || result.process_id;
+        if (result['new'] != null) { data['new'] = !!result['new']; }
+      }
+      state.original = result.bpmn;
+      var canvas = modeler.get('canvas');
+      var view = canvas.viewbox();
+      return modeler.importXML(result.bpmn).then(function () {
+        state.dirty = false;
+        if (view && view.width) { canvas.viewbox(view); } else { canvas.zoom('fit-viewport', 'auto'); }
+        drawMissingFlows();
+        refreshFormTabs();
+        showTab('diagram');
+        return runChecks().then(function (checked) { return checked.errors; }, function () {
+          state.errors = result.errors || [];
+          showProblems();
+          return state.errors;
+        });
+      });
+    }
+    /* Sequence flows the file has no diagram edge for (a flow the assistant gave an id) are invisible
+     * and bpmnlint refuses them: each is drawn between its shapes (bpmn-js lays the edge out), and
+     * its source and target list it. Returns the ids drawn. */
+    function drawMissingFlows() {
+      var registry = modeler.get('elementRegistry');
+      var modeling = modeler.get('modeling');
+      var drawn = [];
+      function walk(container) {
+        (container.flowElements || []).forEach(function (bo) {
+          if (bo.$instanceOf('bpmn:SubProcess')) { walk(bo); }
+          if (!bo.$instanceOf('bpmn:SequenceFlow') || !bo.id || registry.get(bo.id)) { return; }
+          var source = bo.sourceRef && registry.get(bo.sourceRef.id);
+          var target = bo.targetRef && registry.get(bo.targetRef.id);
+          if (!source || !target || !source.parent) { return; }
+          if (bo.sourceRef.get('outgoing').indexOf(bo) < 0) { bo.sourceRef.get('outgoing').push(bo); }
+          if (bo.targetRef.get('incoming').indexOf(bo) < 0) { bo.targetRef.get('incoming').push(bo); }
+          modeling.connect(source, target, { type: 'bpmn:SequenceFlow', businessObject: bo });
+          drawn.push(bo.id);
+        });
+      }
+      modeler.getDefinitions().rootElements.forEach(function (root) {
+        if (root.$instanceOf('bpmn:Process')) { walk(root); }
+      });
+      return drawn;
+    }
+    function showErrors(errors) { state.errors = errors || []; showProblems(); }
+    var assistant = global.ImportAssistant ? global.ImportAssistant.create({
+      root: root, modeler: modeler, post: post, url: data.urls.import_apply || (data.urls['import'] + '/apply'),
+      groups: data.groups || [], currentXml: currentXml, adopt: adoptImport, showErrors: showErrors,
+      selectElement: selectElement, findElement: findElement, status: status,
+      pageForms: function () { return state.forms; }
+    }) : null;
+
     var fileInput = $('#dsg-open-file', root);
     $('#dsg-open', root).addEventListener('click', function () { fileInput.click(); });
     fileInput.addEventListener('change', function () {
@@ -684,7 +791,7 @@
     var designer = { modeler: modeler, state: state, ready: imported, collect: collect, check: runChecks,
                      deploy: deploy, showTab: showTab, selectElement: selectElement, formKeys: formKeys,
                      refreshFormTabs: refreshFormTabs, mountForm: mountForm, runScenarios: runScenarioTests, openFile: openFile,
-                     readScenarios: readScenarios };
+                     readScenarios: readScenarios, assistant: assistant };
     global.designer = designer;
     return designer;
   }
