@@ -43,11 +43,13 @@ STEP_DATA = {"opinion": "同意，按程序办理。", "decision": "approve"}
 TARGETS = {"sqlite": 5.0, "postgresql": 10.0}
 RAW_RATIO_TARGET = 5.0
 GROWTH_TARGET = 2.0
+SIZE_TARGET = 2.0              # stored state at task 1: 100-task model / 20-task model (issue 20)
 ISOLATION_TARGET = 1.5
 
 
 # -- small statistics helpers ------------------------------------------------------------------
 from benchstats import median, p95  # noqa: E402  (bench/ is on sys.path when run as a script)
+from trail_cost import measure_trail, report_trail  # noqa: E402  (part 6: the trail chain on / off, issue 17)
 
 
 def fmt(x, unit=""):
@@ -182,14 +184,17 @@ class SqlCounter:
 
 # -- one lane: one database, one cache size, its own app + server + connection ---------------
 class Lane:
-    def __init__(self, kind, url, cache_size, procs_dir, forms_dir, tag, isolation="process"):
-        self.kind, self.cache, self.isolation = kind, cache_size, isolation
+    def __init__(self, kind, url, cache_size, procs_dir, forms_dir, tag, isolation="process", trail=True):
+        self.kind, self.cache, self.isolation, self.trail = kind, cache_size, isolation, trail
         self.label = f"{kind} cache={'off (0)' if cache_size == 0 else f'on ({cache_size})'}"
         if tag.startswith("iso"):
             self.label = f"{kind} scripts {isolation}"
+        if tag.startswith("trail"):
+            self.label = f"{kind} trail chain {'on' if trail else 'off'}"
+        # TRAIL_CHAIN=False (bench only): record_event writes no seq/prev_hash/row_hash, moves no head
         self.app = create_app({"DATABASE_URL": url, "DEPLOY_ON_START": False, "PROCESSES_DIR": str(procs_dir),
                                "FORMS_DIR": str(forms_dir), "WORKFLOW_CACHE_SIZE": cache_size,
-                               "SCRIPT_ISOLATION": isolation})
+                               "SCRIPT_ISOLATION": isolation, "TRAIL_CHAIN": trail})
         from app.services.cases.registry import deploy_directory
         with self.app.app_context():
             deploy_directory(self.app.config["PROCESSES_DIR"], self.app.config["FORMS_DIR"])
@@ -417,6 +422,7 @@ def measure(lanes, raw, n, long_cases, show_sql):
             _, raw_states[ci] = raw.step_project(raw_states[ci], PID_LONG)
     raw.res["size99"] = len(raw_states[0].encode())
     raw.res["size1"] = len(dump_state(raw.start_wf(PID_LONG)).encode())
+    raw.res["size1_short"] = len(dump_state(raw.start_wf(PID_SHORT)).encode())
     for ci in range(long_cases):
         for lane in rotated(ci):
             dt, ns, body = lane.timed_submit(lane.ready_task_of(lane.lcases[ci], PID_LONG))
@@ -503,6 +509,7 @@ def main():
     ap.add_argument("--long-cases", type=int, default=15, help="cases of the 100-task process (default 15)")
     ap.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
     ap.add_argument("--show-sql", action="store_true", help="print the SQL of one submit per run")
+    ap.add_argument("--trail-only", action="store_true", help="only part 6: the trail chain on vs off")
     args = ap.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     t_all = time.perf_counter()
@@ -526,8 +533,20 @@ def main():
               f"{args.long_cases} cases of a {LONG_TASKS}-task process; python {sys.version.split()[0]}, "
               f"{os.cpu_count()} CPUs", flush=True)
 
-        lanes, iso_lanes = [], []
+        lanes, iso_lanes, trail_lanes = [], [], []
         try:
+            for kind, url in dbs:
+                for trail in (True, False):
+                    if kind == "sqlite":
+                        dbfile = tmp / f"trail_{trail}.sqlite3"
+                        shutil.copy(template, dbfile)
+                        url = f"sqlite:///{dbfile}"
+                    trail_lanes.append(Lane(kind, url, DEFAULT_CACHE, procs, forms, f"trail_{kind}_{trail}",
+                                            trail=trail))
+            measure_trail(trail_lanes, args.n, PID_SHORT, SHORT_TASKS)
+            if args.trail_only:
+                report_trail(trail_lanes, dbs, args.show_sql, SHORT_TASKS)
+                return
             for kind, url in dbs:
                 for cache in (0, DEFAULT_CACHE):
                     if kind == "sqlite":
@@ -550,7 +569,7 @@ def main():
                                           isolation))
             measure_isolation(iso_lanes, args.n)
         finally:
-            for lane in lanes + iso_lanes:
+            for lane in lanes + iso_lanes + trail_lanes:
                 lane.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -587,6 +606,10 @@ def main():
     print(f"raw, task 1 vs task 100 of the 100-task process: {median(raw['g1']):.2f} / {median(raw['g100']):.2f} ms"
           f" (x{median(raw['g100']) / median(raw['g1']):.1f}); stored state {raw['size1'] / 1024:.1f} KiB"
           f" -> {raw['size99'] / 1024:.1f} KiB (before task 100)")
+    size_ratio = raw["size1"] / raw["size1_short"]
+    print(f"stored state at task 1: {LONG_TASKS}-task model {raw['size1'] / 1024:.1f} KiB, {SHORT_TASKS}-task model "
+          f"{raw['size1_short'] / 1024:.1f} KiB: x{size_ratio:.2f} {mark(size_ratio <= SIZE_TARGET)} "
+          f"(target <= x{SIZE_TARGET}; the predicted future is not stored)")
 
     print()
     print("=" * W)
@@ -633,6 +656,7 @@ def main():
               f"p95 {p95(by['inline'].times):6.2f} / {p95(by['process'].times):6.2f}  "
               f"process / inline x{process / inline:.2f} {mark(process / inline <= ISOLATION_TARGET)} "
               f"(target <= x{ISOLATION_TARGET})")
+    report_trail(trail_lanes, dbs, args.show_sql, SHORT_TASKS)
     print(f"total run time {time.perf_counter() - t_all:.0f}s")
 
 

@@ -2,6 +2,13 @@
 
 Every payload carries ``serializer_version`` (SpiffWorkflow's) and ``platform_format``; loading a
 payload of another version goes through SpiffWorkflow's migrations or is refused loudly.
+
+The state is stored without SpiffWorkflow's prediction of the future (issue 20): the subtrees of
+FUTURE / LIKELY / MAYBE tasks hanging under a task that has not finished are left out, and on load
+those tasks are predicted again (``TaskSpec._predict``, what SpiffWorkflow itself does when it builds
+a workflow), so the stored size and the cost of a step follow what happened, not the model's size.
+Such a payload says ``"future": "predict"``; one without it (stored before) keeps its whole tree
+and loads as it always did.
 """
 from __future__ import annotations
 
@@ -16,15 +23,17 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import MultiInstanceTaskConverter
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_VERSION
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.multiinstance_task import (
     ParallelMultiInstanceTask as CamundaParallelMultiInstanceTask,
     SequentialMultiInstanceTask as CamundaSequentialMultiInstanceTask,
 )
+from SpiffWorkflow.util.task import TaskState
 
 from .multiinstance import ParallelMultiInstanceTask as PlatformParallelMultiInstanceTask
 from .multiinstance import SequentialMultiInstanceTask as PlatformSequentialMultiInstanceTask
@@ -34,24 +43,103 @@ from .timers import ClockedCycle, ClockedDuration, ClockedTimeDate
 PLATFORM_FORMAT = 1
 
 
+#: what SpiffWorkflow predicts (and predicts again on load): tasks not reached yet
+_PREDICTED = TaskState.FUTURE | TaskState.PREDICTED_MASK
+_REACHED = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+_REPREDICTED = _REACHED | TaskState.FUTURE   # the tasks whose children may have been left out
+FUTURE_KEY, FUTURE_PREDICT = "future", "predict"
+
+
+def unreached(workflow) -> set:
+    """Ids of the tasks of ``workflow`` (one workflow or sub-process: its own ``tasks``) left out of
+    the stored state: every child of a task that has not finished, when all its children are pure
+    predictions — FUTURE / LIKELY / MAYBE, not triggered, without data or internal data, no
+    sub-process of their own, and only such tasks below them — and, if the task has been reached
+    (READY, WAITING, STARTED), all of them FUTURE. The task is then stored without children and
+    ``_predict`` gives it the same ones again on load. A task whose children are not all such keeps
+    them all (nothing is re-ordered or half predicted)."""
+    pure = set()
+    subprocesses = workflow.top_workflow.subprocesses
+    tasks = list(workflow.tasks.values())   # creation order: a parent before its children
+    for task in reversed(tasks):
+        if task._state & _PREDICTED and not task.triggered and not task.data and not task.internal_data \
+                and task.id not in subprocesses and all(c in pure for c in task._children):
+            pure.add(task.id)
+    drop = set()
+    for task in tasks:
+        kids = task._children
+        if not kids:
+            continue
+        if task.id in drop:
+            drop.update(kids)
+        elif all(c in pure for c in kids) and (task._state == TaskState.FUTURE or (
+                task._state & _REACHED and all(workflow.tasks[c]._state == TaskState.FUTURE for c in kids))):
+            drop.update(kids)
+    return drop
+
+
+def _workflow_to_dict(converter, workflow) -> dict:
+    """SpiffWorkflow 3.2's WorkflowConverter.to_dict with the unreached tasks left out."""
+    drop = unreached(workflow)
+    convert = converter.registry.convert
+    tasks = {}
+    for tid, task in workflow.tasks.items():
+        if tid in drop:
+            continue
+        dct = convert(task)
+        if task._children and task._children[0] in drop:   # all or none of them are dropped
+            dct["children"] = []
+        tasks[str(tid)] = dct
+    return {
+        "data": convert(converter.registry.clean(workflow.data)),
+        "correlations": workflow.correlations,
+        "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+        "success": workflow.success,
+        "completed": workflow.completed,
+        "tasks": tasks,
+        "root": str(workflow.task_tree.id),
+    }
+
+
+def predict_again(workflow) -> None:
+    """Give every unfinished task without children (in the workflow and its sub-processes) the
+    future SpiffWorkflow predicts for it, as it did when the workflow was built."""
+    for wf in (workflow, *workflow.subprocesses.values()):
+        for task in [t for t in wf.tasks.values() if not t._children and t._state & _REPREDICTED]:
+            task.task_spec._predict(task, mask=TaskState.NOT_FINISHED_MASK)
+
+
+class StateOnlySubWorkflowConverter(BpmnSubWorkflowConverter):
+    def to_dict(self, workflow):
+        dct = _workflow_to_dict(self, workflow)
+        dct["parent_task_id"] = str(workflow.parent_task_id)
+        dct["spec"] = workflow.spec.name
+        return dct
+
+
 class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
-    """Like SpiffWorkflow's, but leaves the spec out; on load the caller hands in the cached spec."""
+    """Like SpiffWorkflow's, but leaves the spec (the caller hands in the cached spec on load) and
+    the predicted future out."""
 
     def to_dict(self, workflow):
-        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)  # WorkflowConverter: data + tasks
+        dct = _workflow_to_dict(self, workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        dct[FUTURE_KEY] = FUTURE_PREDICT
         return dct
 
     def from_dict(self, dct):
         spec = dct.pop("spec")
         subprocess_specs = dct.pop("subprocess_specs", {})
+        future = dct.pop(FUTURE_KEY, None)
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        if future == FUTURE_PREDICT:
+            predict_again(workflow)
         return workflow
 
 
@@ -63,6 +151,7 @@ def _registry_for(state_only: bool):
     config.pop(CamundaSequentialMultiInstanceTask)
     if state_only:
         config[BpmnWorkflow] = StateOnlyWorkflowConverter
+        config[BpmnSubWorkflow] = StateOnlySubWorkflowConverter
     registry = BpmnWorkflowSerializer.configure(config)
     # standard-BPMN multi-instance (loopDataInputRef …) next to Camunda's collection form; the
     # classes share their names with Camunda's, so they get their own type names
