@@ -92,6 +92,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_federation_cli(app)
     from .cli_docking import init_docking_cli
     init_docking_cli(app)
+    from .cli_trail import init_trail_cli
+    init_trail_cli(app)
 
     if app.config.get("DEPLOY_ON_START"):
         from .services.cases.bootstrap import deploy_on_start

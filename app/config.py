@@ -1,6 +1,8 @@
 """Every setting of the platform, declared once, read from the environment, validated at start."""
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -19,6 +21,37 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise RuntimeError(f"setting {name} must be an integer, got {raw!r}") from exc
+
+
+def _acr_levels(text: str) -> dict | None:
+    """IDENTITY_ACR_LEVELS: a JSON object of claim → level 1..3 (anything else refuses to start)."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or any(v not in (1, 2, 3) for v in value.values()):
+        raise RuntimeError('IDENTITY_ACR_LEVELS must be a JSON object of levels 1..3, e.g. {"L3": 3}')
+    return value
+
+
+DEFAULT_SERVICE_PHONES = "12345 政务服务便民热线"
+
+
+def parse_service_phones(text: str) -> list:
+    """SERVICE_PHONES: ``number label`` entries separated by ``;`` (the label is optional), e.g.
+    ``12345 政务服务便民热线;025-83391234 投资项目咨询``. A number is 3–20 of ``0-9 + - ( )``."""
+    out = []
+    for entry in (text or "").split(";"):
+        number, _, label = entry.strip().partition(" ")
+        if not number:
+            continue
+        if not (3 <= len(number) <= 20 and all(c in "0123456789+-()" for c in number)):
+            raise RuntimeError(f"SERVICE_PHONES: {number!r} is not a phone number "
+                               "(entries 'number label' separated by ';', e.g. '12345 政务服务便民热线')")
+        out.append((number, label.strip()))
+    return out
 
 
 def _bool(name: str, default: bool | None) -> bool | None:
@@ -86,6 +119,9 @@ class Settings:
     COMPLAINT_DAYS: int = field(default_factory=lambda: _int("COMPLAINT_DAYS", 5))
     #: 双公示: working days after the decision by which it must be published
     DISCLOSURE_DAYS: int = field(default_factory=lambda: _int("DISCLOSURE_DAYS", 7))
+    #: the service phone numbers the public home page (办事大厅) shows: "number label" entries
+    #: separated by ";" (docs/deploy.md §5)
+    SERVICE_PHONES: list = field(default_factory=lambda: parse_service_phones(os.environ.get("SERVICE_PHONES", DEFAULT_SERVICE_PHONES)))
 
     # -- operations (app/services/ops, app/web/ops, app/observability; docs/deploy.md) -----------------
     #: reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (werkzeug's
@@ -183,6 +219,47 @@ class Settings:
     #: failing push must be before the supervision page raises an alert
     DOCKING_RETRY_SECONDS: float = field(default_factory=lambda: float(os.environ.get("DOCKING_RETRY_SECONDS", "15")))
     DOCKING_ALERT_HOURS: float = field(default_factory=lambda: float(os.environ.get("DOCKING_ALERT_HOURS", "24")))
+    #: electronic seal (issue 17, app/services/seals): the agency's seal key and certificate (PEM/DER
+    #: files; SEAL_CHAIN_FILES: the issuing CA chain, separated by commas — also the roots /verify
+    #: trusts), or a PKCS#11 module (needs python-pkcs11) with the token label, key label and PIN.
+    #: Nothing configured: development and tests generate a development CA + seal certificate under
+    #: SEAL_DEV_DIR (default instance/seal-dev; tests: a temporary directory); production cannot seal.
+    SEAL_KEY_FILE: str = field(default_factory=lambda: os.environ.get("SEAL_KEY_FILE", ""))
+    SEAL_CERT_FILE: str = field(default_factory=lambda: os.environ.get("SEAL_CERT_FILE", ""))
+    SEAL_CHAIN_FILES: str = field(default_factory=lambda: os.environ.get("SEAL_CHAIN_FILES", ""))
+    SEAL_KEY_PASSPHRASE: str = field(default_factory=lambda: os.environ.get("SEAL_KEY_PASSPHRASE", ""))
+    SEAL_PKCS11_MODULE: str = field(default_factory=lambda: os.environ.get("SEAL_PKCS11_MODULE", ""))
+    SEAL_PKCS11_TOKEN: str = field(default_factory=lambda: os.environ.get("SEAL_PKCS11_TOKEN", ""))
+    SEAL_PKCS11_KEY_LABEL: str = field(default_factory=lambda: os.environ.get("SEAL_PKCS11_KEY_LABEL", ""))
+    SEAL_PKCS11_PIN: str = field(default_factory=lambda: os.environ.get("SEAL_PKCS11_PIN", ""))
+    SEAL_DEV_DIR: str = field(default_factory=lambda: os.environ.get("SEAL_DEV_DIR", ""))
+    #: the issuing organ's 统一社会信用代码 (the licence's issuer code) when the matter names none
+    AGENCY_CREDIT_CODE: str = field(default_factory=lambda: os.environ.get("AGENCY_CREDIT_CODE", "113200000140003784"))
+    #: the public address of this platform (https://…), printed into QR codes of receipts and sealed documents;
+    #: empty: the request's own host (development)
+    PUBLIC_BASE_URL: str = field(default_factory=lambda: os.environ.get("PUBLIC_BASE_URL", ""))
+    #: largest PDF /verify accepts
+    VERIFY_MAX_BYTES: int = field(default_factory=lambda: _int("VERIFY_MAX_BYTES", 10 * 1024 * 1024))
+    #: PDFs one address may have checked at /verify in 10 minutes (each costs a parse and a signature check)
+    VERIFY_PER_10_MIN: int = field(default_factory=lambda: _int("VERIFY_PER_10_MIN", 60))
+    #: the unified identity's level claim (OIDC acr, CAS level) → our level of assurance (1..3), as JSON,
+    #: e.g. {"L1": 1, "L2": 2, "L3": 3}; empty: app/services/identity/assurance.py DEFAULT_ACR_LEVELS
+    IDENTITY_ACR_LEVELS: dict | None = field(default_factory=lambda: _acr_levels(os.environ.get("IDENTITY_ACR_LEVELS", "")))
+
+    # -- certificate sign-in of staff (app/services/identity/certificates.py; docs/identity.md) ------
+    #: PEM files of the trusted CA certificates (roots and intermediates), comma-separated; none = off
+    CERT_CA_FILES: list = field(default_factory=lambda: [p for p in os.environ.get("CERT_CA_FILES", "").split(",") if p])
+    #: the CAs' CRLs: files (PEM or DER) and/or HTTP URLs (fetched, kept CERT_CRL_REFRESH_SECONDS)
+    CERT_CRL_FILES: list = field(default_factory=lambda: [p for p in os.environ.get("CERT_CRL_FILES", "").split(",") if p])
+    CERT_CRL_URLS: list = field(default_factory=lambda: [p for p in os.environ.get("CERT_CRL_URLS", "").split(",") if p])
+    CERT_CRL_REFRESH_SECONDS: int = field(default_factory=lambda: _int("CERT_CRL_REFRESH_SECONDS", 300))
+    #: refuse a certificate whose issuer has no current CRL (off only for a CA without CRLs)
+    CERT_CRL_REQUIRED: bool = field(default_factory=lambda: bool(_bool("CERT_CRL_REQUIRED", True)))
+    CERT_TIMEOUT_SECONDS: float = field(default_factory=lambda: float(os.environ.get("CERT_TIMEOUT_SECONDS", "5")))
+    #: how long a login challenge (nonce) may be signed
+    CERT_CHALLENGE_SECONDS: int = field(default_factory=lambda: _int("CERT_CHALLENGE_SECONDS", 120))
+    #: the local key client the sign-in page talks to (the browser, not the server, calls it)
+    CERT_KEYCLIENT_URL: str = field(default_factory=lambda: os.environ.get("CERT_KEYCLIENT_URL", "http://127.0.0.1:18520"))
 
     def validate(self, config: Mapping | None = None) -> None:
         """Refuse to start on settings that cannot work or are unsafe. ``config`` is the app's final
@@ -227,6 +304,13 @@ class Settings:
                 raise RuntimeError(f"{prefix} is configured without " + " and ".join(f"{prefix}_{n}" for n in needs))
         if not 0.5 <= self.DOCKING_RETRY_SECONDS <= 3600:
             raise RuntimeError("DOCKING_RETRY_SECONDS must be between 0.5 and 3600")
+        if self.SEAL_PKCS11_MODULE and importlib.util.find_spec("pkcs11") is None:
+            raise RuntimeError("SEAL_PKCS11_MODULE is set but python-pkcs11 is not installed "
+                               "(pip install 'pyhanko[pkcs11]'), or unset it and use SEAL_KEY_FILE / SEAL_CERT_FILE")
+        if self.SEAL_PKCS11_MODULE and not self.SEAL_PKCS11_KEY_LABEL:
+            raise RuntimeError("SEAL_PKCS11_MODULE is configured without SEAL_PKCS11_KEY_LABEL")
+        if bool(self.SEAL_KEY_FILE) != bool(self.SEAL_CERT_FILE):
+            raise RuntimeError("SEAL_KEY_FILE and SEAL_CERT_FILE must be set together")
 
     def as_flask_config(self) -> dict:
         cfg = {f.name: getattr(self, f.name) for f in fields(self)}
