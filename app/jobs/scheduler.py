@@ -5,6 +5,8 @@ It fires timers at their due time (it sleeps until the earliest due timer, and a
 on start everything missed while no scheduler ran, runs electronic supervision every
 ``SUPERVISION_SECONDS``, sends the SMS outbox every ``SMS_SEND_SECONDS`` (app/services/sms.py) and the
 outbox to other platforms and systems every ``OUTBOX_SEND_SECONDS`` (app/services/messaging/outbox.py),
+signs the trail's daily roots
+not yet signed up to yesterday (app/services/trail/roots.py seal_due) every ``TRAIL_SEAL_SECONDS`` (default 3600),
 deletes the stored files no row references every ``FILES_SWEEP_SECONDS`` (the first time one interval
 after start: app/services/common/blobs.py sweep_files), and writes its heartbeat every
 ``SCHEDULER_HEARTBEAT_SECONDS`` (the first at start; app/services/ops/health.py: /readyz and the
@@ -115,6 +117,15 @@ def run(app, *, max_seconds: float | None = None) -> None:
             except Exception:
                 log.exception("outbox sender run failed")
 
+    def trail_seal_job():
+        from ..services.trail.roots import seal_due
+        with app.app_context():
+            try:
+                for row in seal_due():
+                    log.info("trail: signed the root of %s (%d cases)", row.day, row.tree_size)
+            except Exception:
+                log.exception("trail root signing failed")
+
     def heartbeat_job():
         # its own job and thread: a long timer run never delays it, and it never touches the timer chain
         with beat_lock:
@@ -140,6 +151,10 @@ def run(app, *, max_seconds: float | None = None) -> None:
                       next_run_time=datetime.now(timezone.utc))
     scheduler.add_job(_fresh_log_context(outbox_job), "interval", id="outbox",
                       seconds=float(app.config["OUTBOX_SEND_SECONDS"]),
+                      next_run_time=datetime.now(timezone.utc))
+    # the trail's daily root (issue 17): yesterday's is signed once, by whichever scheduler comes first
+    scheduler.add_job(_fresh_log_context(trail_seal_job), "interval", id="trail_seal",
+                      seconds=float(app.config.get("TRAIL_SEAL_SECONDS", 3600)),
                       next_run_time=datetime.now(timezone.utc))
     beat_every = float(app.config["SCHEDULER_HEARTBEAT_SECONDS"])
     scheduler.add_job(_fresh_log_context(heartbeat_job), "interval", id="heartbeat", seconds=beat_every,

@@ -51,12 +51,22 @@ def init_web(app):
     from .auth import check_csrf, csrf_token, current_actor
     from .errors import init_errors
     from .home import bp as home_bp
-    from .i18n import current_lang, gettext
+    from .i18n import current_lang, gettext, page_script_texts
+    from .i18n import init_app as init_i18n
     app.config["SESSION_COOKIE_SECURE"] = session_cookie_secure(app.config)
+    init_i18n(app)
     init_api(app)
     init_errors(app)  # after flask-smorest, whose HTTPException handler ours replaces
-    for bp in (home_bp, auth_bp, assets_bp):
+    from .auth_mobile import bp as auth_mobile_bp  # mobile identity, trusted devices (issue 17)
+    from .auth_cert import bp as auth_cert_bp  # certificate sign-in of staff (issue 17)
+    for bp in (home_bp, auth_bp, auth_mobile_bp, auth_cert_bp, assets_bp):
         app.register_blueprint(bp)
+    from .verify import bp as verify_bp  # electronic seals: /verify and 盖章签发 (issue 17)
+    app.register_blueprint(verify_bp)
+    from .inspection import bp as inspection_bp  # the inspectors' trail verification (issue 17)
+    app.register_blueprint(inspection_bp)
+    from .display import bp as display_bp  # matter names in the page language, 暂存 folded (issue 19)
+    app.register_blueprint(display_bp)
     for wing in (admin, inbox, portal, feedback, designer, ops):
         for bp in wing.BLUEPRINTS:
             app.register_blueprint(bp)
@@ -67,4 +77,4 @@ def init_web(app):
 
     @app.context_processor
     def template_globals():
-        return {"_": gettext, "lang": current_lang(), "csrf_token": csrf_token, "actor": current_actor()}
+        return {"_": gettext, "lang": current_lang(), "page_script_texts": page_script_texts, "csrf_token": csrf_token, "actor": current_actor()}

@@ -47,15 +47,19 @@ VENDOR: dict[str, tuple[str, str]] = {
     "bpmnlint.js": (".build", "bpmnlint.js"),  # global BpmnLint, built by scripts/setup
 }
 
+# the page language for our scripts (t(), YG.localize): first of every bundle's own scripts; harmless
+# when base.html loads it as well
+I18N = ("assets.static", "js/i18n.js")
 # bundle → vendor files, then our own scripts: (static endpoint, file) — app/web/static is
 # "assets.static", a wing's static folder "<wing>.static"
 BUNDLES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
-    "diagram": (("diagram-js.css", "bpmn-js.css", "bpmn-navigated-viewer.js"), (("assets.static", "js/diagram.js"),)),
-    "taskform": (("form-js.css", "form-viewer.js"), (("assets.static", "js/taskform.js"),)),
+    "diagram": (("diagram-js.css", "bpmn-js.css", "bpmn-navigated-viewer.js"), (I18N, ("assets.static", "js/diagram.js"))),
+    "taskform": (("form-js.css", "form-viewer.js"), (I18N, ("assets.static", "js/taskform.js"))),
     "designer": (("camunda-diagram-js.css", "camunda-bpmn-js.css", "bpmn-embedded.css", "properties-panel.css",
                   "element-templates.css", "color-picker.css", "popup-menu.css", "form-js.css",
                   "form-js-editor.css", "draggle.css", "camunda-platform-modeler.js", "form-editor.js",
-                  "bpmnlint.js"), (("designer.static", "js/designer.js"),)),
+                  "bpmnlint.js"), (I18N, ("assets.static", "js/taskform.js"), ("designer.static", "js/i18n/bpmn-zh.js"),
+                                  ("designer.static", "js/i18n/designer-zh.js"), ("designer.static", "js/designer.js"))),
 }
 
 bp = Blueprint("assets", __name__, static_folder="static", static_url_path="/assets/static")

@@ -9,17 +9,25 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, jsonify, render_template_string, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoRoute
 
 from ..domain.errors import DomainError
+from ..extensions import db
+from .i18n import N_, current_lang, gettext
 
 log = logging.getLogger(__name__)
 
-_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><meta name="viewport"
+_PAGE = """<!doctype html><html lang="{{ lang }}"><meta charset="utf-8"><meta name="viewport"
 content="width=device-width, initial-scale=1"><title>{{ status }}</title>
 <body style="font-family:sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem"><h1>{{ status }}</h1>
-<p>{{ message }}</p><p><a href="/">返回首页</a></p></body></html>"""
+<p>{{ message }}</p><p><a href="/">{{ home }}</a></p></body></html>"""
+
+#: the heading of the HTML error page by status, in the page language (the JSON body keeps ``status``)
+PAGE_TITLES = {400: N_("请求有误"), 401: N_("请先登录"), 403: N_("无权访问"), 404: N_("页面不存在"),
+               405: N_("方法不允许"), 409: N_("操作冲突"), 413: N_("请求体过大"), 422: N_("请求内容不正确"),
+               429: N_("操作过于频繁"), 500: N_("服务器内部错误")}
 
 
 def wants_json() -> bool:
@@ -41,13 +49,27 @@ def error_code(status: int) -> str:
     return HTTP_CODES.get(status, f"http_{status}")
 
 
-def _answer(status: int, name: str, message: str, errors=None, code=None):
+#: the text of the HTML error page where the JSON message is bilingual or the HTTP layer's English
+PAGE_MESSAGES = {404: N_("您访问的页面或资源不存在。"), 405: N_("该页面不支持这种访问方式。"),
+                 413: N_("提交的内容过大，请减小附件后重试。"), 422: N_("提交的内容不正确，请检查后重试。"),
+                 400: N_("请求有误，请返回后重试。"), 429: N_("操作过于频繁，请稍后再试。"),
+                 409: N_("办件同时有其他操作，本次操作未生效，请刷新后重试。"), 500: N_("服务器内部错误，已记录。")}
+
+
+def _answer(status: int, name: str, message: str, errors=None, code=None, page_message=None):
     if wants_json():
         body = {"code": status, "status": name, "message": message, "error": code or error_code(status)}
         if errors:
             body["errors"] = errors
         return jsonify(body), status
-    return render_template_string(_PAGE, status=f"{status} {name}", message=message), status
+    try:
+        lang = current_lang()
+    except RuntimeError:  # no session (yet): the default language
+        lang = "zh"
+    title = PAGE_TITLES.get(status)
+    heading = f"{status} {gettext(title)}" if title else str(status)
+    return render_template_string(_PAGE, status=heading, message=gettext(page_message or message) if (page_message or message) else "",
+                                  home=gettext("返回首页"), lang="en" if lang == "en" else "zh-CN"), status
 
 
 def _unrouted() -> HTTPException | None:
@@ -66,7 +88,7 @@ def _http_answer(exc: HTTPException):
     messages = {413: "请求体过大 (request body too large)", 404: "资源不存在 (not found)",
                 405: "方法不允许 (method not allowed)", 422: "请求内容不正确 (invalid request, see errors)"}
     response = current_app.make_response(_answer(exc.code, exc.name, messages.get(exc.code, exc.description),
-                                                 errors))
+                                                 errors, page_message=PAGE_MESSAGES.get(exc.code, N_("请求未能完成。"))))
     for name, value in exc.get_headers():  # e.g. the Allow of a 405 (RFC 9110), not the HTML content type
         if name.lower() != "content-type":
             response.headers[name] = value
@@ -99,7 +121,21 @@ def init_errors(app):
     def http_error(exc: HTTPException):
         return _http_answer(_unrouted() or exc)
 
+    @app.errorhandler(IntegrityError)
+    def integrity_error(exc: IntegrityError):
+        """Two transactions wrote the next entry of one case's trail at once (UNIQUE case_id, seq of the
+        hash chain, app/domain/trail_chain.py): the later one rolled back whole — say so, don't 500."""
+        text = str(exc.orig)
+        if "uq_case_events_seq" in text or "case_events.case_id, case_events.seq" in text:
+            db.session.rollback()
+            return _answer(409, "Conflict", "办件同时有其他操作，本次操作未生效，请刷新后重试 (concurrent change)",
+                           page_message=PAGE_MESSAGES[409])
+        current_app.logger.exception("unhandled error")
+        return _answer(500, "Internal Server Error", "服务器内部错误，已记录 (internal error, logged)",
+                       page_message=PAGE_MESSAGES[500])
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         current_app.logger.exception("unhandled error")
-        return _answer(500, "Internal Server Error", "服务器内部错误，已记录 (internal error, logged)")
+        return _answer(500, "Internal Server Error", "服务器内部错误，已记录 (internal error, logged)",
+                       page_message=PAGE_MESSAGES[500])

@@ -133,13 +133,21 @@ def test_a_case_through_the_inbox(live_server, browser_page, screenshot_dir, vie
         eco.click("#op-return button")
     assert "已退回" in eco.inner_text("main")
 
-    # back with the clerk, who approves again (the reason is in the history)
+    # back with the clerk: why it came back on top, the form as he completed it, one opinion field
     open_first(w1)
-    assert "受理意见未写明材料份数，请补充" in w1.inner_text("#timeline")
+    assert "受理意见未写明材料份数，请补充" in w1.inner_text("#came-back")
+    assert w1.locator("#taskform textarea").input_value() == "材料齐全，予以受理"
+    assert w1.locator("#opinion").count() == 0
+    assert w1.evaluate("document.getElementById('timeline').open") is False  # the trail is folded
     w1.locator("#taskform textarea").fill("")
     w1.click("#btn-approve")  # empty opinion: refused in the page, nothing posted
     assert "请填写办理意见" in w1.inner_text("#op-message")
-    approve(w1, "已补充：材料一式三份，予以受理")
+    w1.locator("#taskform textarea").fill("已补充：材料一式三份，予以受理")
+    if viewport == "phone":  # the buttons stay in reach while the form is on the screen
+        w1.locator("#taskform").scroll_into_view_if_needed()
+        box = w1.locator("#btn-approve").bounding_box()
+        assert box and 0 <= box["y"] and box["y"] + box["height"] <= 667, box
+    approve(w1)
 
     # both countersigning departments approve in their inboxes
     open_first(eco)
@@ -160,7 +168,9 @@ def test_a_case_through_the_inbox(live_server, browser_page, screenshot_dir, vie
     open_first(chief)
     opinions = chief.inner_text("#countersigns")
     assert "生态环境厅：同意" in opinions and "财政厅：无意见" in opinions and "财政厅" in opinions
+    chief.click("#diagram-box > summary")  # folded below: opened, the diagram is fitted to its box
     assert chief.locator('#diagram [data-element-id="decide"].hl-current').count() == 1
+    assert chief.locator('#diagram [data-element-id="decide"].hl-current').is_visible()
     assert chief.locator('#diagram [data-element-id="review"].hl-done').count() == 1
     no_sideways_scroll(chief, width)
     chief.screenshot(path=str(screenshot_dir / f"inbox-task-{viewport}.png"), full_page=True)

@@ -349,6 +349,7 @@ def test_three_new_matters_and_one_to_the_decision(live_server, browser_page, tm
     assert "自然资源厅：变更后选址符合国土空间规划，同意。" in opinions, opinions
     deemed_row = chief.locator("#countersigns tr", has_text="生态环境厅")
     assert DEEMED in deemed_row.inner_text(), opinions
+    chief.click("#timeline > summary")  # the trail is folded below the decision (issue 19)
     assert DEEMED in chief.inner_text("#timeline")
     assert "技术评估" in chief.inner_text("#timeline")
     radio(chief, "同意，报委领导审定")

@@ -297,7 +297,7 @@ def test_applicant_journey(live_server, standin, browser_page, screenshot_dir, t
     clock.advance(hours=3)
     es1 = staff("es1")
     open_task(es1, case_no, "处室审查")
-    es1.click("#corr-editor-box > summary")
+    es1.click("#correction-panel > summary")  # folded below the decision form
     es1.check("#corr-editor input[name=mat][value='0']")
     es1.fill("#corr-editor input[name=problem_0]", "节能报告缺少能效水平对标分析")
     es1.fill("#corr-editor input[name=free_material_0]", "主要用能设备清单")

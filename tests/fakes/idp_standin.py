@@ -137,7 +137,8 @@ class IdpStandIn(StandIn):
             code = form.get("code", "").strip().upper()
             legal = form.get("user_type") == "法人"
             ident = {"sub": form.get("sub") or "idp-custom-" + secrets.token_hex(4), "user_type": form.get("user_type", ""),
-                     "name": form.get("name", ""), "phone_number": form.get("phone_number", ""), "level": "L2"}
+                     "name": form.get("name", ""), "phone_number": form.get("phone_number", ""),
+                     "level": form.get("level") or "L2"}  # the acr the ID token asserts
             ident["credit_code" if legal else "id_number"] = code
             self.identities[ident["sub"]] = ident
             return ident

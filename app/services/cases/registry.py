@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from ...domain.errors import InvalidModel, NotAuthorized, NotFound
 from ...domain.org import ROLES, group_for
 from ...engine.diff import diff_counts, version_diff
 from ...engine.forms import check_form_schema
-from ...engine.library import Library, library_dir, load_library
+from ...engine.library import Library, LibraryProcess, library_dir, load_library
 from ...engine.matter import check_matter
 from ...engine.parser import RESERVED_VARIABLES, check_model, parse_xml
 from ...engine.sandbox import RESERVED
@@ -144,8 +145,44 @@ def known_groups() -> frozenset[str]:
 
 
 def process_library(processes_dir: str | Path) -> Library:
-    """The shared sub-processes of ``processes_dir/lib`` (app/engine/library.py)."""
-    return load_library(library_dir(processes_dir), parse_xml)
+    """The shared sub-processes of ``processes_dir/lib`` (app/engine/library.py), and the deployed
+    matters a call activity may name (looked up when called; the latest version, pinned)."""
+    lib = load_library(library_dir(processes_dir), parse_xml)
+    lib.resolver = deployed_process
+    return lib
+
+
+def deployed_process(process_id: str) -> LibraryProcess | None:
+    """The latest deployed version of a matter, as a process another matter's call activity runs:
+    its digest (the version's content hash) goes into the caller's content hash, its spec into the
+    caller's version — a later version of the called matter is a new version of the caller."""
+    row = db.session.get(Matter, process_id)
+    if row is None or not row.active or row.latest_version is None:
+        return None
+    version = row.latest_version
+    data = version.bpmn_xml.encode("utf-8")
+    try:
+        root = parse_xml(data, f"{process_id}.bpmn")
+    except InvalidModel:
+        return None
+    return LibraryProcess(process_id, f"{process_id}.bpmn（已部署第 {version.number} 版）", data, root,
+                          version.content_hash)
+
+
+#: the calledElement of a call activity, read from the file's bytes (for the check cache's key)
+CALLED_RE = re.compile(rb"""calledElement\s*=\s*["']([^"']*)["']""")
+
+
+def called_in(data: bytes) -> set[str]:
+    return {c.decode("utf-8", "replace").strip() for c in CALLED_RE.findall(data)} - {""}
+
+
+def _deployed_digest(called: set[str]) -> str:
+    """What a call activity to a deployed matter depends on: the latest version of each called matter."""
+    rows = db.session.execute(select(Matter.process_id, ProcessVersion.content_hash).join(
+        ProcessVersion, ProcessVersion.id == Matter.latest_version_id).where(
+        Matter.active.is_(True), Matter.process_id.in_(called))).all()
+    return ",".join(f"{p}:{h}" for p, h in sorted(rows))
 
 
 #: checked models by everything their check depends on (content hashes): a redeploy of unchanged
@@ -169,6 +206,13 @@ def _checked(bpmn: bytes, matter_data: object, forms: dict[str, dict], digest_of
         parts = [hashlib.sha256(bpmn if isinstance(bpmn, bytes) else bpmn.encode("utf-8")).hexdigest(),
                  filename, expected_id or "", digest_of_forms, ",".join(sorted(groups)), canonical(matter_data),
                  ",".join(f"{k}:{v.digest}" for k, v in sorted((library.processes if library else {}).items()))]
+        # a call to a deployed matter (from the file or from a library process) pins that matter's
+        # latest version
+        libs = library.processes if library else {}
+        called = called_in(bpmn if isinstance(bpmn, bytes) else bpmn.encode("utf-8")).union(
+            *(called_in(lib.data) for lib in libs.values())) - set(libs)
+        if called:
+            parts.append(_deployed_digest(called))
         key = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
         with _checked_lock:
             hit = _CHECKED.get(key)
@@ -255,6 +299,28 @@ def deploy(bpmn: bytes, matter_data: object, forms: dict[str, dict], *, filename
     return DeployResult(model.process_id, existing.number, existing.id, content_hash, created)
 
 
+def _callees_first(sources: dict[Path, bytes]) -> list[Path]:
+    """The folder's files with each matter after the matters of the folder it calls (a call activity
+    pins the called matter's version deployed just before it); a cycle keeps the name order (the
+    check refuses it)."""
+    paths = list(sources)
+    by_id = {p.stem: p for p in paths}
+    calls = {p.stem: called_in(data) & set(by_id) for p, data in sources.items()}
+    out, done = [], set()
+
+    def visit(pid: str, path: tuple) -> None:
+        if pid in done or pid in path:
+            return
+        for callee in sorted(calls[pid]):
+            visit(callee, path + (pid,))
+        done.add(pid)
+        out.append(by_id[pid])
+
+    for p in paths:
+        visit(p.stem, ())
+    return out
+
+
 def deploy_directory(processes_dir: str | Path, forms_dir: str | Path, actor: Actor = SYSTEM) -> list[DeployResult]:
     """Deploy every ``*.bpmn`` of ``processes_dir`` in one transaction: all or nothing.
 
@@ -264,7 +330,8 @@ def deploy_directory(processes_dir: str | Path, forms_dir: str | Path, actor: Ac
     errors += library.problems
     digest_of_forms = forms_digest(forms)
     results = []
-    for path in sorted(Path(processes_dir).glob("*.bpmn")):
+    sources = {path: path.read_bytes() for path in sorted(Path(processes_dir).glob("*.bpmn"))}
+    for path in _callees_first(sources):
         pid = path.stem
         meta_path = path.with_name(f"{pid}.matter.json")
         try:
@@ -276,7 +343,7 @@ def deploy_directory(processes_dir: str | Path, forms_dir: str | Path, actor: Ac
             errors.append({"element": None, "file": meta_path.name, "message": f"not valid JSON: {exc}"})
             continue
         try:
-            results.append(deploy(path.read_bytes(), matter, forms, filename=path.name, actor=actor,
+            results.append(deploy(sources[path], matter, forms, filename=path.name, actor=actor,
                                   expected_id=pid, library=library, digest_of_forms=digest_of_forms))
         except InvalidModel as exc:
             errors += exc.errors

@@ -11,6 +11,7 @@ from sqlalchemy import delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...domain.case_status import CaseStatus, can_transition
+from ...domain import trail_chain
 from ...domain.errors import DomainError
 from ...domain.org import PROVINCE
 from ...engine.forms import validate_submission
@@ -98,7 +99,12 @@ def record_event(case: Case | None, actor: str, action: str, **fields) -> None:
     yet: an API client's)."""
     if case is None:
         return
-    db.session.add(CaseEvent(case_id=case.id, actor=actor, action=action, at=now(), **fields))
+    ev = CaseEvent(case_id=case.id, actor=actor, action=action, at=now(), **fields)
+    if current_app.config.get("TRAIL_CHAIN", True):
+        # seq, prev_hash, row_hash (issue 17); the case's head moves in memory: written by the case's
+        # next UPDATE (one more statement when the step flushes before it updates the case itself)
+        trail_chain.link(case, ev)
+    db.session.add(ev)
     if actor != "system" and not logs.current()["user"]:
         logs.bind(case_no=case.case_no, user=actor)
     else:

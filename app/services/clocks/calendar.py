@@ -71,6 +71,30 @@ def seed_from_package(actor: Actor = SYSTEM) -> list[int]:
     return years
 
 
+#: the statutory days off whose Gregorian date never moves (全国年节及纪念日放假办法): what a demo
+#: deployment may assume for a year the State Council has not announced yet — never a real one
+FIXED_HOLIDAYS = ((1, 1, "元旦"), (5, 1, "劳动节"), (5, 2, "劳动节"), (10, 1, "国庆节"), (10, 2, "国庆节"),
+                  (10, 3, "国庆节"))
+DEMO_NOTE = "演示数据：仅含固定日期的法定节日（元旦、劳动节、国庆节），无春节等农历节日和调休；正式使用前须按国务院办公厅通知导入"
+
+
+def seed_demo_years(today: date, actor: Actor = SYSTEM) -> list[int]:
+    """For a demo deployment only (``flask demo seed``): this year and the next, where no calendar is
+    stored yet, get the fixed-date statutory holidays, marked as demo data, so that the demo's
+    deadlines can be computed in December. A real deployment imports the notice instead and a year
+    without data keeps failing loudly. Does not commit."""
+    have = set(db.session.execute(select(CalendarYear.year)).scalars())
+    years = [y for y in (today.year, today.year + 1) if y not in have]
+    for year in years:
+        for month, day, name in FIXED_HOLIDAYS:
+            db.session.merge(CalendarDay(day=date(year, month, day), kind="holiday", name=name, source="demo",
+                                         updated_by=actor.username))
+        db.session.add(CalendarYear(year=year, source="demo", note=DEMO_NOTE, updated_by=actor.username))
+    if years:
+        _bump()
+    return years
+
+
 def parse_year_file(text: str, year: int) -> list[tuple[date, str, str]]:
     """A year file: one line per day, ``YYYY-MM-DD,holiday|workday,名称`` (``#`` comments allowed).
     Raises ValidationError naming every bad line."""

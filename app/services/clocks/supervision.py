@@ -9,22 +9,75 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, or_, select
 
+from ...domain.case_status import LABELS, CaseStatus
 from ...domain.errors import NotAuthorized, ValidationError
 from ...domain.groups import GROUPS
 from ...domain.workdays import CalendarMissing
 from ...extensions import db
-from ...models import Case, HumanTask, SupervisionEvent
+from ...models import Case, HumanTask, Matter, SupervisionEvent, User
 from ..common.clock import BEIJING, clock_now, today_beijing
 from ..common.db_support import insert_once
 from ..identity.actors import Actor
+from ..identity.org import department_names as org_department_names, role_for_group
 from ..messaging.notify import notify_staff
 from .calendar import current_calendar
 from .deadlines import heal_missing_clocks, system_alert
+
+
+#: the name of each warning rule (rule_id), as inspectors read it
+RULE_NAMES = {
+    "YELLOW-STEP": "环节时限即将到期（黄牌）", "RED-STEP": "环节超期（红牌）",
+    "YELLOW-CASE-PROMISED": "承诺办结期限即将到期（黄牌）", "RED-CASE-PROMISED": "超承诺办结期限（红牌）",
+    "YELLOW-CASE-STATUTORY": "法定办结期限即将到期（黄牌）", "RED-CASE-STATUTORY": "超法定办结期限（红牌）",
+    "CALENDAR-AHEAD": "次年工作日历未导入", "CALENDAR-MISSING": "工作日历缺失",
+}
+#: the stored result of a closed warning: a step done (on time / late, at) or the case's new status.
+#: Rows written before issue 19 hold a UTC ISO time and the status code (办件已approved).
+_STEP_RESULT = re.compile(r"^(按期|超期)办结于 (\S+(?: \d{2}:\d{2})?)$")
+_CASE_RESULT = re.compile(r"^(?:办件已|办件状态：)(.+)$")
+_LABEL_STATUS = {label: status for status, label in LABELS.items()}
+#: platform roles that are no department of a step
+_NOT_DEPARTMENTS = frozenset({"admin", "designer", "inspector"})
+NO_DEPARTMENT = "(none)"
+
+
+def rule_name(rule_id: str | None) -> str:
+    return RULE_NAMES.get(rule_id or "", rule_id or "")
+
+
+def _minutes(ts: datetime) -> str:
+    return ts.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def result_text(result: str | None, tr=lambda text: text) -> str:
+    """A closed warning's result as people read it, through ``tr`` (the UI's gettext; zh_CN by
+    default): the status by its label, the time in Beijing time to the minute."""
+    if not result:
+        return ""
+    step = _STEP_RESULT.match(result)
+    if step:
+        try:
+            at = datetime.fromisoformat(step[2])
+        except ValueError:
+            at = None
+        return tr(f"{step[1]}办结于 {{}}").format(_minutes(at) if at is not None and at.tzinfo else step[2])
+    case = _CASE_RESULT.match(result)
+    if case:
+        raw = case[1].strip()
+        status = _LABEL_STATUS.get(raw)
+        if status is None:
+            try:
+                status = CaseStatus(raw)
+            except ValueError:
+                return result
+        return tr("办件状态：{}").format(tr(status.label))
+    return result
 
 
 def chief_of(groups: list[str]) -> str | None:
@@ -137,13 +190,13 @@ def _close_finished() -> None:
     for event, task in open_steps:
         late = task.completed_at and event.due_date and task.completed_at.astimezone(BEIJING).date() > event.due_date
         event.status, event.resolved_at = "resolved", now
-        event.result = f"{'超期' if late else '按期'}办结于 {task.completed_at.isoformat() if task.completed_at else now.isoformat()}"
+        event.result = f"{'超期' if late else '按期'}办结于 {_minutes(task.completed_at or now)}"
     open_cases = db.session.execute(select(SupervisionEvent, Case).join(Case, Case.id == SupervisionEvent.case_id).where(
         SupervisionEvent.status == "open", SupervisionEvent.scope == "case",
         Case.clock_state.in_(["stopped", "not_started"]))).all()
     for event, case in open_cases:
         event.status, event.resolved_at = "resolved", now
-        event.result = f"办件已{case.status}"
+        event.result = f"办件状态：{LABELS.get(case.status, case.status)}"
 
 
 # -- reading (inspector) -------------------------------------------------------------------------
@@ -184,9 +237,50 @@ def overdue_cases(actor: Actor) -> list[Case]:
         Case.statutory_due < today, Case.promised_due < today)).order_by(Case.statutory_due)).scalars())
 
 
+def _department_of(group: str) -> str | None:
+    """The department a candidate group belongs to (``investment_chief`` → ``investment``); None for
+    a platform role or an expression that was never resolved."""
+    group = str(group or "")
+    if not group or "$" in group or group in _NOT_DEPARTMENTS:
+        return None
+    return role_for_group(group)[1] or group
+
+
+def step_department(task: HumanTask, people: dict[str, User]) -> str | None:
+    """The department responsible for a step: its candidate groups' department; for a step given to
+    a person (加签, an assignee expression) that person's department. None for the applicant's own
+    steps (补正): those are not the agency's time. ``NO_DEPARTMENT`` when nothing names one."""
+    for group in task.candidate_groups or ():
+        dept = _department_of(group)
+        if dept:
+            return dept
+    person = people.get(task.assignee or task.completed_by or "")
+    if person is None and task.candidate_users:
+        person = people.get(str(task.candidate_users[0]))
+    if person is not None and person.kind == "applicant":
+        return None
+    for group in (person.groups if person is not None else None) or ():
+        dept = _department_of(group)
+        if dept:
+            return dept
+    return NO_DEPARTMENT
+
+
+def department_names(codes) -> dict[str, str]:
+    """Department names by code (app/services/identity/org.py), ``NO_DEPARTMENT`` named too."""
+    names = org_department_names(c for c in codes if c != NO_DEPARTMENT)
+    names[NO_DEPARTMENT] = "未指定部门"
+    return names
+
+
+def matter_names() -> dict[str, str]:
+    return dict(db.session.execute(select(Matter.process_id, Matter.name)).all())
+
+
 def on_time_rates(actor: Actor, *, since: datetime | None = None, until: datetime | None = None) -> dict:
-    """Finished steps with a limit, per department (first candidate group) and per matter: how many
-    were done by their last day."""
+    """Finished steps with a limit, per department responsible for the step (``step_department``;
+    the applicant's own steps are left out) and per matter: how many were done by their last day.
+    Rows: key (department code / process id), name, total, on_time, rate."""
     _require_inspector(actor)
     late = and_(HumanTask.completed_at.is_not(None), HumanTask.due_date.is_not(None))
     stmt = select(HumanTask, Case.process_id).join(Case, Case.id == HumanTask.case_id).where(
@@ -195,20 +289,27 @@ def on_time_rates(actor: Actor, *, since: datetime | None = None, until: datetim
         stmt = stmt.where(HumanTask.completed_at >= since)
     if until:
         stmt = stmt.where(HumanTask.completed_at < until)
+    found = db.session.execute(stmt).all()
+    usernames = {u for task, _ in found if not task.candidate_groups
+                 for u in (task.assignee, task.completed_by, *(task.candidate_users or ())[:1]) if u}
+    people = {u.username: u for u in db.session.execute(
+        select(User).where(User.username.in_(usernames))).scalars()} if usernames else {}
     per_dept: dict[str, list[int]] = {}
     per_matter: dict[str, list[int]] = {}
-    for task, process_id in db.session.execute(stmt):
+    for task, process_id in found:
+        dept = step_department(task, people)
+        if dept is None:
+            continue
         on_time = task.completed_at.astimezone(BEIJING).date() <= task.due_date
-        dept = (task.candidate_groups or ["(assignee)"])[0] if not task.assignee else "applicant"
         for bucket, key in ((per_dept, dept), (per_matter, process_id)):
             counts = bucket.setdefault(key, [0, 0])
             counts[0] += 1
             counts[1] += int(on_time)
 
-    def rows(bucket):
-        return [{"key": k, "total": t, "on_time": o, "rate": round(o / t, 4) if t else None}
+    def rows(bucket, names):
+        return [{"key": k, "name": names.get(k) or k, "total": t, "on_time": o, "rate": round(o / t, 4) if t else None}
                 for k, (t, o) in sorted(bucket.items())]
-    return {"departments": rows(per_dept), "matters": rows(per_matter)}
+    return {"departments": rows(per_dept, department_names(per_dept)), "matters": rows(per_matter, matter_names())}
 
 
 def export_csv(actor: Actor, **filters) -> str:
@@ -216,10 +317,13 @@ def export_csv(actor: Actor, **filters) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["办件编号", "事项", "监察内容", "部门", "规则", "预警类型", "预警时间", "期限", "状态", "处理结果",
-                     "责任部门"])
+                     "责任部门", "规则编码"])
+    matters = matter_names()
     for e in events:
-        writer.writerow([e.case_no or "", e.process_id or "", e.content, e.department or "", e.rule_id,
-                         {"yellow": "黄牌", "red": "红牌"}[e.colour], e.at.strftime("%Y%m%dT%H%M%S"),
-                         e.due_date.isoformat() if e.due_date else "", e.status, e.result or "",
-                         e.responsible_department or ""])
+        writer.writerow([e.case_no or "", matters.get(e.process_id, e.process_id or ""), e.content,
+                         GROUPS.get(e.department, e.department or ""), rule_name(e.rule_id),
+                         {"yellow": "黄牌", "red": "红牌"}[e.colour], _minutes(e.at),
+                         e.due_date.isoformat() if e.due_date else "", {"open": "开启", "resolved": "已处理"}.get(e.status, e.status),
+                         result_text(e.result), GROUPS.get(e.responsible_department, e.responsible_department or ""),
+                         e.rule_id])
     return "\ufeff" + out.getvalue()  # BOM: Excel opens UTF-8 CSV correctly

@@ -44,6 +44,15 @@ def unit_of_work():
         raise
 
 
+def commit() -> None:
+    """Commit the session's transaction; on any failure roll it back and raise."""
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
 def insert_once(model, unique_column: str | tuple[str, ...], **values) -> bool:
     """INSERT … ON CONFLICT (unique_column) DO NOTHING: idempotent even when two processes insert the
     same key at once. Returns True when this call inserted the row. ``unique_column`` may be the

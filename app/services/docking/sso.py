@@ -41,6 +41,7 @@ from ...models.accounts import ApplicantProfile
 from ...models.docking_identity import DockingIdentity
 from ..common.clock import clock_now
 from ..identity.actors import Actor, actor_from_user
+from ..identity.assurance import level_for_acr
 from ..portal.applicants import mobile_problem
 
 PROVIDERS = {"oidc": "统一身份认证（OpenID Connect）", "cas": "统一身份认证（票据）"}
@@ -114,6 +115,12 @@ class SignIn:
     #: linked (by an earlier sign-in), matched (an existing account, linked now), created (a new account)
     origin: str
     second_factor: bool = False   # the account has a TOTP second factor: ask for it before signing in
+
+    @property
+    def assurance(self) -> int:
+        """Our level of assurance for the provider's claim (``acr`` / CAS ``level``) by the configured
+        IDENTITY_ACR_LEVELS map (default: assurance.DEFAULT_ACR_LEVELS, "L3" 实人认证 → HIGH)."""
+        return level_for_acr(self.identity.level, current_app.config.get("IDENTITY_ACR_LEVELS"))
 
     def session_record(self) -> dict:
         """What the web session keeps to show how the applicant signed in."""

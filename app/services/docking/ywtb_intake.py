@@ -326,7 +326,8 @@ def _apply(app_in: Application, files: list[dict]) -> tuple[dict, int]:
     db.session.add(case)
     db.session.flush()
     record_event(case, "ywtb", "ywtb_in", opinion=f"一张网统一申办受理转入（申办流水号 {app_in.serial_no}）",
-                 data_change={"serial_no": app_in.serial_no, "matter_code": app_in.matter_code})
+                 data_change={"serial_no": app_in.serial_no, "matter_code": app_in.matter_code,
+                              "sha256": [f["sha256"] for f in files]})
     for m, f in zip(app_in.materials, files):
         db.session.add(CaseFile(case_id=case.id, uploaded_by="ywtb", kind="scan", material=m.name, note=None,
                                 created_at=ts, **f))

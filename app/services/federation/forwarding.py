@@ -246,7 +246,8 @@ def apply_forward(env, files: list[dict]) -> tuple[dict, int | None]:
     sender = peer(env.sender)
     record_event(case, f"fed:{env.sender}", "forwarded_in",
                  opinion=f"{sender.name if sender else env.sender}转报（原办件编号 {origin_no}）",
-                 data_change={"origin": body.get("origin"), "trail": body.get("trail", [])[:TRAIL_ENTRIES]})
+                 data_change={"origin": body.get("origin"), "trail": body.get("trail", [])[:TRAIL_ENTRIES],
+                              "sha256": [f["sha256"] for f in files]})
     refs = body.get("materials", [])
     for ref, f in zip(refs, files):
         db.session.add(CaseFile(case_id=case.id, uploaded_by=f"fed:{env.sender}", kind=str(ref.get("kind") or "scan")[:32],

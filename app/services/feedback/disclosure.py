@@ -21,11 +21,13 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ...domain.codes import is_credit_code
+from ...domain.decisions import decision_name
 from ...domain.errors import Conflict, NotAuthorized, NotFound
 from ...extensions import db
 from ...models import Case, CaseEvent, ProcessVersion, User
 from ...models.accounts import ApplicantProfile
 from ...models.feedback import Disclosure
+from ...models.seals import Licence
 from ..cases.hooks import on_status
 from ..common.clock import BEIJING, clock_now, today_beijing
 from ..common.db_support import lock_one
@@ -44,7 +46,8 @@ from .evaluations import (
 
 MATTER_TYPES = {"01": "行政许可", "07": "行政确认", "10": "其他行政权力", "20": "公共服务"}
 STATUS = {"pending": "待公示", "published": "已公示", "retracted": "已撤销"}
-RESULTS = {"approved": "准予许可", "rejected": "不予许可"}
+#: the statuses that are decisions on the merits (each named by the matter's kind: app/domain/decisions.py)
+RESULTS = ("approved", "rejected")
 DOC_KEYS = ("document_no", "filing_no")
 
 
@@ -112,7 +115,7 @@ def on_decision(case: Case, old: str, new: str, actor: str) -> None:
     found = decision_data(case)
     decided = (case.decided_at or clock_now()).astimezone(BEIJING).date()
     result_name = (matter.get("result") or {}).get("name") or ""
-    content = RESULTS[new] + (f"（{result_name}）" if new == "approved" and result_name else "")
+    content = decision_name(case.process_id, matter, new) + (f"（{result_name}）" if new == "approved" and result_name else "")
     if found.get("opinion") and new == "rejected":
         content += f"。理由：{found['opinion'][:1000]}"
     name, code = _applicant(case)
@@ -295,9 +298,11 @@ def get_public(item_id: int) -> Disclosure:
 
 
 def related(item: Disclosure) -> dict:
-    """The record it replaces and the published/pending records replacing it."""
+    """The record it replaces, the published/pending records replacing it, and the electronic licence
+    (电子证照, issued when the approval's decision is sealed: its number is part of 行政许可 publicity)."""
     replaced = db.session.get(Disclosure, item.replaces_id) if item.replaces_id else None
     by = db.session.execute(select(Disclosure).where(Disclosure.replaces_id == item.id,
                                                      Disclosure.status != "pending")).scalars().first()
-    return {"replaces": replaced, "replaced_by": by, "history": history("disclosure", item.id)}
+    licence = db.session.execute(select(Licence).where(Licence.case_id == item.case_id)).scalar_one_or_none()
+    return {"replaces": replaced, "replaced_by": by, "history": history("disclosure", item.id), "licence": licence}
 

@@ -84,3 +84,7 @@ def _prepare(form, data: dict, opinion: str | None, outcome: str | None) -> tupl
         outcome = "reject" if chosen == "reject" else "return" if chosen == "return" else \
             "approve" if chosen in APPROVE_VALUES or dec is None else str(chosen)[:16]
     return clean, outcome
+
+
+#: the form's opinion field (the task page asks for the opinion once)
+opinion_field = _opinion_field

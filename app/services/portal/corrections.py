@@ -221,6 +221,7 @@ def answer_correction(actor: Actor, case_id: int, answers: list[dict], *, reply:
         record_event(case, actor.username, "correction_answer", task_id=req.applicant_task_id or req.task_id,
                      opinion=reply_text,
                      data_change={"request": req.id, "express_no": express,
+                                  "sha256": [f.sha256 for files, _r in stored for f in files],
                                   "answers": [{"material": i["material"], "files": [f["filename"] for f in a["files"]],
                                                "remark": a["remark"]} for i, a in zip(req.items, req.answers)]})
         if req.mode == "window":

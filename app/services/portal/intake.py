@@ -144,7 +144,8 @@ def submit_intake(actor: Actor, case_id: int, *, courier: str, tracking_no: str,
         db.session.flush()
         record_event(case, actor.username, "mail_submit",
                      data_change={"courier": courier, "tracking_no": tracking_no,
-                                  "files": [stored[f].filename for f in UPLOADS]})
+                                  "files": [stored[f].filename for f in UPLOADS],
+                                  "sha256": [stored[f].sha256 for f in UPLOADS]})
         notify_staff(case, ["g:window"], "mail_submitted", f"mail_submitted:{intake.id}", courier=courier,
                      tracking_no=tracking_no)
         db.session.commit()
@@ -185,7 +186,8 @@ def confirm_intake(actor: Actor, case_id: int) -> MailIntake:
             draft["paper_received"] = True
             task.draft, task.draft_by, task.draft_at = draft, actor.username, ts
         record_event(case, actor.username, "mail_confirm",
-                     data_change={"intake": intake.id, "receipt": receipt.filename, "promised_due": promised})
+                     data_change={"intake": intake.id, "receipt": receipt.filename, "sha256": receipt.sha256,
+                                  "promised_due": promised})
         touch(case, actor.username, "mail_confirm")
         notify_applicant(case, "received", f"received:{case.id}:{intake.id}",
                          promised_due=chinese_date(date.fromisoformat(promised)) if promised else "按承诺时限")

@@ -11,7 +11,7 @@ import io
 from datetime import date, datetime
 from pathlib import Path
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
@@ -23,6 +23,7 @@ from ..cases.steps import now
 from ..clocks.calendar import current_calendar
 from ..clocks.deadlines import due_date
 from ..common.clock import BEIJING
+from ..common.urls import public_url
 from ..identity.actors import Actor
 from ..inbox.case_files import store_file
 
@@ -57,9 +58,8 @@ def case_for_token(token: str) -> Case:
 
 
 def progress_url(case: Case) -> str:
-    """The absolute URL of the case's QR progress page (this request's host, else PUBLIC_BASE_URL)."""
-    base = request.host_url if has_request_context() else current_app.config.get("PUBLIC_BASE_URL", "")
-    return f"{base.rstrip('/')}/p/{progress_token(case)}"
+    """The absolute URL of the case's QR progress page (common/urls.py: PUBLIC_BASE_URL first)."""
+    return public_url(f"/p/{progress_token(case)}")
 
 
 # -- the PDF ---------------------------------------------------------------------------------------

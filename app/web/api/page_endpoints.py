@@ -237,6 +237,11 @@ DESIGNER_OPS = {
     "designer.import_file": op("打开文件: a BPMN file → the editor's document (stores nothing)", tag=DESIGNER,
                                body=obj({"bpmn": text(required_text=True), "filename": text()}, ["bpmn"]),
                                answer=ref("EditorDocument"), refusal=MODEL_REFUSED, redirect=False, semantic=True),
+    "designer.import_apply": op("导入助手: the accepted fixes made to a file, then the deploy check (stores nothing)",
+                                tag=DESIGNER, body=obj({"bpmn": text(required_text=True), "filename": text(),
+                                                        "accept": ps.ANY_OBJECT, "defaults": {"type": "boolean"},
+                                                        "group": text(), "forms": ps.ANY_OBJECT}, ["bpmn"]),
+                                answer=ps.ANY_OBJECT, refusal=MODEL_REFUSED, redirect=False, semantic=True),
     "designer.deploy": op("部署: check, write the files, deploy a new version", tag=DESIGNER, body=SUBMISSION,
                           answer=ref("Deployed"), refusal=MODEL_REFUSED, redirect=False, semantic=True),
 }
@@ -271,7 +276,28 @@ OTHER_OPS = {
                                                "text/html": {"schema": {"type": "string", "maxLength": 0}}}}}),
 }
 
-ENDPOINTS = {**INBOX_OPS, **PORTAL_OPS, **CASES_OPS, **CORRECTION_OPS, **FEEDBACK_OPS, **DESIGNER_OPS, **OTHER_OPS}
+CERT_REFUSAL = obj({"error": text(description="why, in Chinese (e.g. 证书已吊销, 挑战码已使用或已过期)"),
+                    "reason": text(description="a stable code: revoked, untrusted, expired, bad_signature, nonce …")},
+                   ["error", "reason"])
+#: certificate sign-in (app/web/auth_cert.py; static/js/cert_login.js — its other fetch goes to the local key
+#: client on 127.0.0.1, outside this app: docs/identity.md §1)
+CERT_OPS = {
+    "auth_cert.challenge": op("数字证书登录: a single-use nonce for the key client to sign, bound to this browser "
+                              "session", tag=OTHER, redirect=False, refusal=CERT_REFUSAL,
+                              answer=obj({"nonce": text(), "expires_in": {"type": "integer"},
+                                          "to_sign": text(description='what the key client signs (UTF-8): '
+                                                          '"yg-cert-login-v1|<origin of this app>|<nonce>"')},
+                                         ["nonce", "to_sign", "expires_in"])),
+    "auth_cert.login": op("数字证书登录: the certificate and its signature over to_sign (SM2-with-SM3, RSA or "
+                          "ECDSA); signs the session in at HIGH assurance", tag=OTHER, redirect=False,
+                          refusal=CERT_REFUSAL, semantic=True,
+                          body=obj({"certificate": text(description="PEM, or Base64 of DER"),
+                                    "signature": text(description="Base64 (DER or raw r||s for SM2)"), "nonce": text(),
+                                    "next": text()}, ["certificate", "signature", "nonce"]),
+                          answer=obj({"ok": {"type": "boolean"}, "redirect": text()}, ["ok", "redirect"])),
+}
+
+ENDPOINTS = {**INBOX_OPS, **PORTAL_OPS, **CASES_OPS, **CORRECTION_OPS, **FEEDBACK_OPS, **DESIGNER_OPS, **OTHER_OPS, **CERT_OPS}
 METHODS = {"portal_cases.my_cases": "get", "portal_cases.api_my_cases": "get", "portal_cases.api_case": "get",
            "portal_cases.qr_page": "get", "designer.form": "get", "ops_health.healthz": "get",
            "ops_health.readyz": "get", "portal_projects.lookup": "get"}

@@ -278,6 +278,7 @@ class SupervisionEventOut(Schema):
 
 class RateRow(Schema):
     key = fields.String()
+    name = fields.String()
     total = fields.Integer()
     on_time = fields.Integer()
     rate = fields.Float(allow_none=True)

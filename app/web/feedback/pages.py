@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from ...domain.decisions import DECISIONS
 from ...domain.errors import Conflict, NotFound, ValidationError
+from ...extensions import db
+from ...models import Case
 from ...services.cases.registry import list_matters
 from ...services.feedback import consultations as qsvc
 from ...services.feedback import disclosure as dsvc
 from ...services.feedback import evaluations as esvc
+from ...services.seals import documents as seal_docs
 from .. import i18n
 from ..auth import current_actor, login_required
 from ..errors import domain_answer, wants_json
@@ -26,34 +30,48 @@ applicant_only = login_required(lambda a: a.is_applicant)
 staff_only = login_required(lambda a: a.is_staff or a.is_admin)
 PER_PAGE = 20
 
-i18n.EN.update({
-    "服务评价": "Rate the service", "评价整改/咨询": "Reviews & questions", "整改工单": "Rectifications",
-    "咨询": "Consultations", "投诉": "Complaints", "公示": "Disclosure", "政务公开 · 双公示": "Public disclosure",
-    "总体评价": "Overall", "非常满意": "Very satisfied", "满意": "Satisfied", "基本满意": "Fairly satisfied",
-    "不满意": "Unsatisfied", "非常不满意": "Very unsatisfied", "办事效率": "Efficiency",
-    "办事指南精确度": "Accuracy of the guide", "办事便捷度": "Convenience", "平台操作性": "Ease of use",
-    "评价内容": "Comment", "匿名评价": "Anonymous", "提交评价": "Submit", "已评价": "Already rated",
-    "感谢您的评价": "Thank you for your review", "评价渠道": "Channel", "差评请说明原因": "Please say why",
-    "我的咨询与投诉": "My questions and complaints", "我要咨询": "Ask a question", "我要投诉": "Make a complaint",
-    "咨询类型": "Type", "一般咨询（政务服务大厅）": "General (service hall)",
-    "业务咨询（业务处室联络员）": "Specific (division liaison)", "标题": "Subject", "内容": "Content",
-    "提交": "Submit", "待答复": "Awaiting answer", "已答复": "Answered", "答复": "Answer", "答复期限": "Answer due",
-    "超期": "Overdue", "个工作日": " working days", "延期": "Extend", "延期理由": "Reason for extension",
-    "延期天数（工作日）": "Extension (working days)", "评价答复": "Rate the answer", "追问": "Follow up",
-    "关于办件（可选）": "About a case (optional)", "无": "None", "已提交，我们将尽快答复": "Sent; we will answer soon",
-    "待核实": "To verify", "整改中": "Rectifying", "已反馈": "Replied", "已回访（办结）": "Called back (closed)",
-    "申诉复核": "Appeal", "申诉成立（已作废）": "Appeal upheld (void)", "整改期限": "Due",
-    "核实属实，开始整改": "Verified: rectify", "整改反馈": "Report rectification", "回访": "Call back",
-    "申诉": "Appeal", "申诉成立（工单作废）": "Uphold appeal (void)", "申诉驳回（继续整改）": "Dismiss appeal",
-    "回访结果": "Call-back result", "回访满意": "Satisfied", "回访不满意": "Unsatisfied", "无法联系": "Unreachable",
-    "说明": "Note", "处理记录": "History", "实名": "Named", "匿名": "Anonymous", "办理部门": "Department",
-    "待公示": "To publish", "已公示": "Published", "已撤销": "Retracted", "决定书文号": "Decision no.",
-    "审批类别": "Category", "决定内容": "Decision", "行政相对人": "Applicant", "统一社会信用代码": "Credit code",
-    "决定机关": "Agency", "决定日期": "Decision date", "公示期限": "Publish by", "发布公示": "Publish",
-    "撤销公示": "Retract", "撤销理由": "Reason for retraction", "同时生成更正记录": "Create a corrected record",
-    "撤销日期": "Retracted on", "更正记录": "Correction", "查询": "Search", "共": "Total", "条": "",
-    "项目名称": "Project", "起始日期": "From", "截止日期": "To", "更正自": "Corrects", "已被更正": "Corrected by",
-})
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("非常满意"), i18n.N_("满意"), i18n.N_("基本满意"), i18n.N_("不满意"), i18n.N_("非常不满意"), i18n.N_("办事效率"),
+    i18n.N_("办事指南精确度"), i18n.N_("办事便捷度"), i18n.N_("平台操作性"), i18n.N_("一般咨询（政务服务大厅）"), i18n.N_("业务咨询（业务处室联络员）"),
+    i18n.N_("待答复"), i18n.N_("已答复"), i18n.N_("待核实"), i18n.N_("整改中"), i18n.N_("已反馈"), i18n.N_("已回访（办结）"),
+    i18n.N_("申诉复核"), i18n.N_("申诉成立（已作废）"), i18n.N_("核实属实，开始整改"), i18n.N_("回访"), i18n.N_("申诉成立（工单作废）"),
+    i18n.N_("申诉驳回（继续整改）"), i18n.N_("回访满意"), i18n.N_("回访不满意"), i18n.N_("无法联系"), i18n.N_("待公示"), i18n.N_("已公示"),
+    i18n.N_("更正记录"))
+
+
+#: a decision is named by the matter's kind (app/domain/decisions.py); a record's content starts with
+#: the name it was written with (before the fix, 准予许可 for a 备案 too)
+HISTORY_ACTIONS = {"create": "生成公示记录", "publish": "发布公示", "retract": "撤销公示", "correct": "生成更正记录"}
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("予以备案"), i18n.N_("不予备案"), i18n.N_("准予许可"), i18n.N_("准予办理"), i18n.N_("不予办理"), i18n.N_("决定"),
+    i18n.N_("生成公示记录"), i18n.N_("生成更正记录"))
+
+
+def decision_kind(item) -> str:
+    """filing | licence | other: the kind of the matter a disclosure record decides."""
+    case = db.session.get(Case, item.case_id)
+    return seal_docs.family(case, seal_docs.matter_of(case)) if case is not None else "other"
+
+
+def decision_name(item) -> str:
+    return DECISIONS[decision_kind(item)].get(item.result, "")
+
+
+def decision_text(item) -> str:
+    """The record's decision as published: its content, the decision named by the matter's kind
+    (a 备案 is 予以备案 / 不予备案, never 准予许可) when the content opens with a decision name."""
+    content = item.content or ""
+    # only a record written before the fix can open with the wrong name, and then it is the licence's
+    # (every decision was written 准予许可 / 不予许可): only those look up the matter's kind
+    written = DECISIONS["licence"].get(item.result)
+    if written and content.startswith(written):
+        return decision_name(item) + content[len(written):]
+    return content
+
+
+@bp.context_processor
+def _decisions():
+    return {"decision_text": decision_text, "decision_name": decision_name, "history_actions": HISTORY_ACTIONS}
 
 
 @bp.context_processor

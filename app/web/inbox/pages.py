@@ -7,19 +7,24 @@ task page's fetch). A DomainError of an operation is a flash message and a redir
 page (or ``{"message": …}`` with the error's status for a JSON request), never a 500."""
 from __future__ import annotations
 
+import copy
 import json
 import re
 import xml.etree.ElementTree as ET
 from functools import wraps
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
 
+from ...domain.case_status import CaseStatus
+from ...domain.decisions import matter_family
 from ...domain.errors import DomainError, NotAuthorized, ValidationError
 from ...domain.groups import GROUPS
 from ...services.cases import lifecycle as case_svc
 from ...services.cases.registry import get_version, list_matters
 from ...services.cases.steps import engine, spec_pair
-from ...services.common.clock import BEIJING
+from ...extensions import db
+from ...models import User
 from ...services.identity import permissions as perms
 from ...services.inbox import case_files as file_svc
 from ...services.inbox import form_fields, handover, task_base
@@ -27,6 +32,7 @@ from ...services.inbox import lists as inbox_svc
 from ...services.inbox import operations as ops
 from ...services.inbox import tasks as task_svc
 from ..auth import current_actor, login_required
+from .. import i18n
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates", static_folder="static")
 staff_only = login_required(lambda a: a.is_staff)
@@ -48,6 +54,9 @@ ACTION_LABELS = {
 OUTCOME_LABELS = {"approve": "同意", "reject": "不予许可", "return": "退回", "sign": "加签意见", "removed": "已减签",
                   "correction": "补正", "deemed": "逾期视为办结（系统）"}
 
+# the task page's own texts (the rest are in app/web/i18n.py)
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("不予受理"),)
 
 # -- small helpers ---------------------------------------------------------------------------------
 def _wants_json() -> bool:
@@ -130,17 +139,22 @@ def _operation(view):
     return wrapped
 
 
-def _local(ts):
-    return ts.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if ts else ""
-
-
 def _group_names(groups) -> str:
-    return "、".join(GROUPS.get(g, g) for g in groups or ())
+    """The candidate groups by their labels (department · role) in the UI's language."""
+    return i18n.gettext("、").join(i18n.gettext(GROUPS[g]) if g in GROUPS else g for g in groups or ())
 
 
 @bp.app_template_filter("bj")
 def _bj_filter(ts):
-    return _local(ts)
+    return i18n.format_time(ts)
+
+
+@bp.app_template_filter("bjdate")
+def _bjdate_filter(day):
+    """A date in the page language's format: 2026-03-04, or 4 Mar 2026."""
+    if not day:
+        return ""
+    return day.isoformat() if i18n.current_lang() != "en" else f"{day.day} {day.strftime('%b %Y')}"
 
 
 def _diagram_xml(version_id: int) -> str:
@@ -166,17 +180,23 @@ def _flows(xml: str, done: set, current: set) -> list[str]:
     return out
 
 
-def _path(inst) -> dict:
-    """Where the case stands in its diagram. Read-only: the workflow goes back to the engine cache."""
+def _workflow(inst):
+    """The instance's workflow, read-only: it goes back to the engine cache."""
     if inst is None:
-        return {"done": [], "current": [], "flows": []}
+        return None
     eng = engine()
     wf = eng.take_cached(inst.id, inst.revision)
     if wf is None:
         wf = eng.load(spec_pair(get_version(inst.version_id)), inst.state)
-    path = eng.path(wf)
     eng.remember(inst.id, inst.revision, wf)
-    return path
+    return wf
+
+
+def _path(wf) -> dict:
+    """Where the case stands in its diagram."""
+    if wf is None:
+        return {"done": [], "current": [], "flows": []}
+    return engine().path(wf)
 
 
 def _matters() -> dict:
@@ -206,6 +226,7 @@ def index():
     return render_template("inbox/index.html", page=page, tab=tab, tabs=TAB_LABELS, f=args, matters=matters,
                            colours=COLOUR_LABELS, error=error, inbox_counts=page.counts, action_labels=ACTION_LABELS,
                            filtered=bool(args), outcome_labels=OUTCOME_LABELS,
+                           status_labels={st.value: st.label for st in CaseStatus},
                            page_url=lambda n: url_for("inbox.index", tab=tab, page=n, **args)), (422 if error else 200)
 
 
@@ -243,10 +264,72 @@ def _actions(actor, task, case, form, inst) -> dict:
     return a
 
 
-def _form_data(task, case, form) -> dict:
-    """What the form shows first: the task's draft, else the applicant's data; the decision field
+def _merge(base: dict, top: dict) -> dict:
+    """``top`` over ``base``, nested objects merged key by key."""
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+_TEMPLATE_NAME = re.compile(r"\{\{\s*([A-Za-z_]\w*)")
+
+
+def _template_names(form: dict | None) -> set[str]:
+    """The variables the form's texts show (``会签部门：{{cs.dept_name}}`` → ``cs``)."""
+    names: set[str] = set()
+
+    def walk(components):
+        for comp in components or ():
+            for attr in ("text", "label", "description"):
+                if isinstance(comp.get(attr), str):
+                    names.update(_TEMPLATE_NAME.findall(comp[attr]))
+            walk(comp.get("components"))
+    walk((form or {}).get("components"))
+    return names
+
+
+def _task_variables(wf, task_id: str, names: set[str]) -> dict:
+    """The values of ``names`` in the task's data in the workflow: the item of a multi-instance step
+    (the countersign's ``cs`` = {dept, dept_name}), which lives only there. Read-only; {} when the task
+    is not in the workflow (any more)."""
+    if wf is None or not names:
+        return {}
+    return engine().task_variables(wf, task_id, names)
+
+
+def _previous_data(task, details, form) -> dict | None:
+    """What this step was completed with the last time, for a step reopened by 退回 / 撤回 or reached
+    again by the process (the trail's complete/reject event keeps the submitted data); the decision
+    is left out — it is taken anew. A countersign step reuses only its own department's data."""
+    if task.state != "ready" or task.kind != "user":
+        return None
+    groups = sorted(task.candidate_groups or [])
+    ids = {t.id for t in details["tasks"] if t.element_id == task.element_id and t.id != task.id
+           and t.state == "completed" and (task.mi_index is None or sorted(t.candidate_groups or []) == groups)}
+    data = None
+    for ev in details["history"]:
+        if ev.task_id in ids and ev.action in ("complete", "reject") and isinstance(ev.data_change, dict):
+            data = copy.deepcopy(ev.data_change)
+    dec = form_fields.decision_field(form)
+    if data and dec is not None:
+        cur, parts = data, dec[0].split(".")
+        for part in parts[:-1]:
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        if isinstance(cur, dict):
+            cur.pop(parts[-1], None)
+    return data or None
+
+
+def _form_data(task, case, form, previous=None, variables=None) -> dict:
+    """What the form shows first: the task's draft, else the applicant's data with what the step was
+    last completed with (``previous``), over the workflow variables its texts show; the decision field
     set to 'approve' when empty (the buttons say approve / reject)."""
-    data = dict(task.draft) if task.draft else dict((case.data if case is not None else None) or {})
+    if task.draft:
+        data = dict(task.draft)
+    else:
+        data = _merge(dict((case.data if case is not None else None) or {}), previous or {})
+    data = _merge(variables or {}, data)
     dec = form_fields.decision_field(form)
     if dec is not None and task.state == "ready":
         cur, parts = data, dec[0].split(".")
@@ -262,11 +345,95 @@ def _form_data(task, case, form) -> dict:
     return data
 
 
+def _gateway_graph(version_id: int, xml: str) -> dict:
+    """element id → (is a gateway, targets of its sequence flows), read once per version."""
+    cache = current_app.extensions.setdefault("inbox_flow_graph", {})
+    graph = cache.get(version_id)
+    if graph is None:
+        graph = {}
+        try:
+            root = ET.fromstring(xml.encode("utf-8"))
+        except ET.ParseError:
+            root = None
+        for el in (root.iter() if root is not None else ()):
+            if el.tag.endswith("}sequenceFlow") and el.get("sourceRef"):
+                graph.setdefault(el.get("sourceRef"), [False, []])[1].append(el.get("targetRef"))
+        for el in (root.iter() if root is not None else ()):
+            if el.tag.endswith("Gateway") and el.get("id"):
+                graph.setdefault(el.get("id"), [False, []])[0] = True
+        cache[version_id] = graph
+    return graph
+
+
+def _leads_to(graph: dict, source: str, target: str) -> bool:
+    """Whether the process goes from step ``source`` to step ``target`` through gateways only (a
+    decision "退回" modelled as a flow back)."""
+    seen, todo = set(), list(graph.get(source, (False, []))[1])
+    while todo:
+        node = todo.pop()
+        if node == target:
+            return True
+        if node in seen or not graph.get(node, (False, []))[0]:
+            continue
+        seen.add(node)
+        todo.extend(graph[node][1])
+    return False
+
+
+def _came_back(task, details, graph) -> object | None:
+    """The trail event that sent the case back to this open step, if that is how it got here: a 退回
+    to it, or a decision 退回 (outcome ``return``) whose flow leads back to it; None once the step
+    has been completed again since."""
+    if task.state != "ready" or task.kind != "user":
+        return None
+    outcomes = {t.id: t.outcome for t in details["tasks"]}
+    found = None
+    for ev in details["history"]:
+        change = ev.data_change if isinstance(ev.data_change, dict) else {}
+        if ev.action == "return" and change.get("target") == task.element_id:
+            found = ev
+        elif ev.action in ("complete", "reject") and ev.element_id == task.element_id:
+            found = None
+        elif ev.action == "complete" and outcomes.get(ev.task_id) == "return" and ev.element_id \
+                and _leads_to(graph, ev.element_id, task.element_id):
+            found = ev
+    return found
+
+
+def _withdrawn(task, details) -> bool:
+    """Whether this open step was taken back (撤回) by whoever had completed it, since it was last
+    completed."""
+    last = None
+    for ev in details["history"]:
+        if ev.element_id == task.element_id and ev.action in ("complete", "reject", "withdraw"):
+            last = ev.action
+    return task.state == "ready" and last == "withdraw"
+
+
+def _display_names(usernames) -> dict[str, str]:
+    names = [u for u in set(usernames) if u]
+    if not names:
+        return {}
+    return {u: n for u, n in db.session.execute(select(User.username, User.display_name)
+                                                 .where(User.username.in_(names))).all() if n}
+
+
+def _reject_label(task, case, matter: dict) -> str:
+    """What refusing means at this step: 不予受理 at the window's receiving step, 不予备案 for a filing
+    matter (备案, as its decision document: app/domain/decisions.py), else 不予许可."""
+    if task.action == "receive":
+        return "不予受理"
+    if case is not None and matter_family(case.process_id, matter) == "filing":
+        return "不予备案"
+    return "不予许可"
+
+
 def _case_context(actor, case) -> dict:
     """Everything the lower half of the task page and the case page show."""
     d = case_svc.case_details(case)
     inst = d["instance"]
-    path = _path(inst)
+    wf = _workflow(inst)
+    path = _path(wf)
     xml = _diagram_xml(case.version_id)
     path["flows"] = _flows(xml, set(path["done"]), set(path["current"]))
     groups: dict[str, list] = {}
@@ -280,19 +447,20 @@ def _case_context(actor, case) -> dict:
     version = get_version(case.version_id)
     start_key = (version.summary or {}).get("start_form")
     start_form = (version.forms or {}).get(start_key) if start_key else None
-    from ...domain.case_status import CaseStatus
     try:
         status_label = CaseStatus(case.status).label
     except ValueError:
         status_label = case.status
-    return {"case": case, "details": d, "inst": inst, "path": path, "bpmn_xml": xml, "countersigns": countersigns,
+    return {"case": case, "details": d, "inst": inst, "workflow": wf, "matter": version.matter or {}, "path": path, "bpmn_xml": xml, "countersigns": countersigns,
             "files": file_svc.list_files(actor, case.id), "kinds": file_svc.KINDS, "start_form": start_form,
             "matter_name": (version.matter or {}).get("name") or case.process_id, "status_label": status_label,
             "case_colour": inbox_svc.colour_of(case.promised_due or case.statutory_due),
             "statutory_colour": inbox_svc.colour_of(case.statutory_due),
             "promised_colour": inbox_svc.colour_of(case.promised_due),
             "status_labels": {s.value: s.label for s in CaseStatus}, "action_labels": ACTION_LABELS, "outcome_labels": OUTCOME_LABELS, "colours": COLOUR_LABELS,
-            "group_names": _group_names, "can_upload": actor.is_staff and not actor.groups <= {"inspector"}}
+            "group_names": _group_names, "can_upload": actor.is_staff and not actor.groups <= {"inspector"},
+            "people": _display_names([getattr(ev, "actor", None) for ev in d.get("history") or ()]
+                                     + [u for t in d["tasks"] for u in (t.completed_by, t.assignee)])}
 
 
 @bp.app_template_global("badge")
@@ -308,19 +476,33 @@ def task_page(task_id):
     if case is None:
         raise ValidationError("该任务没有办件")
     ctx = _case_context(actor, case)
+    wf, details = ctx.pop("workflow"), ctx["details"]
     actions = _actions(actor, task, case, form, ctx["inst"])
-    signs = [t for t in ctx["details"]["tasks"] if t.parent_id == task.id and t.kind == "sign" and t.state == "ready"]
+    signs = [t for t in details["tasks"] if t.parent_id == task.id and t.kind == "sign" and t.state == "ready"]
+    variables = _task_variables(wf, task.id, _template_names(form))
     submitted = None
     if task.state == "completed":
-        for ev in ctx["details"]["history"]:
+        for ev in details["history"]:
             if ev.task_id == task.id and ev.action in ("complete", "reject"):
                 submitted = ev.data_change
-    data = submitted if submitted is not None else _form_data(task, case, form)
+    back = _came_back(task, details, _gateway_graph(case.version_id, ctx["bpmn_xml"]))
+    if submitted is not None:
+        data = _merge(variables, submitted if isinstance(submitted, dict) else {})
+    else:  # a step sent back (退回) or taken back (撤回) shows what it was completed with
+        again = back is not None or _withdrawn(task, details)
+        data = _form_data(task, case, form, _previous_data(task, details, form) if again else None, variables)
+    names = _display_names([back.actor] if back is not None else [])
     people = task_base.colleagues(actor, task.region_code) if any(
         actions.get(k) for k in ("transfer", "signers", "cc")) else []
+    editable = bool(actions.get("approve") or actions.get("resolve") or actions.get("draft"))
+    # one opinion field: the form's own when it has one (and the holder fills the form), else the page's
+    form_opinion = form_fields.opinion_field(form) if editable and task.kind != "sign" else None
     return render_template("inbox/task.html", task=task, form=form, form_data=data, revision=revision,
-                           actions=actions, signs=signs, colleagues=people, decision_key=(form_fields.decision_field(form) or (None,))[0], colour=inbox_svc.colour_of(task.due_date),
-                           editable=bool(actions.get("approve") or actions.get("resolve") or actions.get("draft")),
+                           actions=actions, signs=signs, colleagues=people,
+                           decision_key=(form_fields.decision_field(form) or (None,))[0],
+                           colour=inbox_svc.colour_of(task.due_date), editable=editable,
+                           page_opinion=not form_opinion, reject_label=_reject_label(task, case, ctx["matter"]),
+                           came_back=back, came_back_by=names.get(back.actor, back.actor) if back is not None else None,
                            **ctx)
 
 
@@ -330,9 +512,9 @@ def case_page(case_id):
     actor = current_actor()
     case = case_svc.get_case(actor, case_id)
     inbox_svc.mark_cc_read(actor, case.id)
-    from ...extensions import db
     db.session.commit()  # the read mark is this request's only change
     ctx = _case_context(actor, case)
+    ctx.pop("workflow")
     mine = [t for t in ctx["details"]["tasks"] if t.state == "ready" and perms.may_act(actor, t)]
     return render_template("inbox/case.html", mine=mine, **ctx)
 

@@ -5,7 +5,8 @@ with the staff panels for intake and results shown on the inbox task page (``cas
 from .cases import bp as cases_bp
 from .correction import bp as correction_bp
 from .pages import bp as pages_bp
+from .progress_text import bp as progress_text_bp
 from .projects import bp as projects_bp
 from .sso import bp as sso_bp
 
-BLUEPRINTS = (pages_bp, cases_bp, correction_bp, sso_bp, projects_bp)
+BLUEPRINTS = (pages_bp, cases_bp, correction_bp, sso_bp, projects_bp, progress_text_bp)

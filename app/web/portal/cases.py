@@ -25,47 +25,31 @@ from flask import (
 
 from ...domain.errors import DomainError, NotAuthenticated, NotAuthorized, NotFound, RateLimited, ValidationError
 from ...services.cases import requirements as requirements_svc
+from ...services.common.clock import BEIJING
 from ...services.portal import intake as intake_svc
 from ...services.portal import notices as notice_svc
 from ...services.portal import progress as progress_svc
 from ...services.portal import receipts as receipt_svc
 from ...services.portal import results as result_svc
+from ...services.portal.draft_saves import draft_saves
 from .. import i18n
 from ..auth import _safe_next, current_actor
 
 bp = Blueprint("portal_cases", __name__, template_folder="templates")
 
-i18n.EN.update({
-    "我的办件": "My cases", "办件详情": "Case", "您需要做的": "What you need to do", "暂无需要您办理的事项": "Nothing to do now",
-    "当前环节": "Current step", "法定办结期限": "Statutory deadline", "承诺办结期限": "Promised deadline",
-    "已暂停": "Paused", "特别程序": "Special procedures", "办理过程": "History", "我的材料与结果": "My files and results",
-    "邮寄纸质材料": "Mail paper materials", "快递公司": "Courier", "快递单号": "Tracking no.",
-    "快递面单扫描件": "Courier slip scan", "材料清单": "Content list", "签署的承诺书": "Signed commitment letter",
-    "提交": "Submit", "需邮寄的纸质材料": "Paper materials to mail", "原件": "Originals", "复印件": "Copies",
-    "进度查询": "Progress query", "办件编号": "Case no.", "手机号码": "Mobile number", "获取验证码": "Send code",
-    "验证码已发送": "Verification code sent", "短信验证码": "SMS code", "查询": "Look up",
-    "下载电子回执单": "Download the receipt", "办理结果": "Result", "结果原件寄送": "Original mailed",
-    "快递收件": "Mail intake", "确认收件并出具回执": "Confirm and issue the receipt", "退回": "Refuse",
-    "退回理由": "Reason", "上传结果文书扫描件": "Upload the decision scan", "登记寄送": "Record mailing",
-    "待核对": "Waiting for check", "已确认": "Confirmed", "已退回": "Refused", "申请时间": "Submitted",
-    "受理时间": "Accepted", "办结时间": "Decided", "暂无办件": "No cases yet", "查看": "View",
-    "剩余": "Remaining", "去办理": "Go", "事项": "Matter", "状态": "Status", "承诺期限": "Promised deadline",
-    "登录后查看全部信息": "Sign in to see everything", "重新获取": "Send again", "文件": "File",
-    "办理机关": "Agency", "申请人": "Applicant", "项目名称": "Project", "下载": "Download",
-})
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("办件详情"), i18n.N_("法定办结期限"), i18n.N_("承诺办结期限"), i18n.N_("快递面单扫描件"), i18n.N_("材料清单"),
+    i18n.N_("签署的承诺书"), i18n.N_("剩余"), i18n.N_("办理机关"))
 
 # the staff timeline (inbox pages) names this part's actions too
 from ..inbox.pages import ACTION_LABELS  # noqa: E402
 
 ACTION_LABELS.update({"mail_submit": "上传快递收件材料", "mail_confirm": "确认快递收件", "mail_refuse": "退回快递收件材料",
                       "result_upload": "上传结果文书", "result_mail": "登记结果寄送"})
-i18n.EN.update({"上传快递收件材料": "Mail intake uploaded", "确认快递收件": "Mail intake confirmed",
-                "退回快递收件材料": "Mail intake refused", "上传结果文书": "Result uploaded",
-                "登记结果寄送": "Result mailed"})
-i18n.EN.update({"受理通知书": "Notice of acceptance", "不予受理决定书": "Decision not to accept",
-                "受理与不予受理文书": "Acceptance notices", "打印": "Print", "文号": "No.",
-                "前置事项": "Prerequisite matters", "返回办件": "Back to the case",
-                "（行政审批专用章）": "(seal)"})
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("上传快递收件材料"), i18n.N_("确认快递收件"), i18n.N_("退回快递收件材料"), i18n.N_("上传结果文书"), i18n.N_("登记结果寄送"))
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("受理通知书"), i18n.N_("不予受理决定书"))
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -123,6 +107,17 @@ def _send_blob(f, *, inline: bool = False):
     return send_file(io.BytesIO(blob), mimetype=f.content_type, as_attachment=not inline, download_name=f.filename)
 
 
+def _with_draft_saves(view: dict, label: str) -> dict:
+    """The applicant's saves of the draft as one row "暂存（N 次）" at the last save's time, first on
+    the timeline (every save precedes the submission). The staff trail keeps one row per save."""
+    count, last = draft_saves(view["case"])
+    if count:
+        row = {"at": last.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if last else None, "action": "draft",
+               "label": label % count, "step": None, "detail": None, "by": "申请人"}
+        view["timeline"] = [row] + list(view["timeline"])
+    return view
+
+
 # -- my cases / case page --------------------------------------------------------------------------
 @bp.get("/portal/cases")
 def my_cases():
@@ -140,7 +135,7 @@ def case_page(case_id):
     actor = _applicant()
     if actor.is_staff:
         return redirect(url_for("inbox.case_page", case_id=case_id))
-    view = progress_svc.owner_view(actor, case_id)
+    view = _with_draft_saves(progress_svc.owner_view(actor, case_id), i18n.gettext("暂存（%d 次）"))
     return render_template("portal_cases/case.html", v=view, card=view["card"], kinds=intake_svc.KIND_LABELS,
                            notices=notice_svc.notices_of(case_id), notice_kinds=notice_svc.KINDS)
 
@@ -153,7 +148,7 @@ def api_my_cases():
 @bp.get("/api/portal/cases/<int:case_id>")
 def api_case(case_id):
     actor = _api_actor()
-    view = progress_svc.owner_view(actor, case_id)
+    view = _with_draft_saves(progress_svc.owner_view(actor, case_id), "暂存（%d 次）")
     cur = view["intake"]
     return jsonify({
         **view["card"], "timeline": view["timeline"], "mailing": view["mailing"],

@@ -24,25 +24,8 @@ staff_only = login_required(lambda a: a.is_staff)
 applicant_only = login_required(lambda a: a.is_applicant)
 FREE_ROWS = 5
 
-i18n.EN.update({
-    "一次性告知（补正）": "One-time notice (corrections)", "发出一次性告知": "Send the one-time notice",
-    "要求补正": "Request corrections", "需补正的材料": "Materials to correct", "其他事项": "Other items",
-    "需补正的内容": "What is missing or wrong", "材料名称": "Material", "说明": "Note",
-    "补正期限（工作日）": "Deadline (working days)", "等待申请人补正": "Waiting for the applicant's corrections",
-    "撤回补正要求": "Withdraw the request", "撤回理由": "Reason", "补正告知记录": "Past notices",
-    "补正材料": "Corrections", "提交补正": "Submit corrections", "补正情况说明": "Reply",
-    "纸质材料快递单号（如有）": "Courier tracking number of paper copies (if any)", "告知日期": "Notice date",
-    "补正期限": "Deadline", "上传文件": "Upload", "补正说明": "Remark", "已补正": "Answered", "已撤回": "Withdrawn",
-    "待补正": "Open", "申请人的补正": "The applicant's answer", "当前没有需要补正的事项": "Nothing to correct now",
-    "返回办件": "Back to the case", "补正时间": "Answered at", "告知人": "Notified by",
-    "勾选需补正的材料并说明问题；其他事项写在下方。所有问题须一次列明（行政许可法第三十二条）。":
-        "Tick every material to correct and say what is wrong; other items below. Everything must be listed "
-        "at once (Administrative Licensing Law art. 32).",
-    "补正期间办理时限暂停计算，申请人提交补正后恢复。":
-        "The time limit is suspended until the applicant answers.",
-    "每项请上传补正后的文件（PDF、JPG、PNG、OFD）或填写说明，每次提交合计不超过 20 MB。":
-        "For every item upload the corrected file (PDF, JPG, PNG, OFD) or write a remark; 20 MB per submission.",
-})
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("已补正"), i18n.N_("已撤回"), i18n.N_("待补正"), i18n.N_("申请人的补正"), i18n.N_("告知人"))
 
 
 def _wants_json() -> bool:

@@ -14,58 +14,23 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 
 from ...domain.errors import Conflict, DomainError, NotAuthorized, NotFound, ValidationError
 from ...services.cases.registry import get_version
-from ...services.common.clock import BEIJING, clock_now
+from ...services.common.clock import clock_now
 from ...services.inbox import case_files as file_svc
 from ...services.portal import applicants as acct
 from ...services.portal import applications as apply_svc
 from ...services.portal import catalog
 from ...services.portal import library as lib
+from ...services.portal import start_checks
 from .. import i18n
-from ..auth import _fresh_session, _safe_next, current_actor
+from ..auth import _fresh_session, _safe_next, current_actor, sign_in
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 
-i18n.EN.update({
-    "办事大厅": "Service hall", "我的办件": "My cases", "事项清单": "Matters", "办事指南": "Service guide",
-    "搜索事项名称、编码或关键词": "Search by name, code or keyword", "搜索": "Search", "事项类型": "Matter type",
-    "行使层级": "Level", "服务对象": "Service object", "办理形式": "Handling forms", "查看办事指南": "View the guide",
-    "在线申请": "Apply online", "咨询": "Ask a question", "共": "Total", "项": "matters",
-    "没有找到符合条件的事项": "No matter matches", "实施编码": "Implementation code", "设定依据": "Legal basis", "不在网上办理的情形": "Not handled online", "事项分类": "Category", "其他事项": "Other matters",
-    "投资项目管理": "Investment projects", "节能审查": "Energy review", "政府投资": "Government investment",
-    "资金申请": "Fund applications", "招标投标": "Bidding", "外商及境外投资": "Foreign and outbound investment",
-    "资格认定": "Certifications", "价格管理": "Prices", "信用管理": "Credit", "特许经营": "Concessions",
-    "转报事项": "Forwarded matters",
-    "实施主体": "Implementing body", "实施主体统一社会信用代码": "Body's credit code", "受理条件": "Acceptance conditions",
-    "办理流程": "Process", "流程图": "Diagram", "联办部门": "Joint departments", "办理部门": "Handling departments",
-    "办理结果": "Result", "结果类型": "Result type", "收费标准": "Fees", "特别程序": "Special procedures",
-    "办理地点": "Place", "办理时间": "Hours", "咨询电话": "Consultation phone", "监督投诉电话": "Supervision phone",
-    "常见问题": "FAQ", "申请材料": "Materials", "材料名称": "Material", "来源渠道": "Issuer", "原件": "Originals",
-    "复印件": "Copies", "必要性": "Required", "必需": "Required", "非必需": "Optional", "需邮寄纸质原件": "Paper original by mail",
-    "填写须知": "Notes", "事项来源": "Where the matter comes from", "材料依据": "Required by", "申请表单": "Application form", "您将需要填写": "What you will be asked",
-    "字段": "Field", "必填": "Required", "选项": "Options", "注册": "Register", "申请人注册": "Applicant registration",
-    "申请人登录": "Applicant sign-in", "企业": "Enterprise", "个人": "Individual", "账户类型": "Account type",
-    "单位名称": "Organisation name", "姓名": "Name", "统一社会信用代码": "Unified social credit code",
-    "身份证号码": "Resident ID number", "法定代表人": "Legal representative", "联系人": "Contact person",
-    "手机号码": "Mobile number", "短信验证码": "SMS code", "获取验证码": "Send code", "邮箱": "E-mail", "地址": "Address",
-    "验证码已发送，5 分钟内有效": "Code sent, valid for 5 minutes", "验证码登录": "Sign in with a code",
-    "密码登录": "Sign in with a password", "还没有账户？": "No account yet?", "已有账户？": "Have an account?",
-    "个人资料": "Profile", "保存资料": "Save profile", "更换手机号码": "Change mobile number", "新手机号码": "New mobile number",
-    "设置登录密码": "Set a password", "修改登录密码": "Change the password", "新密码": "New password",
-    "确认新密码": "Confirm the password", "当前密码": "Current password", "材料库": "Materials library",
-    "一次提交、多次使用": "Upload once, use many times", "上传到材料库": "Add to the library", "文件": "File",
-    "大小": "Size", "上传时间": "Uploaded", "下载": "Download", "删除": "Delete", "材料库为空": "The library is empty",
-    "我的草稿": "My drafts", "草稿": "Draft", "继续填写": "Continue", "删除草稿": "Delete draft", "暂无草稿": "No drafts",
-    "新建申请": "New application", "暂存": "Save draft", "提交申请": "Submit", "上传": "Upload",
-    "从材料库选用": "Use from library", "同时保存到材料库": "Also keep in the library", "已上传": "Uploaded",
-    "未上传": "Not uploaded", "移除": "Remove", "存入材料库": "Keep in library", "申请事项": "Matter",
-    "只接受 PDF、JPG、PNG、OFD 文件": "PDF, JPG, PNG or OFD files only", "最近更新": "Updated",
-    "申请未提交：以下内容缺失或有误，请补齐后再提交": "Not submitted: complete or correct the following",
-    "已暂存": "Draft saved", "个人中心": "My account", "退出": "Sign out", "登录后申请": "Sign in to apply",
-    "您已有该事项的草稿": "You have drafts of this matter", "返回办事指南": "Back to the guide", "全部": "All",
-    "承诺件": "Promised", "即办件": "Immediate", "法定时限": "Statutory limit", "承诺时限": "Promised limit",
-    "办件类型": "Case type", "基本编码": "Basic code", "事项名称": "Matter", "版本": "Version",
-    "基本信息": "Basic information", "无": "None", "注册成功，欢迎使用网上办事大厅": "Registered, welcome",
-})
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("投资项目管理"), i18n.N_("节能审查"), i18n.N_("政府投资"), i18n.N_("资金申请"), i18n.N_("招标投标"), i18n.N_("外商及境外投资"),
+    i18n.N_("资格认定"), i18n.N_("价格管理"), i18n.N_("信用管理"), i18n.N_("特许经营"), i18n.N_("转报事项"), i18n.N_("结果类型"),
+    i18n.N_("必要性"), i18n.N_("上传时间"), i18n.N_("申请事项"), i18n.N_("申请未提交：以下内容缺失或有误，请补齐后再提交"), i18n.N_("已暂存"),
+    i18n.N_("个人中心"), i18n.N_("登录后申请"), i18n.N_("承诺件"), i18n.N_("即办件"), i18n.N_("注册成功，欢迎使用网上办事大厅"))
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -101,25 +66,17 @@ def _tr(text):
 
 
 # GB/T 39046 code-set names (app/services/catalog.py) and units, in English
-i18n.EN.update({
-    "行政许可": "Administrative licence", "行政处罚": "Administrative penalty", "行政强制": "Administrative coercion",
-    "行政征收": "Administrative levy", "行政给付": "Administrative payment", "行政检查": "Administrative inspection",
-    "行政确认": "Administrative confirmation", "行政奖励": "Administrative reward", "行政裁决": "Administrative ruling",
-    "其他行政权力": "Other administrative power", "公共服务": "Public service",
-    "国家级": "National", "省级": "Provincial", "市级": "City", "县级": "County",
-    "自然人": "Natural person", "企业法人": "Enterprise legal person", "事业法人": "Public institution",
-    "社会组织法人": "Social organisation", "非法人企业": "Unincorporated enterprise", "行政机关": "Government body",
-    "其他组织": "Other organisation", "窗口办理": "At the counter", "网上办理": "Online (PC)",
-    "移动端办理": "Mobile", "快递申请": "By courier", "个工作日": " working days", "个自然日": " calendar days",
-    "个月": " months", "企业（法人）": "Enterprise (legal person)", "个人（自然人）": "Individual (natural person)",
-    "输入办件编号和申请时预留的手机号码，我们将发送短信验证码。":
-        "Enter the case number and the mobile number given when applying; we will send a verification code by SMS.",
-})
+# msgids shown through _() from data: marked for `scripts/i18n extract`; English in app/translations
+_MSGIDS = (i18n.N_("行政许可"), i18n.N_("行政处罚"), i18n.N_("行政强制"), i18n.N_("行政征收"), i18n.N_("行政给付"), i18n.N_("行政检查"),
+    i18n.N_("行政确认"), i18n.N_("行政奖励"), i18n.N_("行政裁决"), i18n.N_("其他行政权力"), i18n.N_("公共服务"), i18n.N_("国家级"),
+    i18n.N_("自然人"), i18n.N_("企业法人"), i18n.N_("事业法人"), i18n.N_("社会组织法人"), i18n.N_("非法人企业"), i18n.N_("行政机关"),
+    i18n.N_("其他组织"), i18n.N_("窗口办理"), i18n.N_("网上办理"), i18n.N_("移动端办理"), i18n.N_("快递申请"), i18n.N_("个自然日"),
+    i18n.N_("个月"), i18n.N_("企业（法人）"), i18n.N_("个人（自然人）"))
 
 
 @bp.app_template_filter("bjtime")
 def _bjtime(ts):
-    return ts.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if ts else ""
+    return i18n.format_time(ts)
 
 
 @bp.app_template_filter("filesize")
@@ -170,7 +127,7 @@ def register():
     except DomainError as exc:
         return render_template("portal/register.html", v=values, error=exc.message, errors=exc.details or {},
                                sent=request.form.get("action") != "send_code"), exc.status
-    _fresh_session(uid=actor.id)
+    sign_in(actor.id, "sms")
     flash("注册成功，欢迎使用网上办事大厅", "ok")
     return redirect(_safe_next(request.args.get("next") or url_for("portal.catalog_page")))
 
@@ -198,7 +155,7 @@ def login():
             return redirect(url_for("auth.login_code"))
         return render_template("portal/login.html", v=values, mode=mode, error=exc.message,
                                errors=exc.details or {}, sent=mode == "code"), exc.status
-    _fresh_session(uid=actor.id)
+    sign_in(actor.id, "password" if mode == "password" else "sms")
     return redirect(_safe_next(request.args.get("next") or url_for("portal.catalog_page")))
 
 
@@ -342,8 +299,9 @@ def _draft_context(case_id: int) -> dict:
     for m in materials:
         labels[f"material.{m['index']}"] = m["name"]
     items = lib.list_items(actor)
+    order = start_checks.field_order(form, [m["index"] for m in materials])
     return {"case": case, "matter": (version.matter or {}), "form": form, "materials": materials,
-            "library": items, "labels": labels}
+            "library": items, "labels": labels, "field_order": order}
 
 
 def _draft_page(case_id: int, status: int = 200, **extra):
@@ -351,7 +309,27 @@ def _draft_page(case_id: int, status: int = 200, **extra):
         ctx = _draft_context(case_id)
     except Conflict:  # submitted meanwhile: its page is the case's
         return redirect(f"/portal/cases/{case_id}")
-    return render_template("portal/draft.html", errors=extra.pop("errors", {}), **ctx, **extra), status
+    errors = start_checks.ordered(extra.pop("errors", None), ctx["field_order"])  # as the page asks them
+    return render_template("portal/draft.html", errors=errors, **ctx, **extra), status
+
+
+def _refuse_unticked(actor, case_id: int, data) -> None:
+    """A required checkbox left unticked (the 承诺): refuse the submission with the whole list —
+    the engine's checks and the missing materials too — before anything is submitted."""
+    case = apply_svc.get_draft(actor, case_id)
+    version = get_version(case.version_id)
+    form = apply_svc.start_form(version)
+    merged = dict(case.data or {}) if data is None else data
+    unticked = start_checks.unticked_required(form, merged)
+    if not unticked:
+        return
+    errors = dict(unticked)
+    try:
+        apply_svc.validate_start_data(form, merged, partial=False)
+    except ValidationError as exc:
+        errors.update(exc.details or {})
+    errors.update(apply_svc.missing_materials(case, version))
+    raise ValidationError("申请未提交：以下内容缺失或有误，请补齐后再提交", details=errors)
 
 
 @bp.get("/portal/drafts/<int:case_id>")
@@ -401,6 +379,7 @@ def draft_submit(case_id):
     actor = current_actor()
     try:
         data = _json_data()
+        _refuse_unticked(actor, case_id, data)
         case = apply_svc.submit_draft(actor, case_id, data)
     except Conflict as exc:
         # already submitted (a second click): the case exists once; go to it

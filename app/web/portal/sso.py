@@ -21,8 +21,9 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from ...services.common.clock import clock_now
 from ...services.docking import sso, sso_cas, sso_oidc
+from ...services.identity.assurance import LOW, SUBSTANTIAL
 from ...services.identity.auth import end_sessions
-from ..auth import _fresh_session, _safe_next, current_actor
+from ..auth import _fresh_session, _safe_next, current_actor, sign_in
 
 bp = Blueprint("portal_sso", __name__, template_folder="templates")
 PROTOCOLS = {"oidc": sso_oidc, "cas": sso_cas}
@@ -95,9 +96,9 @@ def callback(protocol):
         id_token = None                                   # the logout then goes by client_id alone (RP-initiated)
     if result.second_factor:  # TOTP enrolled: the sign-in waits for the code (app/web/auth.py)
         _fresh_session(pending_uid=result.actor.id, pending_at=clock_now().timestamp(), pending_next=pending["next"],
-                       sso_after_code=dict(record, h=id_token))
+                       sso_after_code=dict(record, h=id_token, a=result.assurance))
         return redirect(url_for("auth.login_code"))
-    _fresh_session(uid=result.actor.id, sso=dict(record, h=id_token))
+    sign_in(result.actor.id, "sso", level=result.assurance, sso=dict(record, h=id_token))
     if result.origin == "created":
         flash("已通过统一身份认证创建申请人账户，请在“个人资料”中补充联系人等信息", "ok")
     return redirect(pending["next"])
@@ -166,6 +167,8 @@ def _carry_sso(response):
         response.headers["Location"] = url_for("portal_sso.signed_out")
     elif after_code and response.status_code in (302, 303) and session.get("uid") == after_code.get("u"):
         session["sso"] = after_code
+        # the code came after the identity platform: keep its level (at least SUBSTANTIAL, two factors)
+        session["amr"], session["loa"] = "sso+totp", max(int(after_code.get("a") or LOW), SUBSTANTIAL)
     return response
 
 

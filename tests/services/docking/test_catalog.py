@@ -47,7 +47,7 @@ def dirs(tmp_path):
 
 @pytest.fixture
 def app(db_url, dirs, standin):
-    app = make_app(db_url, PROCESSES_DIR=str(dirs[0]), FORMS_DIR=str(dirs[1]), YWTB_TIMEOUT_SECONDS=0.5,
+    app = make_app(db_url, PROCESSES_DIR=str(dirs[0]), FORMS_DIR=str(dirs[1]), YWTB_TIMEOUT_SECONDS=1.5,
                    **standin.config())
     deploy_all(app)
     yield app

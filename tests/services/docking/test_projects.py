@@ -42,10 +42,10 @@ class Env:
 @pytest.fixture
 def env(db_url):
     standin = TzxmStandIn().seed_demo().start()
-    standin.hang_seconds = 2.0
+    standin.hang_seconds = 4.0
     clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     app = make_app(db_url, WORKFLOW_CACHE_SIZE=0, CLOCK=clock,
-                   **standin.config(TZXM_TIMEOUT_SECONDS=0.5, DOCKING_RETRY_SECONDS=1))
+                   **standin.config(TZXM_TIMEOUT_SECONDS=1.5, DOCKING_RETRY_SECONDS=1))
     deploy_all(app)
     api = Api(app)
     # the demo enterprise's account (its verified credit code is the projects' owner on the stand-in)

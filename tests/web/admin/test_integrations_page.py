@@ -104,7 +104,7 @@ def test_only_administrators_see_it_and_act(db_url, gateway):
     admin = signed_in(app, "boss")
     english = admin.get("/admin/integrations?lang=en").get_data(as_text=True)
     table = re.search(r'<table id="systems">.*?</table>', english, re.S).group(0)
-    assert "Government service network" in table and "Waiting" in table and "未配置" not in table
+    assert "Jiangsu Government Service Network" in table and "Waiting" in table and "未配置" not in table
 
 
 def test_an_address_with_credentials_written_in_shows_none_of_them(db_url, gateway):

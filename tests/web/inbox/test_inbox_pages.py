@@ -218,7 +218,7 @@ def test_task_page_renders_for_candidates_and_refuses_others(app):
     t = open_task(app, "w1")
     b = Browser(app, "w1")
     page = b.get(f"/inbox/tasks/{t['id']}")
-    for text in (case["case_no"], "窗口审查", "测试事项", "环节时限", "法定期限", "承诺期限", "签收", "不予许可",
+    for text in (case["case_no"], "窗口审查", "测试事项", "环节时限", "法定期限", "承诺期限", "签收", "不予受理",
                  "暂存", "流程图", "办理过程", "提交申请", "材料与附件", "申请信息", 'id="taskform"', "转办", "委派",
                  "加签", "抄送"):
         assert text in page, text

@@ -34,7 +34,7 @@ def standin():
 
 @pytest.fixture
 def app(db_url, standin):
-    app = make_app(db_url, **standin.config(TZXM_TIMEOUT_SECONDS=0.5))
+    app = make_app(db_url, **standin.config(TZXM_TIMEOUT_SECONDS=2))
     deploy_all(app)
     app.uid = make_applicant(app, "13900000001", name=DEMO_OWNER[1], code=DEMO_OWNER[0])
     app.other = make_applicant(app, "13900000002", name=OTHER_OWNER[1], code=OTHER_OWNER[0])

@@ -10,10 +10,14 @@
 (function (global) {
   'use strict';
 
+  var t = global.t || function (s, p) {              // static/js/i18n.js: the page language
+    return p ? String(s).replace(/{(\w+)}/g, function (a, k) { return k in p ? p[k] : a; }) : s;
+  };
   var STYLE_ID = 'hl-diagram-style';
   var CSS = [
     '.hl-diagram{position:relative;background:#fff;overflow:hidden}',
-    '.hl-diagram .bjs-powered-by{opacity:.5}',
+    /* the bpmn.io watermark (.bjs-powered-by) stays as bpmn-js draws it: its licence says it must
+       not be removed, changed or covered (docs/designer.md, Language) */
     /* current step: strong red outline and light fill */
     '.hl-diagram .djs-shape.hl-current .djs-visual>:first-child{stroke:#b71c1c!important;stroke-width:4px!important;fill:#fde2e2!important}',
     '.hl-diagram .djs-shape.hl-current .djs-visual>text{fill:#b71c1c!important;font-weight:bold}',
@@ -43,7 +47,7 @@
     if (typeof container === 'string') { container = document.querySelector(container); }
     highlight = highlight || {};
     if (typeof global.BpmnJS !== 'function') {
-      return fail(container, '流程图组件未加载 (bpmn-js missing: run npm ci)');
+      return fail(container, t('流程图组件未加载') + ' (bpmn-js missing: run npm ci)');
     }
     ensureStyle();
     container.classList.add('hl-diagram');
@@ -69,7 +73,7 @@
       return { viewer: viewer, warnings: result.warnings || [], missing: missing };
     }, function (err) {
       viewer.destroy();
-      return fail(container, '流程图无法显示: ' + (err && err.message ? err.message : err));
+      return fail(container, t('流程图无法显示: {error}', { error: err && err.message ? err.message : err }));
     });
   }
 
