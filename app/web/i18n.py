@@ -67,8 +67,10 @@ def page_script_texts() -> dict[str, str]:
         found = set()
         for path in Path(__file__).resolve().parent.glob("**/static/js/*.js"):
             with path.open("rb") as f:
-                found.update(msg for _line, _func, msg, _c in extract_javascript(f, {"t": None}, [], {})
-                             if isinstance(msg, str) and msg)
+                for _line, _func, msg, _c in extract_javascript(f, {"t": None}, [], {}):
+                    msg = msg[0] if isinstance(msg, tuple) else msg  # t('… {n}', {n: 'x'}): string arguments too
+                    if isinstance(msg, str) and msg:
+                        found.add(msg)
         _SCRIPT_MSGIDS = sorted(found)
     return {text: gettext(text) for text in _SCRIPT_MSGIDS}
 

@@ -22,7 +22,7 @@ ALLOW = {"bpmn", "bpmnlint", "camunda", "feel", "json", "dmn", "cmmn", "iso", "u
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 # only a few msgids are needed here; the real page gets the whole catalog from base.html
 EN = {"检查通过": "Check passed", "检查中…": "Checking…", "没有发现问题": "No problems found",
-      "提示": "Hint", "表单 {id}": "Form {id}", "表单 {id} (新建)": "Form {id} (new)",
+      "提示": "Hint", "表单 {name}": "Form {name}", "(新建)": "(new)",
       "检查发现 {n} 处错误": "The check found {n} errors", "（bpmnlint 提示 {n} 条）": " ({n} bpmnlint hints)",
       "，bpmnlint {n} 处错误": ", {n} bpmnlint errors"}
 

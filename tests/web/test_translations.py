@@ -26,6 +26,18 @@ def test_the_page_language_comes_from_the_catalog_and_is_remembered(db_url):
         assert i18n.gettext("一个从未翻译的词") == "一个从未翻译的词"  # no English kept: the Chinese msgid
 
 
+def test_english_pages_carry_every_msgid_of_the_page_scripts(db_url):
+    """base.html's yg-i18n holds the English of every t() of the page scripts, also of a t() whose
+    parameters hold a string (t('表单 {name}', {name: ''}): the extractor returns a tuple then)."""
+    app = make_app(db_url)
+    scripts = {text for text, where in i18n_check.msgids().items() if where.split(":")[0].endswith(".js")}
+    assert "表单 {name}" in scripts
+    with app.test_request_context("/?lang=en"):
+        shipped = i18n.page_script_texts()
+    assert scripts <= set(shipped), sorted(scripts - set(shipped))[:20]
+    assert shipped["表单 {name}"] == "Form {name}"
+
+
 def test_times_are_beijing_time_in_the_languages_format(db_url):
     app = make_app(db_url)
     moment = datetime(2026, 3, 4, 1, 30, tzinfo=timezone.utc)

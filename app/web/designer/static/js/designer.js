@@ -142,6 +142,30 @@
       return keys.sort();
     }
 
+    function formNames() {   // formKey → the name of the first step using it (what a designer calls the form)
+      var names = {};
+      modeler.get('elementRegistry').forEach(function (element) {
+        var bo = element.businessObject;
+        if (!bo || !(bo.$instanceOf('bpmn:UserTask') || bo.$instanceOf('bpmn:StartEvent'))) { return; }
+        var key = bo.get('camunda:formKey') || bo.get('camunda:formRef');
+        if (key && bo.name && !names[key]) { names[key] = bo.name; }
+      });
+      return names;
+    }
+
+    // 表单 <the step's name> <the key as code>: the key is the form's file name, shown as a code, not as words
+    function labelFormTab(button, id, name, created) {
+      button.textContent = '';
+      var label = el('span', null, name || '');
+      var chinese = (name || '').split('').some(function (c) { return c >= '\u3400' && c <= '\u9fff'; });
+      if (chinese) { label.setAttribute('lang', 'zh-CN'); }  // the model's words (no regex literal: the msgid extractor stops at one)
+      button.appendChild(document.createTextNode(t('表单 {name}', { name: '' })));
+      if (name) { button.appendChild(label); button.appendChild(document.createTextNode(' ')); }
+      button.appendChild(el('code', { 'class': 'dsg-form-id' }, id));
+      if (created) { button.appendChild(document.createTextNode(' ' + t('(新建)'))); }
+      button.title = id;
+    }
+
     var formTimer = null;
     function scheduleFormTabs() {
       clearTimeout(formTimer);
@@ -149,7 +173,7 @@
     }
 
     function refreshFormTabs() {
-      var keys = formKeys();
+      var keys = formKeys(), names = formNames();
       var holder = $('#dsg-form-tabs', root);
       keys.forEach(function (id) {
         if (!state.forms[id] && !state.knownForms[id]) {
@@ -157,7 +181,7 @@
           state.created[id] = true;
         }
         if (!tabs.querySelector('button[data-tab="form:' + id + '"]')) {
-          var b = el('button', { type: 'button', role: 'tab', 'data-tab': 'form:' + id }, t('表单 {id}', { id: id }));
+          var b = el('button', { type: 'button', role: 'tab', 'data-tab': 'form:' + id });
           tabs.appendChild(b);
           var section = el('section', { 'class': 'dsg-tab', 'data-tab': 'form:' + id, id: 'tab-form-' + id });
           section.hidden = true;
@@ -165,7 +189,7 @@
           holder.appendChild(section);
         }
         var button = tabs.querySelector('button[data-tab="form:' + id + '"]');
-        button.textContent = t(state.created[id] ? '表单 {id} (新建)' : '表单 {id}', { id: id });
+        labelFormTab(button, id, names[id], state.created[id]);
       });
       Array.prototype.forEach.call(tabs.querySelectorAll('button[data-tab^="form:"]'), function (b) {
         b.hidden = keys.indexOf(b.getAttribute('data-tab').slice(5)) < 0;   // formKey no longer used
