@@ -7,7 +7,7 @@ have a task, and the demo enterprise a decided case. Each role (anonymous, the d
 by SMS code, window clerk, handler, chief, leader, countersigner, designer, inspector, admin) signs in
 and crawls breadth first from the page it lands on: same-origin links, GET only (no sign-out, files,
 API, language switch), at most two pages of a kind (/inbox/tasks/<id>) and one variant of a page's
-filters, 40 pages per language. Each page loads once per language and is checked at both viewports for
+filters, 60 pages per language. Each page loads once per language and is checked at both viewports for
 
 - visible text in the other language: Latin words on a zh page beyond an allow-list of products,
   codes and units; CJK on an en page once the demo's data (enterprises, projects, people,
