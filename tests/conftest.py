@@ -24,6 +24,26 @@ def _url() -> str:
     return os.environ.get("TEST_DATABASE_URL", "sqlite")
 
 
+def uses_the_test_database(item) -> bool:
+    """Does a test reach the suite's database: through the ``database_url`` fixture (directly or below
+    another fixture: ``item.fixturenames`` is the closure), or by reading TEST_DATABASE_URL itself
+    (a module that imports ``_url``, e.g. the multi-process tests that make databases next to it)?"""
+    module = getattr(item, "module", None)
+    return "database_url" in getattr(item, "fixturenames", ()) or (module is not None and "_url" in vars(module))
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, a test that uses no database (the engine, the sandbox, JUEL, the code sets…) would
+    only repeat what the SQLite run proved: it runs with the SQLite run only, which keeps the two runs
+    of CI within their time. ALL_TESTS_ON_POSTGRES=1 runs them on PostgreSQL as well."""
+    if not _url().startswith("postgresql") or os.environ.get("ALL_TESTS_ON_POSTGRES") == "1":
+        return
+    skip = pytest.mark.skip(reason="uses no database: runs with the SQLite run (ALL_TESTS_ON_POSTGRES=1 for both)")
+    for item in items:
+        if not uses_the_test_database(item):
+            item.add_marker(skip)
+
+
 def _migrate(url: str) -> None:
     """Schema through the migrations, and the calendar seeded as the app does at start."""
     from flask_migrate import upgrade

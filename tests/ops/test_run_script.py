@@ -123,7 +123,7 @@ class Run:
     def output(self) -> str:
         return "\n".join(self.lines)
 
-    def wait_url(self, timeout: float = 45) -> str:
+    def wait_url(self, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in list(self.lines):
@@ -168,7 +168,7 @@ class Run:
                     break
         return found
 
-    def stop(self, sig: int, timeout: float = 15) -> int:
+    def stop(self, sig: int, timeout: float = 45) -> int:
         self.tree()
         os.kill(self.proc.pid, sig)
         return self.proc.wait(timeout=timeout)
@@ -252,7 +252,7 @@ def test_scripts_run_serves_fires_a_due_timer_reports_the_scheduler_and_stops_on
     try:
         base = run.wait_url()
         assert base == f"http://127.0.0.1:{run.port}/"
-        wait_for("the web server", lambda: http("GET", base + "api/matters")[0] == 200, 30, run)
+        wait_for("the web server", lambda: http("GET", base + "api/matters")[0] == 200, 90, run)
         assert len(run.running("flask", "run")) == 1, run.commands()
         assert len(run.running("flask", "scheduler", "run")) == 1, run.commands()
 
@@ -271,7 +271,7 @@ def test_scripts_run_serves_fires_a_due_timer_reports_the_scheduler_and_stops_on
         def finished():
             s, c = http("GET", base + f"api/cases/{case['id']}", "demo-demo_applicant")
             return c if s == 200 and c["instance_status"] == "complete" else None
-        final = wait_for("the timer to fire", finished, 20, run)
+        final = wait_for("the timer to fire", finished, 60, run)
         assert final["end_event"] == "end_done"
         db = sqlite3.connect(f"file:{project / 'instance' / 'app.sqlite3'}?mode=ro", uri=True)
         try:
@@ -290,7 +290,7 @@ def test_scripts_run_serves_fires_a_due_timer_reports_the_scheduler_and_stops_on
             s, body = http("GET", base + "readyz")
             return body if isinstance(body, dict) and body.get("checks", {}).get("scheduler", {}).get("ok") \
                 else None
-        ready = wait_for("/readyz to report the scheduler", scheduler_ready, 20, run)
+        ready = wait_for("/readyz to report the scheduler", scheduler_ready, 60, run)
         assert ready["checks"]["scheduler"]["age_seconds"] < 30, ready
         status, body = http("GET", base + "readyz")
         assert status == 200 and body["status"] == "ready", body
@@ -300,7 +300,7 @@ def test_scripts_run_serves_fires_a_due_timer_reports_the_scheduler_and_stops_on
         assert len(scheduler) == 1
         rc = run.stop(signal.SIGINT)
         assert rc != 0  # honcho reports the interruption (130)
-        deadline = time.monotonic() + 8
+        deadline = time.monotonic() + 30
         while (run.left() or not port_free(run.port)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert run.left() == [], run.output[-2000:]
@@ -350,7 +350,7 @@ def test_prod_serves_with_gunicorn_workers_and_the_scheduler_and_stops_on_sigter
         def served():
             s, matters = http("GET", base + "api/matters")
             return matters if s == 200 else None
-        matters = wait_for("gunicorn to serve", served, 30, run)
+        matters = wait_for("gunicorn to serve", served, 90, run)
         assert {"xmgl_hezhun", "xmgl_beian"} <= {m["process_id"] for m in matters}  # processes/ deployed
         status, _ = http("GET", base + "api/tasks", "demo-window1")
         assert status == 401  # no demo tokens
@@ -360,7 +360,7 @@ def test_prod_serves_with_gunicorn_workers_and_the_scheduler_and_stops_on_sigter
             masters = [p for p in procs if p.ppid() not in {q.pid for q in procs}]
             workers = [p for p in procs if p not in masters]
             return (masters, workers) if len(masters) == 1 and len(workers) == 2 else None
-        masters, workers = wait_for("one gunicorn master with 2 workers", gunicorn_ready, 20, run)
+        masters, workers = wait_for("one gunicorn master with 2 workers", gunicorn_ready, 60, run)
         assert all(w.ppid() == masters[0].pid for w in workers)
         assert len(run.running("flask", "scheduler", "run")) == 1, run.commands()
         req = urllib.request.Request(base + "api/matters")
@@ -371,7 +371,7 @@ def test_prod_serves_with_gunicorn_workers_and_the_scheduler_and_stops_on_sigter
 
         rc = run.stop(signal.SIGTERM)
         assert rc != 0  # honcho reports the termination (143)
-        deadline = time.monotonic() + 8
+        deadline = time.monotonic() + 30
         while (run.left() or not port_free(run.port)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert run.left() == []

@@ -6,6 +6,7 @@ import pytest
 
 from app.extensions import db
 from tests.conftest import ROOT, deploy_all, make_app
+from tests.services.portal.helpers import make_applicant, signed_in
 
 SHIPPED = {p.stem.split(".")[0]: json.loads(p.read_text("utf-8")) for p in (ROOT / "processes").glob("*.matter.json")}
 
@@ -72,7 +73,10 @@ def test_guide_shows_every_field_of_the_metadata(app):
     assert page.count("需邮寄纸质原件") == sum(m["paper_required"] for m in meta["materials"])
     assert "行政许可" in page and "省级" in page and "工业和信息化厅" in page and "快递申请" in page
     assert "年综合能源消费量" in page  # a start-form field label: what the applicant will be asked
-    assert "/portal/matters/jnsc_jieneng/ask" in page and "/portal/apply/jnsc_jieneng" in page
+    # a visitor is led to sign in as an applicant first; an applicant gets 在线申请 and 咨询
+    assert "/portal/login?next=/portal/apply/jnsc_jieneng" in page and "/portal/matters/jnsc_jieneng/ask" not in page
+    applicant = signed_in(app, make_applicant(app)).get("/portal/matters/jnsc_jieneng").get_data(as_text=True)
+    assert 'href="/portal/apply/jnsc_jieneng"' in applicant and "/portal/matters/jnsc_jieneng/ask" in applicant
     assert "bpmn-navigated-viewer.js" in page and "renderDiagram" in page and "bpmn:definitions" in page
 
 
@@ -106,5 +110,5 @@ def test_guide_follows_a_changed_metadata_value(db_url, tmp_path):
 def test_catalog_fits_a_phone_and_speaks_english(app):
     c = app.test_client()
     page = c.get("/portal/?lang=en").get_data(as_text=True)
-    assert "Apply online" in page and "View the guide" in page
+    assert "Sign in to apply online" in page and "View the guide" in page
     assert 'name="viewport"' in page
