@@ -102,6 +102,30 @@ def _restore_calendar(url: str) -> None:
         db.engine.dispose()
 
 
+#: every table emptied but the reference data the migrations seed, and the sequences of those tables
+#: restarted, in one round trip: what ``TRUNCATE … RESTART IDENTITY CASCADE`` did, at about 10 ms instead
+#: of 350–800 ms a test (TRUNCATE gives each of the ~60 tables a new file; a DELETE of a few rows does
+#: not). Foreign keys are not checked while the session is a replica: every row of them goes anyway.
+_EMPTY = text("""
+SET LOCAL session_replication_role = replica;
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT c.oid::regclass AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+             AND c.relname NOT IN ('alembic_version', 'calendar_days', 'calendar_years', 'regions', 'roles') LOOP
+    EXECUTE 'DELETE FROM ' || r.t;
+  END LOOP;
+  PERFORM setval(s.oid::regclass, 1, false)
+     FROM pg_class s JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass
+                                        AND d.deptype IN ('a', 'i')
+     JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE s.relkind = 'S' AND n.nspname = 'public'
+      AND t.relname NOT IN ('alembic_version', 'calendar_days', 'calendar_years', 'regions', 'roles');
+END $$;
+""")
+
+
 @pytest.fixture
 def db_url(database_url, tmp_path):
     if database_url.startswith("sqlite-template:"):
@@ -110,11 +134,7 @@ def db_url(database_url, tmp_path):
         return f"sqlite:///{target}"
     eng = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     with eng.begin() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' "
-            "AND tablename NOT IN ('alembic_version', 'calendar_days', 'calendar_years', 'regions', 'roles')"))]
-        if tables:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        conn.execute(_EMPTY)
         calendar_changed = conn.execute(_CALENDAR_DIGEST).scalar() != _CALENDAR[database_url]
     eng.dispose()
     if calendar_changed:
