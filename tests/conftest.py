@@ -126,10 +126,11 @@ END $$;
 """)
 
 
-@pytest.fixture
-def db_url(database_url, tmp_path):
+def fresh_database(database_url: str, folder: Path, name: str = "test.sqlite3") -> str:
+    """A database as migrated, for a test or a module: a copy of the SQLite template in ``folder``, or the
+    PostgreSQL test database emptied (its calendar restored if a test edited it)."""
     if database_url.startswith("sqlite-template:"):
-        target = tmp_path / "test.sqlite3"
+        target = folder / name
         shutil.copy(database_url.split(":", 1)[1], target)
         return f"sqlite:///{target}"
     eng = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
@@ -140,6 +141,11 @@ def db_url(database_url, tmp_path):
     if calendar_changed:
         _restore_calendar(database_url)
     return database_url
+
+
+@pytest.fixture
+def db_url(database_url, tmp_path):
+    return fresh_database(database_url, tmp_path)
 
 
 def make_app(db_url, **config):

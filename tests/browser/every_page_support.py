@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Case, CaseEvent, Department, User
@@ -56,24 +55,8 @@ EXTRA_STAFF = [("designer1", "流程设计 孙悦", ["designer"]), ("inspector1"
 
 
 def fresh_database(database_url: str, folder) -> str:
-    """A database of its own for the module: a copy of the migrated SQLite template, or the
-    PostgreSQL test database emptied (as tests/conftest.py's ``db_url`` does for one test)."""
-    if database_url.startswith("sqlite-template:"):
-        target = folder / "every_page.sqlite3"
-        shutil.copy(database_url.split(":", 1)[1], target)
-        return f"sqlite:///{target}"
-    eng = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
-    with eng.begin() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' "
-            "AND tablename NOT IN ('alembic_version', 'calendar_days', 'calendar_years', 'regions', 'roles')"))]
-        if tables:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        changed = conn.execute(base._CALENDAR_DIGEST).scalar() != base._CALENDAR.get(database_url)
-    eng.dispose()
-    if changed:
-        base._restore_calendar(database_url)
-    return database_url
+    """A database of its own for the module (tests/conftest.py's, as ``db_url`` has one for a test)."""
+    return base.fresh_database(database_url, folder, "every_page.sqlite3")
 
 
 def seed_demo(app) -> None:

@@ -2,14 +2,13 @@
 administrators' page with the deployed matters (issue 19 point 2), on the shipped matters."""
 import json
 import re
-import shutil
 from datetime import datetime, timedelta
 from html import unescape
 from urllib.parse import parse_qs, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from app.config import parse_service_phones
 from app.extensions import db
@@ -17,7 +16,7 @@ from app.models import HumanTask, User
 from app.services.common.clock import FakeClock
 from app.services.identity import org
 from app.services.identity.auth import set_password
-from tests.conftest import ROOT, deploy_all, make_app
+from tests.conftest import ROOT, deploy_all, fresh_database, make_app
 from tests.web.api.helpers import Api
 
 PASSWORD = "correct horse battery"
@@ -32,19 +31,7 @@ CLOCK = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=BJ))
 def app(database_url, tmp_path_factory):
     """One app on the shipped matters for the module (deploying them is the slow part): the tests
     read pages; the one that starts a case is the only one that counts tasks."""
-    if database_url.startswith("sqlite-template:"):
-        target = tmp_path_factory.mktemp("home") / "home.sqlite3"
-        shutil.copy(database_url.split(":", 1)[1], target)
-        url = f"sqlite:///{target}"
-    else:  # emptied as tests/conftest.py's db_url does
-        url = database_url
-        eng = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-        with eng.begin() as conn:
-            tables = [r[0] for r in conn.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename NOT IN "
-                "('alembic_version', 'calendar_days', 'calendar_years', 'regions', 'roles')"))]
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        eng.dispose()
+    url = fresh_database(database_url, tmp_path_factory.mktemp("home"), "home.sqlite3")
     app = make_app(url, CLOCK=CLOCK)
     deploy_all(app)
     api = Api(app)

@@ -40,8 +40,8 @@ PROCEDURES = (N_("补正"), N_("专家评审"), N_("委托评估"), N_("听证")
               N_("征求有关部门书面意见"), N_("其他特别程序"), N_("延长审批"))
 #: the applicant's files by kind (services/portal/intake.KIND_LABELS)
 FILE_KINDS = (N_("快递面单"), N_("材料清单"), N_("承诺书"), N_("电子回执"), N_("办理结果"))
-TODO = {"correction": N_("请按一次性告知书补正材料"), "receipt": N_("下载电子回执单"),
-        "mail_wait": N_("快递收件材料已提交，等待窗口核对"), "evaluate": N_("请对本次服务进行评价（好差评）")}
+NEXT_STEPS = {"correction": N_("请按一次性告知书补正材料"), "receipt": N_("下载电子回执单"),
+              "mail_wait": N_("快递收件材料已提交，等待窗口核对"), "evaluate": N_("请对本次服务进行评价（好差评）")}
 _STATUS_ROW = re.compile(r"^办件状态：(.+)$")
 _MAIL = re.compile(r"^请邮寄纸质材料（(.*)），并上传快递面单、材料清单和签署的承诺书$")
 _MAIL_REFUSED = re.compile(r"^快递收件材料被退回（(.*)），请重新上传$")
@@ -114,8 +114,8 @@ def event_by(by: str) -> str:
 @bp.app_template_filter("todo_text")
 def todo_text(item: dict) -> Markup:
     key, text = item.get("key"), item.get("text") or ""
-    if key in TODO:
-        return Markup(escape(i18n.gettext(TODO[key])))
+    if key in NEXT_STEPS:
+        return Markup(escape(i18n.gettext(NEXT_STEPS[key])))
     for pattern, msgid, name in ((_MAIL, "请邮寄纸质材料（%(names)s），并上传快递面单、材料清单和签署的承诺书", "names"),
                                  (_MAIL_REFUSED, "快递收件材料被退回（%(reason)s），请重新上传", "reason"),
                                  (_RESULT, "下载办理结果：%(file)s", "file")):

@@ -19,11 +19,11 @@ import threading
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app.extensions import db
-from tests.conftest import ROOT, add_user, deploy_all, make_app
+from tests.conftest import ROOT, add_user, deploy_all, fresh_database, make_app
 
 ROLES = {"admin": ("staff", ["admin"]), "staff": ("staff", ["window", "investment"]),
          "applicant": ("applicant", [])}
@@ -34,19 +34,7 @@ MAX_EXAMPLES = 5
 
 def _fresh_database(database_url: str, folder) -> str:
     """A database of its own for this module (the per-test ``db_url`` is function-scoped)."""
-    if database_url.startswith("sqlite-template:"):
-        target = folder / "contract.sqlite3"
-        shutil.copy(database_url.split(":", 1)[1], target)
-        return f"sqlite:///{target}"
-    eng = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
-    with eng.begin() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' "
-            "AND tablename NOT IN ('alembic_version', 'calendar_days', 'calendar_years', 'regions', 'roles')"))]
-        if tables:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    eng.dispose()
-    return database_url
+    return fresh_database(database_url, folder, "contract.sqlite3")
 
 
 class Live:
