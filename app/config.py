@@ -105,6 +105,9 @@ class Settings:
     AGENCY_NAME: str = field(default_factory=lambda: os.environ.get("AGENCY_NAME", "江苏省发展和改革委员会"))
     #: how many workflow states the engine keeps deserialised in memory (0 = none)
     WORKFLOW_CACHE_SIZE: int = field(default_factory=lambda: _int("WORKFLOW_CACHE_SIZE", 256))
+    #: PostgreSQL: the writes of an inbox step as one statement (app/services/common/one_write.py);
+    #: off only to measure the difference (bench/engine_submit.py part 7)
+    STEP_ONE_STATEMENT: bool = True
 
     #: longest sleep of the scheduler between looks for new timers (seconds)
     SCHEDULER_POLL_SECONDS: float = field(default_factory=lambda: float(os.environ.get("SCHEDULER_POLL_SECONDS", "1")))

@@ -50,6 +50,7 @@ ISOLATION_TARGET = 1.5
 # -- small statistics helpers ------------------------------------------------------------------
 from benchstats import median, p95  # noqa: E402  (bench/ is on sys.path when run as a script)
 from trail_cost import measure_trail, report_trail  # noqa: E402  (part 6: the trail chain on / off, issue 17)
+from hot_path import measure_replay, report_hot_path  # noqa: E402  (part 7: one statement, the replay, issue 20)
 
 
 def fmt(x, unit=""):
@@ -180,11 +181,16 @@ class SqlCounter:
         self.n += 1
         if self.capture is not None:
             self.capture.append(" ".join(statement.split())[:160])
+        if self.raw is not None:
+            self.raw.append((statement, parameters, executemany))
+
+    raw = None  # [(statement, parameters, executemany)] of the submit being captured (part 7: the replay)
 
 
 # -- one lane: one database, one cache size, its own app + server + connection ---------------
 class Lane:
-    def __init__(self, kind, url, cache_size, procs_dir, forms_dir, tag, isolation="process", trail=True):
+    def __init__(self, kind, url, cache_size, procs_dir, forms_dir, tag, isolation="process", trail=True,
+                 one_statement=True):
         self.kind, self.cache, self.isolation, self.trail = kind, cache_size, isolation, trail
         self.label = f"{kind} cache={'off (0)' if cache_size == 0 else f'on ({cache_size})'}"
         if tag.startswith("iso"):
@@ -194,7 +200,11 @@ class Lane:
         # TRAIL_CHAIN=False (bench only): record_event writes no seq/prev_hash/row_hash, moves no head
         self.app = create_app({"DATABASE_URL": url, "DEPLOY_ON_START": False, "PROCESSES_DIR": str(procs_dir),
                                "FORMS_DIR": str(forms_dir), "WORKFLOW_CACHE_SIZE": cache_size,
-                               "SCRIPT_ISOLATION": isolation, "TRAIL_CHAIN": trail})
+                               "SCRIPT_ISOLATION": isolation, "TRAIL_CHAIN": trail,
+                               "STEP_ONE_STATEMENT": one_statement})
+        self.one_statement = one_statement
+        if tag.startswith("one"):
+            self.label = f"{kind} one statement {'on' if one_statement else 'off'}"
         from app.services.cases.registry import deploy_directory
         with self.app.app_context():
             deploy_directory(self.app.config["PROCESSES_DIR"], self.app.config["FORMS_DIR"])
@@ -207,6 +217,7 @@ class Lane:
         self.times, self.stmts, self.t_pos, self.s_pos = [], [], {}, {}
         self.t1, self.t100, self.s1, self.s100 = [], [], [], []
         self.sql_sample = None
+        self.replay = []
 
     def new_case(self, pid):
         case = self.cli.call("POST", "/api/cases", self.applicant, {"process_id": pid, "data": START_DATA},
@@ -510,6 +521,9 @@ def main():
     ap.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
     ap.add_argument("--show-sql", action="store_true", help="print the SQL of one submit per run")
     ap.add_argument("--trail-only", action="store_true", help="only part 6: the trail chain on vs off")
+    ap.add_argument("--hot-path-only", action="store_true",
+                    help="only part 7 (PostgreSQL): one statement on vs off, the replay of a submit's statements")
+    ap.add_argument("--replays", type=int, default=40, help="submits replayed in part 7 (default 40)")
     args = ap.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     t_all = time.perf_counter()
@@ -533,8 +547,17 @@ def main():
               f"{args.long_cases} cases of a {LONG_TASKS}-task process; python {sys.version.split()[0]}, "
               f"{os.cpu_count()} CPUs", flush=True)
 
-        lanes, iso_lanes, trail_lanes = [], [], []
+        lanes, iso_lanes, trail_lanes, one_lanes = [], [], [], []
         try:
+            if not args.no_pg:
+                for one in (True, False):
+                    one_lanes.append(Lane("postgresql", args.pg_url, DEFAULT_CACHE, procs, forms, f"one_{one}",
+                                          one_statement=one))
+                measure_trail(one_lanes, args.n, PID_SHORT, SHORT_TASKS, part=7)
+                measure_replay(one_lanes[0], args.pg_url, args.replays, PID_SHORT, SHORT_TASKS // 2)
+                if args.hot_path_only:
+                    report_hot_path(one_lanes, one_lanes[0], SHORT_TASKS)
+                    return
             for kind, url in dbs:
                 for trail in (True, False):
                     if kind == "sqlite":
@@ -569,7 +592,7 @@ def main():
                                           isolation))
             measure_isolation(iso_lanes, args.n)
         finally:
-            for lane in lanes + iso_lanes + trail_lanes:
+            for lane in lanes + iso_lanes + trail_lanes + one_lanes:
                 lane.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -657,6 +680,7 @@ def main():
               f"process / inline x{process / inline:.2f} {mark(process / inline <= ISOLATION_TARGET)} "
               f"(target <= x{ISOLATION_TARGET})")
     report_trail(trail_lanes, dbs, args.show_sql, SHORT_TASKS)
+    report_hot_path(one_lanes, one_lanes[0] if one_lanes else None, SHORT_TASKS)
     print(f"total run time {time.perf_counter() - t_all:.0f}s")
 
 

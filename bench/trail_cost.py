@@ -13,7 +13,7 @@ def mark(ok):
     return "PASS" if ok else "FAIL"
 
 
-def measure_trail(lanes, n, pid, tasks):
+def measure_trail(lanes, n, pid, tasks, part=6):
     """N timed submits on the 20-task process per lane (trail chain on / off), interleaved like part 1;
     the SQL of one submit at position 10 kept per lane."""
     def rotated(i):
@@ -39,7 +39,7 @@ def measure_trail(lanes, n, pid, tasks):
                 lane.stmts.append(ns)
                 lane.s_pos.setdefault(pos, []).append(ns)
             count += 1
-    print(f"  part 6: {count} positions x {len(lanes)} lanes timed", flush=True)
+    print(f"  part {part}: {count} positions x {len(lanes)} lanes timed", flush=True)
 
 
 def report_trail(trail_lanes, dbs, show_sql, tasks):

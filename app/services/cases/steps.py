@@ -33,6 +33,7 @@ from ...observability import logs, metrics
 from ..clocks.deadlines import start_case_clock, step_due
 from ..clocks.supervision import chief_of
 from ..common.clock import clock_now
+from ..common.one_write import run_later, waiting_writes
 from ..messaging.notify import notify_staff
 from .hooks import before_complete, status_changed, stepped, thrown
 from .task_index import close_signs, index_task
@@ -168,8 +169,12 @@ def project_timers(inst: ProcessInstance, case: Case | None, result: StepResult,
     a ``fired`` row now, so it is in the projection and the trail like one fired by the scheduler.
     ``scheduled`` are the timers the scheduler fired on purpose: a cycle among them still waits (for
     its next time) and its firing is recorded too."""
-    rows = {row.id: row for row in db.session.execute(select(Timer).where(
-        Timer.instance_id == inst.id, or_(Timer.status == "waiting", Timer.id.in_(list(fired))))).scalars()}
+    # the timers' rows only: written before the read only when timer rows wait to be written (what else
+    # the step changed is not read here, and goes to the database with the step's other writes)
+    stmt = select(Timer).where(Timer.instance_id == inst.id, or_(Timer.status == "waiting", Timer.id.in_(list(fired))))
+    if not waiting_writes(Timer):
+        stmt = stmt.execution_options(autoflush=False)
+    rows = {row.id: row for row in db.session.execute(stmt).scalars()}
     due = {t.id: t for t in result.timers}
     for tid, row in rows.items():
         if row.status != "waiting":
@@ -216,7 +221,7 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
     if completed_task is not None and completed_task.id in gone:
         completed_task.state, completed_task.completed_at, completed_task.completed_by = "completed", ts, actor
         gone.discard(completed_task.id)
-        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == completed_task.id))
+        run_later(delete(TaskCandidate).where(TaskCandidate.task_id == completed_task.id), (TaskCandidate,))
     if gone:
         db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone), HumanTask.state == "ready")
                            .values(state="cancelled", completed_at=ts).execution_options(synchronize_session=False))

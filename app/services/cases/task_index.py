@@ -8,6 +8,7 @@ from sqlalchemy import delete, update
 from ...domain.org import inbox_keys
 from ...extensions import db
 from ...models import HumanTask, TaskCandidate
+from ..common.one_write import run_later
 
 NO_DUE = date(9999, 12, 31)
 
@@ -28,7 +29,7 @@ def index_task(task: HumanTask, *, fresh: bool = False) -> None:
     """(Re)write a task's rows. Call after any change to its assignee, candidates, state or block;
     ``fresh`` for a task created in this transaction (nothing to delete)."""
     if not fresh:
-        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
+        run_later(delete(TaskCandidate).where(TaskCandidate.task_id == task.id), (TaskCandidate,))
     for key in sorted(keys_of(task)):
         db.session.add(TaskCandidate(task_id=task.id, key=key, due_sort=task.due_date or NO_DUE,
                                      created_at=task.created_at, process_id=task.process_id))

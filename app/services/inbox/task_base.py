@@ -16,6 +16,7 @@ from ...models import Case, CaseParticipant, HumanTask, ProcessInstance, User
 from ..cases.steps import apply_step, engine, load_workflow, now, record_event
 from ..cases.task_index import index_task
 from ..common.db_support import is_sqlite
+from ..common.one_write import run_later, step_writes, write_as_one
 from ..identity.actors import Actor
 from ..identity.permissions import may_act
 
@@ -26,7 +27,9 @@ OPINION_MAX = 2000
 def _tx():
     db.session.info.pop("stepped", None)
     try:
-        yield
+        with step_writes():
+            yield
+            write_as_one(db.session)
         db.session.commit()
     except BaseException:
         db.session.info.pop("stepped", None)
@@ -124,8 +127,9 @@ def touch(case: Case | None, username: str, action: str) -> None:
         return
     ins = (sqlite_insert if is_sqlite() else pg_insert)(CaseParticipant).values(
         case_id=case.id, username=username, last_action=action, last_at=now())
-    db.session.execute(ins.on_conflict_do_update(index_elements=["case_id", "username"],
-                                                 set_={"last_action": action, "last_at": now()}))
+    run_later(ins.on_conflict_do_update(index_elements=["case_id", "username"],
+                                        set_={"last_action": action, "last_at": now()}),
+              (CaseParticipant,), key=("touch", case.id, username))
 
 
 def _event(case, actor: Actor, action: str, task: HumanTask | None, opinion=None, **extra) -> None:

@@ -1,0 +1,209 @@
+"""The writes of a step in one statement (PostgreSQL; issue 20).
+
+A task completion changes a handful of rows: the completed task, the instance's state, the case, the
+trail row, the next task and its inbox keys, 我经手的. Written by the ORM's flush and by the statements
+the step runs itself, each is a statement and a round trip of its own (13 a submit). Inside
+``step_writes()`` (the inbox's transactions), on PostgreSQL:
+
+- the step's own writes that nothing in the step reads back (the inbox index rows of the completed
+  task, the 我经手的 upsert) are kept (``run_later``) instead of run at once: they run before any other
+  statement of the session (``do_orm_execute``, ``before_flush``, ``before_commit``), so the order of
+  what the database sees is the order in which they were asked for;
+- at the end (``write_as_one``), what is kept and every INSERT/UPDATE the flush would run for the
+  session's new and changed objects are sent as one ``WITH w0 AS (… RETURNING 1), w1 AS (…) SELECT
+  count(w0), count(w1) …``. The counts are checked as the flush checks them: an UPDATE that matched no
+  row raises ``StaleDataError`` and the transaction is rolled back. The objects are then what the
+  database holds: changed objects keep their values as committed, new objects leave the session.
+
+All parts of one statement see the same snapshot and foreign keys are checked at its end, so a task
+and its inbox rows go in together. What this writer does not handle (a deleted object, a mapper over
+several tables or with a version counter) goes through the ORM's flush as before. SQLite cannot put
+DML in a CTE: there ``run_later`` runs the statement at once without flushing first (unless objects of
+its table wait to be written), which lets the ORM write each row once at commit."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from flask import current_app
+from sqlalchemy import event, func, inspect, literal_column, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import get_history, set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+
+from ...extensions import db
+
+ACTIVE = "one_write.active"     # session.info: this transaction's writes are kept for one statement
+LATER = "one_write.later"       # session.info: [(key, statement)] kept by run_later
+
+
+@contextmanager
+def step_writes():
+    """The transaction of one inbox operation: keep its writes for ``write_as_one`` (PostgreSQL)."""
+    session = db.session
+    session.info[ACTIVE] = session.get_bind().dialect.name == "postgresql" and \
+        current_app.config.get("STEP_ONE_STATEMENT", True)
+    try:
+        yield
+    finally:
+        session.info.pop(ACTIVE, None)
+
+
+def _waiting(session, models) -> bool:
+    """Objects of ``models`` the session has still to write."""
+    return any(isinstance(obj, models) for obj in session.new) or \
+        any(isinstance(obj, models) for obj in session.dirty) or \
+        any(isinstance(obj, models) for obj in session.deleted)
+
+
+def waiting_writes(*models) -> bool:
+    """Whether the session has objects of ``models`` still to write (a read of their table only needs
+    the autoflush then)."""
+    return _waiting(db.session, models)
+
+
+def run_later(stmt, models: tuple, *, key=None) -> None:
+    """Run a DML statement on ``models``' tables whose effect nothing in the step reads back: kept for
+    the step's one statement when there is one, else run now. ``key``: a later statement with the same
+    key replaces the kept one (the 我经手的 upsert of one user on one case, twice in a step)."""
+    session = db.session
+    waiting = _waiting(session, models)
+    if session.info.get(ACTIVE) and not waiting:
+        kept = session.info.setdefault(LATER, [])
+        if key is not None:
+            kept[:] = [(k, s) for k, s in kept if k != key]
+        kept.append((key, stmt))
+        return
+    if waiting:
+        session.execute(stmt)            # the objects first, as the autoflush always did
+        return
+    with session.no_autoflush:
+        session.execute(stmt)
+
+
+def _run_kept(session) -> None:
+    kept = session.info.pop(LATER, None)
+    if kept:
+        conn = session.connection()
+        for _, stmt in kept:
+            conn.execute(stmt)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _kept_first(orm_state) -> None:
+    """Any other statement of the session: what was kept runs before it (before its autoflush too)."""
+    if LATER in orm_state.session.info:
+        _run_kept(orm_state.session)
+
+
+@event.listens_for(Session, "before_flush")
+def _kept_before_flush(session, flush_context, instances) -> None:
+    if LATER in session.info:
+        _run_kept(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _kept_before_commit(session) -> None:
+    if LATER in session.info:
+        _run_kept(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_kept(session, previous_transaction) -> None:
+    session.info.pop(LATER, None)
+
+
+def _plain(mapper) -> bool:
+    return mapper.inherits is None and mapper.polymorphic_on is None and mapper.version_id_col is None \
+        and len(mapper.tables) == 1
+
+
+def _default(column):
+    d = column.default
+    if d is None or d.is_sequence or d.is_clause_element:
+        return None, False
+    return (d.arg(None) if d.is_callable else d.arg), True
+
+
+def _insert(obj):
+    """The INSERT the flush would run for a new object; Python-side column defaults filled in (and set
+    on the object, as the flush does)."""
+    state = inspect(obj)
+    mapper = state.mapper
+    table = mapper.local_table
+    values = {}
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if prop.key in state.dict:
+            values[column.key] = state.dict[prop.key]
+            continue
+        value, has = _default(column)
+        if has:
+            values[column.key] = value
+            state.dict[prop.key] = value
+    return table.insert().values(values)
+
+
+def _update(obj):
+    """The UPDATE of a changed object: (statement, {attribute: new value}), or None when nothing
+    changed. None for the statement when its primary key changed (left to the flush)."""
+    state = inspect(obj)
+    mapper = state.mapper
+    table = mapper.local_table
+    changed = {}
+    for prop in mapper.column_attrs:
+        hist = get_history(obj, prop.key, passive=True)
+        if hist.added or hist.deleted:
+            changed[prop.key] = hist.added[0] if hist.added else None
+    if not changed:
+        return None, {}
+    pk = {prop.key for prop in (mapper.get_property_by_column(c) for c in mapper.primary_key)}
+    if pk & set(changed) or state.key is None:
+        return False, changed
+    values = {mapper.get_property(k).columns[0].key: v for k, v in changed.items()}
+    for column in table.columns:
+        if column.onupdate is not None and column.key not in values and not column.onupdate.is_clause_element:
+            values[column.key] = column.onupdate.arg(None) if column.onupdate.is_callable else column.onupdate.arg
+    ident = state.key[1]
+    where = [c == v for c, v in zip(mapper.primary_key, ident)]
+    return update(table).where(*where).values(values), changed
+
+
+def write_as_one(session) -> None:
+    """Send the kept statements and the session's pending writes as one statement (see the module's
+    docstring); nothing to do off PostgreSQL, or when the session holds a change this does not write."""
+    if not session.info.get(ACTIVE):
+        return
+    new = list(session.new)
+    dirty = [obj for obj in session.dirty if session.is_modified(obj, include_collections=False)]
+    if session.deleted or not all(_plain(inspect(obj).mapper) for obj in new + dirty):
+        return                               # the kept statements run before the flush, as usual
+    updates = []
+    for obj in dirty:
+        stmt, changed = _update(obj)
+        if stmt is False:
+            return
+        if stmt is not None:
+            updates.append((obj, stmt, changed))
+    parts = [(None, stmt) for _, stmt in session.info.get(LATER, ())]
+    parts += [(None, _insert(obj)) for obj in new]
+    parts += [(obj, stmt) for obj, stmt, _ in updates]
+    if not parts:
+        return
+    if len(parts) == 1 and not updates and not new:
+        return                               # one kept statement: before_commit runs it as it is
+    session.info.pop(LATER, None)
+    ctes = [stmt.returning(literal_column("1")).cte(f"w{i}") for i, (_, stmt) in enumerate(parts)]
+    counts = session.connection().execute(select(*[
+        select(func.count()).select_from(cte).scalar_subquery() for cte in ctes])).one()
+    for (obj, _), count in zip(parts, counts):
+        if obj is not None and count != 1:
+            raise StaleDataError(f"UPDATE of {inspect(obj).mapper.class_.__name__} {inspect(obj).key[1]} "
+                                 f"matched {count} rows, expected 1")
+    for obj in new:
+        session.expunge(obj)
+    for obj, _, changed in updates:
+        for attr, value in changed.items():
+            set_committed_value(obj, attr, value)
+
+
+__all__ = ["step_writes", "run_later", "waiting_writes", "write_as_one"]
