@@ -27,10 +27,21 @@ from contextlib import contextmanager
 from flask import current_app
 from sqlalchemy import event, func, inspect, literal_column, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import get_history, set_committed_value
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ...extensions import db
+
+try:
+    # psycopg converts a statement's %(name)s placeholders once and keeps the result for statements of
+    # up to 4 KiB and 50 parameters; the step's one statement (every column of a task, an event, a
+    # case …) is larger and would be converted again on every step (about 1 ms of a submit,
+    # bench/profile_submit.py)
+    from psycopg import _queries as _psycopg_queries
+    _psycopg_queries.MAX_CACHED_STATEMENT_LENGTH = max(_psycopg_queries.MAX_CACHED_STATEMENT_LENGTH, 32768)
+    _psycopg_queries.MAX_CACHED_STATEMENT_PARAMS = max(_psycopg_queries.MAX_CACHED_STATEMENT_PARAMS, 400)
+except ImportError:  # pragma: no cover - SQLite-only installs
+    _psycopg_queries = None
 
 ACTIVE = "one_write.active"     # session.info: this transaction's writes are kept for one statement
 LATER = "one_write.later"       # session.info: [(key, statement)] kept by run_later
@@ -117,6 +128,16 @@ def _plain(mapper) -> bool:
         and len(mapper.tables) == 1
 
 
+_COLUMN_KEYS: dict = {}
+
+
+def _column_keys(mapper) -> frozenset:
+    keys = _COLUMN_KEYS.get(mapper)
+    if keys is None:
+        keys = _COLUMN_KEYS[mapper] = frozenset(prop.key for prop in mapper.column_attrs)
+    return keys
+
+
 def _default(column):
     d = column.default
     if d is None or d.is_sequence or d.is_clause_element:
@@ -149,11 +170,10 @@ def _update(obj):
     state = inspect(obj)
     mapper = state.mapper
     table = mapper.local_table
-    changed = {}
-    for prop in mapper.column_attrs:
-        hist = get_history(obj, prop.key, passive=True)
-        if hist.added or hist.deleted:
-            changed[prop.key] = hist.added[0] if hist.added else None
+    # the attributes set since the object was loaded (``committed_state`` holds their loaded values; an
+    # attribute set to the value it had is written again, as harmless as it is rare)
+    columns = _column_keys(mapper)
+    changed = {key: state.dict.get(key) for key in state.committed_state if key in columns}
     if not changed:
         return None, {}
     pk = {prop.key for prop in (mapper.get_property_by_column(c) for c in mapper.primary_key)}

@@ -18,6 +18,7 @@ from ...engine.runtime import TaskNotReady
 from ...extensions import db
 from ...models import CaseEvent, HumanTask, ProcessInstance, Timer, User
 from ..cases.hooks import before_complete
+from ..cases.lifecycle import case_state
 from ..cases.steps import apply_step, engine, load_workflow, now, version_forms
 from ..cases.task_index import index_task
 from ..identity.actors import Actor
@@ -66,14 +67,21 @@ def unclaim(actor: Actor, task_id: str) -> HumanTask:
 
 
 def complete(actor: Actor, task_id: str, data: dict, *, revision: int | None = None, opinion: str | None = None,
-             outcome: str | None = None, require_opinion: bool = False):
+             outcome: str | None = None, require_opinion: bool = False, with_state: bool = False):
     """办理: approve (or decide as the form says) with an opinion; ``outcome='reject'`` is 不予受理 /
-    不予许可 and needs a reason. ``revision`` guards against a stale form. For a 加签 task, signs."""
+    不予许可 and needs a reason. ``revision`` guards against a stale form. For a 加签 task, signs.
+    Returns (task, case, instance), and with ``with_state`` where the case stands now as a fourth
+    (``case_state``, read in the step's transaction; None without a case)."""
     if not isinstance(data, dict):
         raise ValidationError("data 必须是 JSON 对象", details={"data": ["must be an object"]})
     if outcome not in (None, "approve", "reject"):
         raise ValidationError("未知的办理结果", details={"outcome": ["approve | reject"]})
-    with _tx():
+    out: dict = {}
+    task = case = inst = None
+
+    def state():
+        return case_state(case, inst) if case is not None else None
+    with _tx(state if with_state else None, out):
         inst, task, case = _lock(task_id)
         _open_for(actor, inst, task)
         # a role's policy may ask that its holders decide only when signed in with a certificate
@@ -85,7 +93,7 @@ def complete(actor: Actor, task_id: str, data: dict, *, revision: int | None = N
                 raise Conflict("加签任务只能签署意见，不能作出不予决定")
             text = _opinion(opinion or _opinion_of(data), required=True, what="加签意见")
             _finish_sign(actor, inst, task, case, text)
-            return task, case, inst
+            return (task, case, inst, out.get("then")) if with_state else (task, case, inst)
         form = version_forms(inst.version_id).get(task.form_key) if task.form_key else None
         clean, result_outcome = _prepare(form, data, opinion, outcome)
         clean = before_complete(case, task, form, clean)  # e.g. the paper check before 受理 (portal.intake)
@@ -93,7 +101,7 @@ def complete(actor: Actor, task_id: str, data: dict, *, revision: int | None = N
                         what="不予受理/不予许可的理由" if result_outcome == "reject" else "办理意见")
         _run(actor, inst, task, case, clean, text, result_outcome)
     _remember(inst)
-    return task, case, inst
+    return (task, case, inst, out.get("then")) if with_state else (task, case, inst)
 
 
 def _opinion_of(data: dict) -> str | None:

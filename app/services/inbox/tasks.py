@@ -54,9 +54,11 @@ def get_task(actor: Actor, task_id: str) -> tuple[HumanTask, Case | None, dict |
 
 
 def complete_task(actor: Actor, task_id: str, data: dict, *, revision: int | None = None,
-                  opinion: str | None = None) -> tuple[HumanTask, Case | None, ProcessInstance]:
-    """Complete a ready user task with form data, in one transaction (see operations.complete).
+                  opinion: str | None = None, with_state: bool = False) -> tuple:
+    """Complete a ready user task with form data, in one transaction (see operations.complete):
+    (task, case, instance), and with ``with_state`` where the case stands now (``case_state``, read in
+    the same transaction) as a fourth.
 
     Raises NotFound (unknown task), NotAuthorized (not the actor's), Conflict (already completed, or
     ``revision`` is stale), ValidationError (data does not fit the form). Nothing changes then."""
-    return complete(actor, task_id, data, revision=revision, opinion=opinion)
+    return complete(actor, task_id, data, revision=revision, opinion=opinion, with_state=with_state)

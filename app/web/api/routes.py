@@ -211,9 +211,9 @@ class TaskComplete(MethodView):
     def post(self, body, task_id):
         """办理: complete the task with form data (validated against the form). Answers where the case
         stands now. 409 when the task is no longer open or ``revision`` is stale."""
-        task, case, inst = task_svc.complete_task(actor(), task_id, body["data"], revision=body["revision"],
-                                                  opinion=body["opinion"])
-        return _case_out(case, case_svc.case_state(case, inst)) if case is not None else {}
+        task, case, inst, state = task_svc.complete_task(actor(), task_id, body["data"], revision=body["revision"],
+                                                         opinion=body["opinion"], with_state=True)
+        return _case_out(case, state) if case is not None else {}
 
 
 @incidents_bp.route("")
