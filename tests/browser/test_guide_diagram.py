@@ -52,7 +52,8 @@ def test_fit_zoom_and_full_screen(live_server, browser_page, screenshot_dir):
     assert _fits(page)
     # 全屏查看: the Fullscreen API (headless chromium grants it on the click)
     page.click("[data-zoom=full]")
-    page.wait_for_function("() => document.querySelector('#diagram-box').dataset.full !== ''")
+    # the Fullscreen API answers with a promise and an event: wait for the state it sets
+    page.wait_for_function("() => ['fullscreen', 'overlay'].includes(document.querySelector('#diagram-box').dataset.full)")
     mode = page.get_attribute("#diagram-box", "data-full")
     assert mode in ("fullscreen", "overlay")
     assert page.inner_text("[data-zoom=full]") == "退出全屏"

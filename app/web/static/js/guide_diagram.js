@@ -43,6 +43,7 @@
     var enterLabel = fullBtn ? fullBtn.textContent : '';
     var exitLabel = fullBtn ? (fullBtn.getAttribute('data-label-exit') || enterLabel) : '';
     var viewer = null;
+    box.dataset.full = '';  // not full screen: '' from the start, 'fullscreen' or 'overlay' once opened
 
     function canvas() { return viewer ? viewer.get('canvas') : null; }
 
