@@ -33,10 +33,10 @@ from ...observability import logs, metrics
 from ..clocks.deadlines import start_case_clock, step_due
 from ..clocks.supervision import chief_of
 from ..common.clock import clock_now
-from ..common.one_write import run_later, waiting_writes
+from ..common.one_write import waiting_writes
 from ..messaging.notify import notify_staff
 from .hooks import before_complete, status_changed, stepped, thrown
-from .task_index import close_signs, index_task
+from .task_index import close_signs, drop_candidates, index_task
 
 
 events_log = logging.getLogger("yg.events")
@@ -221,7 +221,7 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
     if completed_task is not None and completed_task.id in gone:
         completed_task.state, completed_task.completed_at, completed_task.completed_by = "completed", ts, actor
         gone.discard(completed_task.id)
-        run_later(delete(TaskCandidate).where(TaskCandidate.task_id == completed_task.id), (TaskCandidate,))
+        drop_candidates(completed_task.id)
     if gone:
         db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone), HumanTask.state == "ready")
                            .values(state="cancelled", completed_at=ts).execution_options(synchronize_session=False))

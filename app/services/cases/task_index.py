@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 
 from ...domain.org import inbox_keys
 from ...extensions import db
@@ -25,11 +25,20 @@ def keys_of(task: HumanTask) -> set[str]:
         {f"u:{u}" for u in task.candidate_users or ()}
 
 
+_DROP = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
+
+
+def drop_candidates(task_id: int) -> None:
+    """The inbox rows of a task that left the inbox (completed, or about to be rewritten): nothing in the
+    step reads them back, so on PostgreSQL they go with the step's one statement."""
+    run_later(_DROP, (TaskCandidate,), params={"task_id": task_id})
+
+
 def index_task(task: HumanTask, *, fresh: bool = False) -> None:
     """(Re)write a task's rows. Call after any change to its assignee, candidates, state or block;
     ``fresh`` for a task created in this transaction (nothing to delete)."""
     if not fresh:
-        run_later(delete(TaskCandidate).where(TaskCandidate.task_id == task.id), (TaskCandidate,))
+        drop_candidates(task.id)
     for key in sorted(keys_of(task)):
         db.session.add(TaskCandidate(task_id=task.id, key=key, due_sort=task.due_date or NO_DUE,
                                      created_at=task.created_at, process_id=task.process_id))

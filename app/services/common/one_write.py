@@ -25,7 +25,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from flask import current_app
-from sqlalchemy import event, func, inspect, literal_column, select, update
+from sqlalchemy import bindparam, event, func, inspect, literal_column, select, update
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter, ClauseElement
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -72,18 +74,22 @@ def waiting_writes(*models) -> bool:
     return _waiting(db.session, models)
 
 
-def run_later(stmt, models: tuple, *, key=None) -> None:
+def run_later(stmt, models: tuple, *, params: dict, key=None) -> None:
     """Run a DML statement on ``models``' tables whose effect nothing in the step reads back: kept for
-    the step's one statement when there is one, else run now. ``key``: a later statement with the same
-    key replaces the kept one (the 我经手的 upsert of one user on one case, twice in a step)."""
+    the step's one statement when there is one, else run now. ``stmt`` is built once (its values are
+    ``bindparam``s, ``params`` their values of this call), so that the one statement's text is built
+    once for each shape of step. ``key``: a later statement with the same key replaces the kept one
+    (the 我经手的 upsert of one user on one case, twice in a step)."""
     session = db.session
     waiting = _waiting(session, models)
     if session.info.get(ACTIVE) and not waiting:
         kept = session.info.setdefault(LATER, [])
         if key is not None:
-            kept[:] = [(k, s) for k, s in kept if k != key]
-        kept.append((key, stmt))
+            kept[:] = [k for k in kept if k[0] != key]
+        kept.append((key, stmt, params))
         return
+    # with the values in the statement: the ORM's synchronisation of the session's objects reads them there
+    stmt = _rebind(stmt, "", params)
     if waiting:
         session.execute(stmt)            # the objects first, as the autoflush always did
         return
@@ -95,8 +101,8 @@ def _run_kept(session) -> None:
     kept = session.info.pop(LATER, None)
     if kept:
         conn = session.connection()
-        for _, stmt in kept:
-            conn.execute(stmt)
+        for _, stmt, params in kept:
+            conn.execute(stmt, params)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -145,12 +151,15 @@ def _default(column):
     return (d.arg(None) if d.is_callable else d.arg), True
 
 
+def _is_sql(value) -> bool:
+    return isinstance(value, ClauseElement) or hasattr(value, "__clause_element__")
+
+
 def _insert(obj):
-    """The INSERT the flush would run for a new object; Python-side column defaults filled in (and set
-    on the object, as the flush does)."""
+    """The INSERT the flush would run for a new object, as (shape, {column: value}); Python-side column
+    defaults filled in (and set on the object, as the flush does). None when a value is SQL."""
     state = inspect(obj)
     mapper = state.mapper
-    table = mapper.local_table
     values = {}
     for prop in mapper.column_attrs:
         column = prop.columns[0]
@@ -161,12 +170,15 @@ def _insert(obj):
         if has:
             values[column.key] = value
             state.dict[prop.key] = value
-    return table.insert().values(values)
+    if any(_is_sql(v) for v in values.values()):
+        return None
+    return ("i", mapper.local_table, tuple(values)), values
 
 
 def _update(obj):
-    """The UPDATE of a changed object: (statement, {attribute: new value}), or None when nothing
-    changed. None for the statement when its primary key changed (left to the flush)."""
+    """The UPDATE of a changed object: (shape, {column: value}, {attribute: new value}); (None, None, {})
+    when nothing changed; None for the shape when the flush must write it (its primary key changed,
+    a value is SQL)."""
     state = inspect(obj)
     mapper = state.mapper
     table = mapper.local_table
@@ -175,17 +187,65 @@ def _update(obj):
     columns = _column_keys(mapper)
     changed = {key: state.dict.get(key) for key in state.committed_state if key in columns}
     if not changed:
-        return None, {}
+        return None, None, {}
     pk = {prop.key for prop in (mapper.get_property_by_column(c) for c in mapper.primary_key)}
-    if pk & set(changed) or state.key is None:
-        return False, changed
+    if pk & set(changed) or state.key is None or any(_is_sql(v) for v in changed.values()):
+        return False, None, changed
     values = {mapper.get_property(k).columns[0].key: v for k, v in changed.items()}
     for column in table.columns:
         if column.onupdate is not None and column.key not in values and not column.onupdate.is_clause_element:
             values[column.key] = column.onupdate.arg(None) if column.onupdate.is_callable else column.onupdate.arg
-    ident = state.key[1]
-    where = [c == v for c, v in zip(mapper.primary_key, ident)]
-    return update(table).where(*where).values(values), changed
+    keys = tuple(values)
+    for i, value in enumerate(state.key[1]):
+        values[f"pk{i}"] = value
+    return ("u", table, keys), values, changed
+
+
+def _rebind(stmt, prefix: str, values: dict | None = None):
+    """``stmt`` with its bind parameters renamed ``<prefix><name>`` (unique in the one statement), or
+    given their ``values``."""
+    def rename(element):
+        if isinstance(element, BindParameter):
+            if values is not None:
+                return bindparam(element.key, values[element.key], type_=element.type)
+            return bindparam(prefix + element.key, type_=element.type)
+        return None
+    return visitors.replacement_traverse(stmt, {}, rename)
+
+
+def _part(shape, prefix: str):
+    """The Core statement of one part of the one statement, its values as bind parameters."""
+    kind, what, keys = shape
+    if kind == "k":
+        return _rebind(what, prefix)
+    columns = what.c
+    values = {k: bindparam(prefix + k, type_=columns[k].type) for k in keys}
+    if kind == "i":
+        return what.insert().values(values)
+    pk = list(what.primary_key.columns)
+    return update(what).where(*[c == bindparam(f"{prefix}pk{i}", type_=c.type) for i, c in enumerate(pk)]) \
+        .values(values)
+
+
+_SHAPES: dict = {}      # (dialect name, shapes of the parts) -> (SQL text, {bind name: processor})
+_MAX_SHAPES = 1024
+
+
+def _one_statement(dialect, shapes: tuple):
+    """The one statement of a step's shape, compiled once: its text and its bind processors."""
+    key = (dialect.name, shapes)
+    known = _SHAPES.get(key)
+    if known is None:
+        ctes = [_part(shape, f"w{i}_").returning(literal_column("1")).cte(f"w{i}")
+                for i, shape in enumerate(shapes)]
+        compiled = select(*[select(func.count()).select_from(cte).scalar_subquery() for cte in ctes]) \
+            .compile(dialect=dialect)
+        processors = {name: fn for name, fn in compiled._bind_processors.items() if fn is not None}
+        known = (compiled.string, processors)
+        if len(_SHAPES) >= _MAX_SHAPES:
+            _SHAPES.clear()
+        _SHAPES[key] = known
+    return known
 
 
 def write_as_one(session) -> None:
@@ -197,31 +257,43 @@ def write_as_one(session) -> None:
     dirty = [obj for obj in session.dirty if session.is_modified(obj, include_collections=False)]
     if session.deleted or not all(_plain(inspect(obj).mapper) for obj in new + dirty):
         return                               # the kept statements run before the flush, as usual
+    inserts = []
+    for obj in new:
+        part = _insert(obj)
+        if part is None:
+            return
+        inserts.append(part)
     updates = []
     for obj in dirty:
-        stmt, changed = _update(obj)
-        if stmt is False:
+        shape, values, changed = _update(obj)
+        if shape is False:
             return
-        if stmt is not None:
-            updates.append((obj, stmt, changed))
-    parts = [(None, stmt) for _, stmt in session.info.get(LATER, ())]
-    parts += [(None, _insert(obj)) for obj in new]
-    parts += [(obj, stmt) for obj, stmt, _ in updates]
-    if not parts:
-        return
-    if len(parts) == 1 and not updates and not new:
-        return                               # one kept statement: before_commit runs it as it is
+        if shape is not None:
+            updates.append((obj, shape, values, changed))
+    kept = session.info.get(LATER, ())
+    if not (inserts or updates) and len(kept) <= 1:
+        return                               # at most one kept statement: before_commit runs it as it is
+    parts = [(None, ("k", stmt, None), params) for _, stmt, params in kept]
+    parts += [(None, shape, values) for shape, values in inserts]
+    parts += [(obj, shape, values) for obj, shape, values, _ in updates]
+    conn = session.connection()
+    sql, processors = _one_statement(conn.dialect, tuple(shape for _, shape, _ in parts))
+    params = {}
+    for i, (_, _, values) in enumerate(parts):
+        prefix = f"w{i}_"
+        for name, value in values.items():
+            name = prefix + name
+            fn = processors.get(name)
+            params[name] = fn(value) if fn is not None else value
     session.info.pop(LATER, None)
-    ctes = [stmt.returning(literal_column("1")).cte(f"w{i}") for i, (_, stmt) in enumerate(parts)]
-    counts = session.connection().execute(select(*[
-        select(func.count()).select_from(cte).scalar_subquery() for cte in ctes])).one()
-    for (obj, _), count in zip(parts, counts):
+    counts = conn.exec_driver_sql(sql, params).one()
+    for (obj, _, _), count in zip(parts, counts):
         if obj is not None and count != 1:
             raise StaleDataError(f"UPDATE of {inspect(obj).mapper.class_.__name__} {inspect(obj).key[1]} "
                                  f"matched {count} rows, expected 1")
     for obj in new:
         session.expunge(obj)
-    for obj, _, changed in updates:
+    for obj, _, _, changed in updates:
         for attr, value in changed.items():
             set_committed_value(obj, attr, value)
 

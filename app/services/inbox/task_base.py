@@ -130,15 +130,22 @@ def colleagues(actor: Actor, region_code: str, limit: int = 500) -> list[tuple[s
         .order_by(User.username).limit(limit)).all()]
 
 
+def _upsert(insert):
+    ins = insert(CaseParticipant).values(case_id=bindparam("case_id"), username=bindparam("username"),
+                                         last_action=bindparam("last_action"), last_at=bindparam("last_at"))
+    return ins.on_conflict_do_update(index_elements=["case_id", "username"],
+                                     set_={"last_action": ins.excluded.last_action, "last_at": ins.excluded.last_at})
+
+
+_TOUCH = {True: _upsert(sqlite_insert), False: _upsert(pg_insert)}    # built once: is_sqlite() -> statement
+
+
 def touch(case: Case | None, username: str, action: str) -> None:
     """我经手的: remember that a staff user acted on the case (upsert)."""
     if case is None:
         return
-    ins = (sqlite_insert if is_sqlite() else pg_insert)(CaseParticipant).values(
-        case_id=case.id, username=username, last_action=action, last_at=now())
-    run_later(ins.on_conflict_do_update(index_elements=["case_id", "username"],
-                                        set_={"last_action": action, "last_at": now()}),
-              (CaseParticipant,), key=("touch", case.id, username))
+    run_later(_TOUCH[is_sqlite()], (CaseParticipant,), key=("touch", case.id, username),
+              params={"case_id": case.id, "username": username, "last_action": action, "last_at": now()})
 
 
 def _event(case, actor: Actor, action: str, task: HumanTask | None, opinion=None, **extra) -> None:

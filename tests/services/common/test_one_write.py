@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import SpiffWorkflow.task
-from sqlalchemy import delete, event, select, text
+from sqlalchemy import event, select, text
 
 from app.extensions import db
 from app.models import Case, CaseEvent, CaseParticipant, HumanTask, ProcessInstance, TaskCandidate, Timer
 from app.services.common.clock import FakeClock
-from app.services.cases.task_index import NO_DUE
-from app.services.common.one_write import run_later, step_writes, write_as_one
+from app.services.cases.task_index import NO_DUE, drop_candidates
+from app.services.common.one_write import step_writes, write_as_one
 from app.services.trail.verify import verify
 from tests.conftest import ROOT, make_app, deploy_all
 from tests.web.api.helpers import Api
@@ -130,7 +130,7 @@ def test_a_changed_row_that_is_gone_fails_the_step_and_writes_nothing(db_url):
         task = db.session.get(HumanTask, case["current_tasks"][0]["id"])
         before = db.session.execute(select(CaseParticipant)).all()
         with step_writes():
-            run_later(delete(TaskCandidate).where(TaskCandidate.task_id == task.id), (TaskCandidate,))
+            drop_candidates(task.id)
             db.session.add(CaseParticipant(case_id=case["id"], username="someone", last_action="claim"))
             task.opinion = "改了"
             # the row goes away behind the session's back: the UPDATE matches nothing
@@ -151,14 +151,39 @@ def test_kept_statements_run_before_a_read(db_url):
     with api.app.app_context():
         tid = case["current_tasks"][0]["id"]
         with step_writes():
-            run_later(delete(TaskCandidate).where(TaskCandidate.task_id == tid), (TaskCandidate,))
+            drop_candidates(tid)
             # a read of the session sees the delete, whichever way it was kept
             assert db.session.execute(select(TaskCandidate).where(TaskCandidate.task_id == tid)).first() is None
             # and a new row of the same table written after it stays (the delete ran first)
             db.session.add(TaskCandidate(task_id=tid, key="u:x", due_sort=NO_DUE, created_at=datetime.now(ZoneInfo("UTC")),
                                          process_id="p"))
-            run_later(delete(TaskCandidate).where(TaskCandidate.task_id == "nothing"), (TaskCandidate,))
+            drop_candidates("nothing")
             write_as_one(db.session)
         db.session.commit()
         keys = db.session.execute(select(TaskCandidate.key).where(TaskCandidate.task_id == tid)).scalars().all()
         assert keys == ["u:x"]
+
+
+@postgres_only
+def test_two_kept_statements_of_one_shape_keep_their_own_values(db_url):
+    """The one statement's text is built once per shape; each part's values are its own (two deletes
+    of the same statement with two task ids, a new row), and the next step of that shape reuses the
+    text with its new values."""
+    api = _api(db_url, True)
+    first, second, third = (_first_task(api)["current_tasks"][0]["id"] for _ in range(3))
+    sqls = []
+    with api.app.app_context():
+        assert {first, second, third} <= set(db.session.execute(select(TaskCandidate.task_id)).scalars())
+        event.listen(db.engine, "before_cursor_execute", lambda c, cur, sql, *a: sqls.append(sql))
+        for a, b in ((first, second), (third, "nothing")):
+            with step_writes():
+                drop_candidates(a)
+                drop_candidates(b)
+                db.session.add(CaseParticipant(case_id=1, username=f"u{a}", last_action="claim"))
+                write_as_one(db.session)
+            db.session.commit()
+        left = set(db.session.execute(select(TaskCandidate.task_id)).scalars())
+        assert not left & {first, second, third}
+        assert set(db.session.execute(select(CaseParticipant.username)).scalars()) >= {f"u{first}", f"u{third}"}
+    writes = [sql for sql in sqls if sql.startswith("WITH w0")]
+    assert len(writes) == 2 and writes[0] == writes[1]
