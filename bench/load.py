@@ -51,7 +51,8 @@ from pathlib import Path  # noqa: E402
 import gevent  # noqa: E402
 import psutil  # noqa: E402
 import requests  # noqa: E402
-from locust import HttpUser, between, events, task  # noqa: E402
+from locust import HttpUser, between, constant, events, task  # noqa: E402
+from locust.contrib.fasthttp import FastHttpUser  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.exception import RescheduleTask  # noqa: E402
 
@@ -59,11 +60,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("APP_ENV", "development")  # a bench is no production server: the demo SECRET_KEY will do
 
+from tests.fixtures.build import write_linear  # noqa: E402
 from tests.ops import loadmix as lm  # noqa: E402
 
 BIN = Path(sys.executable).parent
 FORBIDDEN = {"test", "postgres", "template0", "template1"}
-PLANS = lm.plans()
+PLANS = lm.plans(standalone=True)   # the matters applied for without a prior approval
 GROUPS = lm.staff_by_group()
 DESKS = [["window1"], ["invest1", "invest_chief", "leader1"],
          ["energy1", "energy_chief", "power1", "power_chief"],
@@ -142,6 +144,44 @@ class Clerk(HttpUser):
                 return
 
 
+HOT_PID = "bench_linear20"          # --hot: the 20-task linear process of bench/engine_submit.py
+HOT_STEP = {"data": {"opinion": "同意，按程序办理。", "decision": "approve"}}
+HOT_TOKENS: dict[str, str] = {}     # --hot: "applicant" / "staff" -> API token (flask users add)
+
+
+class Completer(FastHttpUser):
+    """--hot: completes tasks back to back, no think time: a case of the 20-task linear process is
+    started over the API, then each ``POST /api/tasks/<id>/complete`` names the next task in its answer
+    (where the case stands now); at the end of a case the next one is started."""
+    wait_time = constant(0)
+
+    def on_start(self):
+        self.task_id = None
+        self.staff = {"Authorization": f"Bearer {HOT_TOKENS['staff']}"}
+        self.applicant = {"Authorization": f"Bearer {HOT_TOKENS['applicant']}"}
+        READY["n"] += 1
+
+    def _post(self, path, name, headers, body, expect):
+        with self.client.request("POST", path, name=name, headers=headers, json=body, catch_response=True) as r:
+            if r.status_code != expect:
+                r.failure(f"{r.status_code}: {(r.text or '')[:120]}")
+                self.task_id = None
+                raise RescheduleTask()
+            r.success()
+            return r.json()
+
+    @task
+    def step(self):
+        if self.task_id is None:
+            case = self._post("/api/cases", "hot apply", self.applicant,
+                              {"process_id": HOT_PID, "data": {"title": "基准测试项目"}}, 201)
+        else:
+            case = self._post(f"/api/tasks/{self.task_id}/complete", "complete", self.staff, HOT_STEP, 200)
+            COMPLETIONS["n"] += 1
+        tasks = case.get("current_tasks") or []
+        self.task_id = tasks[0]["id"] if tasks else None
+
+
 # -- processes -----------------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -164,6 +204,9 @@ class Stack:
                         PYTHONPATH=str(ROOT))
         for key in ("TWILIO_ACCOUNT_SID", "FLASK_APP", "PROCESSES_DIR", "FORMS_DIR"):
             self.env.pop(key, None)
+        if args.hot:   # only the linear process of the bench: no shipped matters, no demo data
+            write_linear(tmp / "processes", tmp / "forms", HOT_PID, 20)
+            self.env.update(PROCESSES_DIR=str(tmp / "processes"), FORMS_DIR=str(tmp / "forms"))
 
     def create_database(self):
         if self.dbname is None:
@@ -178,6 +221,7 @@ class Stack:
                            capture_output=True, text=True, timeout=300)
         if r.returncode:
             raise SystemExit(f"flask {' '.join(args)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
+        return r.stdout
 
     def spawn(self, label, argv):
         log = open(self.tmp / f"{label}.log", "wb")
@@ -341,6 +385,9 @@ def main(argv=None):
     ap.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/bench_load")
     ap.add_argument("--no-pgbench", action="store_true")
+    ap.add_argument("--hot", action="store_true",
+                    help="the hot path only: each user completes tasks of a 20-task linear process back to back, "
+                         "no think time (issue 20: >= 300 completions/s with 8 users, p95 <= 50 ms)")
     args = ap.parse_args(argv)
     counts = [int(x) for x in args.users.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -350,17 +397,28 @@ def main(argv=None):
         print(f"# database: {args.db}; gunicorn workers: {args.workers}; {os.cpu_count()} CPUs", flush=True)
         stack.create_database()
         stack.flask("db", "upgrade")
-        stack.flask("demo", "seed")
+        if args.hot:
+            stack.flask("processes", "deploy")
+            HOT_TOKENS["applicant"] = stack.flask("users", "add", "hot_applicant", "--name", "基准申请人",
+                                                  "--kind", "applicant").strip().splitlines()[-1]
+            HOT_TOKENS["staff"] = stack.flask("users", "add", "hot_window", "--name", "基准窗口",
+                                              "--kind", "staff", "--group", "window").strip().splitlines()[-1]
+        else:
+            stack.flask("demo", "seed")
         stack.start()
         print(f"# server {stack.host} up; scheduler pid {stack.scheduler.pid}", flush=True)
-        env = Environment(user_classes=[Applicant, Clerk], host=stack.host, events=events)
+        env = Environment(user_classes=[Completer] if args.hot else [Applicant, Clerk], host=stack.host,
+                          events=events)
         env.create_local_runner()
         for users in counts:
-            n = max(20, int(users * args.seconds * 0.6))
-            t0 = time.monotonic()
-            backlog(stack.host, n)
-            print(f"# {users} users: backlog of {n} applications in {time.monotonic() - t0:.1f}s; "
-                  f"running {args.seconds:.0f}s", flush=True)
+            if not args.hot:
+                n = max(20, int(users * args.seconds * 0.6))
+                t0 = time.monotonic()
+                backlog(stack.host, n)
+                print(f"# {users} users: backlog of {n} applications in {time.monotonic() - t0:.1f}s; "
+                      f"running {args.seconds:.0f}s", flush=True)
+            else:
+                print(f"# {users} users completing back to back; running {args.seconds:.0f}s", flush=True)
             results.append(phase(env, stack, users, args.seconds))
         env.runner.quit()
         if args.db == "postgresql" and not args.no_pgbench:
@@ -410,6 +468,14 @@ def report(results, tps, args):
         if at8:
             print(f"completions/s at 8 users: {at8['completions_s']:.1f} = {at8['completions_s'] / tps:.4f} of it "
                   f"(1 : {tps / max(at8['completions_s'], 1e-9):.0f})")
+    if args.hot:
+        for r in results:
+            row = next((x for x in r["rows"] if x[0] == "complete"), None)
+            p95 = row[4] if row else float("nan")
+            if r["users"] == 8:
+                print(f"issue 20, {args.db}, 8 users: {r['completions_s']:.0f} completions/s "
+                      f"({'PASS' if r['completions_s'] >= 300 else 'FAIL'}, target >= 300), complete p95 {p95:.0f} ms "
+                      f"({'PASS' if p95 <= 50 else 'FAIL'}, target <= 50)")
     for r in results:
         if r["errors"]:
             print(f"failures at {r['users']} users: " + "; ".join(r["errors"][:5]))

@@ -1,7 +1,7 @@
 """Where the time of one task submit (办理) goes: phases and a cProfile, on the bench's own path.
 
     .venv/bin/python bench/profile_submit.py [--n 200] [--pg-url postgresql://postgres@127.0.0.1:5432/bench]
-                                             [--no-pg] [--cprofile 25] [--show-sql]
+                                             [--no-pg] [--cprofile 25] [--sort cumulative] [--dump DIR] [--show-sql]
 
 The lanes of bench/engine_submit.py (same app, same werkzeug server with HTTP/1.1 keep-alive and
 TCP_NODELAY, same client, same 20-task linear process), with the default workflow cache and with it
@@ -187,6 +187,10 @@ def main():
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/bench")
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--cprofile", type=int, default=25, help="functions listed per cProfile (0: no cProfile pass)")
+    ap.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"],
+                    help="order of the cProfile's list (own time, or time including the callees)")
+    ap.add_argument("--dump", metavar="DIR", help="also write each lane's profile to DIR/<lane>.pstats "
+                                                  "(for pstats / snakeviz)")
     ap.add_argument("--show-sql", action="store_true", help="the full SQL of one PostgreSQL submit")
     args = ap.parse_args()
     install()
@@ -291,9 +295,13 @@ def main():
     for label, prof in profiles.items():
         print()
         print("=" * W)
-        print(f"cProfile, {label}: top {args.cprofile} by own time (server thread, {args.n} submits)")
+        print(f"cProfile, {label}: top {args.cprofile} by {'own time' if args.sort == 'tottime' else 'time with callees'}"
+              f" (server thread, {args.n} submits)")
         s = io.StringIO()
-        pstats.Stats(prof, stream=s).strip_dirs().sort_stats("tottime").print_stats(args.cprofile)
+        pstats.Stats(prof, stream=s).strip_dirs().sort_stats(args.sort).print_stats(args.cprofile)
+        if args.dump:
+            Path(args.dump).mkdir(parents=True, exist_ok=True)
+            prof.dump_stats(str(Path(args.dump) / (label.split()[0] + ".pstats")))
         print("\n".join(line for line in s.getvalue().splitlines()[4:] if line.strip()))
 
 

@@ -66,11 +66,21 @@ class Plan:
     steps: dict = field(default_factory=dict)   # element id → form data
 
 
-def plans() -> dict[str, Plan]:
-    """One plan per shipped matter, from its path tests."""
+def needs_prior(process_id: str) -> bool:
+    """Whether applying for the matter needs an earlier case of the same 项目代码 granted first
+    (matter.json ``requires``: the 可研 after the approved 项目建议书 …), which a load client does not drive."""
+    matter = json.loads((ROOT / "processes" / f"{process_id}.matter.json").read_text(encoding="utf-8"))
+    return bool(matter.get("requires"))
+
+
+def plans(*, standalone: bool = False) -> dict[str, Plan]:
+    """One plan per shipped matter, from its path tests; with ``standalone`` only the matters a case
+    can be applied for on its own (``needs_prior`` false)."""
     out = {}
     for path in sorted((ROOT / "processes").glob("*.scenarios.json")):
         pid = path.name.split(".")[0]
+        if standalone and needs_prior(pid):
+            continue
         scenarios = json.loads(path.read_text(encoding="utf-8"))["scenarios"]
         approved = [s for s in scenarios if s.get("status") == "approved"]
         if not approved:

@@ -5,7 +5,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -201,11 +201,15 @@ def get_case(actor: Actor, key: str | int) -> Case:
     return case
 
 
+# built once (its cache key kept): the answer of every task completion reads it
+_OPEN_TASKS = select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.state == "ready") \
+    .order_by(HumanTask.created_at, HumanTask.id)
+
+
 def case_state(case: Case, inst: ProcessInstance | None = None) -> dict:
     """Where a case stands: open tasks, the incidents its process is stopped on, instance (no history).
     (Every incident, open or resolved, is in ``case_details``.)"""
-    tasks = list(db.session.execute(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")
-                                    .order_by(HumanTask.created_at, HumanTask.id)).scalars())
+    tasks = list(db.session.execute(_OPEN_TASKS, {"case_id": case.id}).scalars())
     if inst is None and case.instance_id:
         inst = db.session.get(ProcessInstance, case.instance_id)
     incidents = []
