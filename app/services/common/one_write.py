@@ -3,7 +3,7 @@
 A task completion changes a handful of rows: the completed task, the instance's state, the case, the
 trail row, the next task and its inbox keys, 我经手的. Written by the ORM's flush and by the statements
 the step runs itself, each is a statement and a round trip of its own (13 a submit). Inside
-``step_writes()`` (the inbox's transactions), on PostgreSQL:
+``step_writes()`` (the inbox's transactions; ``STEP_ONE_STATEMENT``, on by default):
 
 - the step's own writes that nothing in the step reads back (the inbox index rows of the completed
   task, the 我经手的 upsert) are kept (``run_later``) instead of run at once: they run before any other
@@ -17,9 +17,13 @@ the step runs itself, each is a statement and a round trip of its own (13 a subm
 
 All parts of one statement see the same snapshot and foreign keys are checked at its end, so a task
 and its inbox rows go in together. What this writer does not handle (a deleted object, a mapper over
-several tables or with a version counter) goes through the ORM's flush as before. SQLite cannot put
-DML in a CTE: there ``run_later`` runs the statement at once without flushing first (unless objects of
-its table wait to be written), which lets the ORM write each row once at commit."""
+several tables or with a version counter, a value that is SQL) goes through the ORM's flush as before.
+The statement's text is compiled once per shape (the tables and columns of its parts) and kept; a
+step fills in the values only.
+
+SQLite cannot put DML in a CTE: there the same parts go one statement each, in the same order (new
+rows parents first), each compiled once per shape, with the same row-count check — what the flush
+would send, without building it from the objects on every step."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -53,8 +57,7 @@ LATER = "one_write.later"       # session.info: [(key, statement)] kept by run_l
 def step_writes():
     """The transaction of one inbox operation: keep its writes for ``write_as_one`` (PostgreSQL)."""
     session = db.session
-    session.info[ACTIVE] = session.get_bind().dialect.name == "postgresql" and \
-        current_app.config.get("STEP_ONE_STATEMENT", True)
+    session.info[ACTIVE] = current_app.config.get("STEP_ONE_STATEMENT", True)
     try:
         yield
     finally:
@@ -248,9 +251,51 @@ def _one_statement(dialect, shapes: tuple):
     return known
 
 
+_ORDER: dict = {}
+
+
+def _table_order(table) -> int:
+    """Parents before children (foreign keys): the order in which new rows go in."""
+    if not _ORDER:
+        _ORDER.update((t, i) for i, t in enumerate(db.metadata.sorted_tables))
+    return _ORDER.get(table, len(_ORDER))
+
+
+_SINGLE: dict = {}      # (dialect name, shape) -> (SQL text, bind names in order or None, {name: processor})
+
+
+def _single(dialect, shape):
+    """One part as a statement of its own (SQLite), compiled once."""
+    key = (dialect.name, shape)
+    known = _SINGLE.get(key)
+    if known is None:
+        compiled = _part(shape, "").compile(dialect=dialect)
+        processors = {name: fn for name, fn in compiled._bind_processors.items() if fn is not None}
+        known = (compiled.string, tuple(compiled.positiontup) if compiled.positional else None, processors)
+        if len(_SINGLE) >= _MAX_SHAPES:
+            _SINGLE.clear()
+        _SINGLE[key] = known
+    return known
+
+
+def _one_by_one(conn, parts) -> list[int]:
+    """SQLite, which cannot put DML in a CTE: each part's statement, compiled once per shape, in the
+    order of the parts; the rows each matched."""
+    counts = []
+    for _, shape, values in parts:
+        sql, names, processors = _single(conn.dialect, shape)
+        params = {name: (processors[name](value) if name in processors else value)
+                  for name, value in values.items()}
+        if names is not None:
+            params = tuple(params[name] for name in names)
+        counts.append(conn.exec_driver_sql(sql, params).rowcount)
+    return counts
+
+
 def write_as_one(session) -> None:
     """Send the kept statements and the session's pending writes as one statement (see the module's
-    docstring); nothing to do off PostgreSQL, or when the session holds a change this does not write."""
+    docstring; on SQLite one statement each, built once per shape); nothing to do when the session
+    holds a change this does not write (the flush writes it at the commit)."""
     if not session.info.get(ACTIVE):
         return
     new = list(session.new)
@@ -263,6 +308,7 @@ def write_as_one(session) -> None:
         if part is None:
             return
         inserts.append(part)
+    inserts.sort(key=lambda part: _table_order(part[0][1]))    # stable: a table's rows in the order added
     updates = []
     for obj in dirty:
         shape, values, changed = _update(obj)
@@ -277,16 +323,19 @@ def write_as_one(session) -> None:
     parts += [(None, shape, values) for shape, values in inserts]
     parts += [(obj, shape, values) for obj, shape, values, _ in updates]
     conn = session.connection()
-    sql, processors = _one_statement(conn.dialect, tuple(shape for _, shape, _ in parts))
-    params = {}
-    for i, (_, _, values) in enumerate(parts):
-        prefix = f"w{i}_"
-        for name, value in values.items():
-            name = prefix + name
-            fn = processors.get(name)
-            params[name] = fn(value) if fn is not None else value
     session.info.pop(LATER, None)
-    counts = conn.exec_driver_sql(sql, params).one()
+    if conn.dialect.name == "postgresql":
+        sql, processors = _one_statement(conn.dialect, tuple(shape for _, shape, _ in parts))
+        params = {}
+        for i, (_, _, values) in enumerate(parts):
+            prefix = f"w{i}_"
+            for name, value in values.items():
+                name = prefix + name
+                fn = processors.get(name)
+                params[name] = fn(value) if fn is not None else value
+        counts = conn.exec_driver_sql(sql, params).one()
+    else:
+        counts = _one_by_one(conn, parts)
     for (obj, _, _), count in zip(parts, counts):
         if obj is not None and count != 1:
             raise StaleDataError(f"UPDATE of {inspect(obj).mapper.class_.__name__} {inspect(obj).key[1]} "
@@ -294,8 +343,14 @@ def write_as_one(session) -> None:
     for obj in new:
         session.expunge(obj)
     for obj, _, _, changed in updates:
-        for attr, value in changed.items():
-            set_committed_value(obj, attr, value)
+        state = inspect(obj)
+        if set(state.committed_state) <= set(changed):
+            # all it had changed is written: as the flush leaves it (not modified, so the next autoflush
+            # has nothing to look at)
+            state._commit_all(state.dict, session.identity_map)
+        else:                                # a relationship changed too: the flush writes that later
+            for attr, value in changed.items():
+                set_committed_value(obj, attr, value)
 
 
 __all__ = ["step_writes", "run_later", "waiting_writes", "write_as_one"]
