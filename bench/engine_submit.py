@@ -524,7 +524,7 @@ def main():
     ap.add_argument("--show-sql", action="store_true", help="print the SQL of one submit per run")
     ap.add_argument("--trail-only", action="store_true", help="only part 6: the trail chain on vs off")
     ap.add_argument("--hot-path-only", action="store_true",
-                    help="only part 7 (PostgreSQL): one statement on vs off, the replay of a submit's statements")
+                    help="only part 7: one statement on vs off (PostgreSQL, SQLite), the replay of a submit's statements")
     ap.add_argument("--replays", type=int, default=40, help="submits replayed in part 7 (default 40)")
     args = ap.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -555,6 +555,12 @@ def main():
                 for one in (True, False):
                     one_lanes.append(Lane("postgresql", args.pg_url, DEFAULT_CACHE, procs, forms, f"one_{one}",
                                           one_statement=one))
+                # SQLite too: there the step's writes go one statement each, compiled once per shape
+                for one in (True, False):
+                    dbfile = tmp / f"one_{one}.sqlite3"
+                    shutil.copy(template, dbfile)
+                    one_lanes.append(Lane("sqlite", f"sqlite:///{dbfile}", DEFAULT_CACHE, procs, forms,
+                                          f"one_sqlite_{one}", one_statement=one))
                 measure_trail(one_lanes, args.n, PID_SHORT, SHORT_TASKS, part=7)
                 measure_replay(one_lanes[0], args.pg_url, args.replays, PID_SHORT, SHORT_TASKS // 2)
                 if args.hot_path_only:
