@@ -167,8 +167,12 @@ def _insert(obj):
     for prop in mapper.column_attrs:
         column = prop.columns[0]
         if prop.key in state.dict:
-            values[column.key] = state.dict[prop.key]
-            continue
+            value = state.dict[prop.key]
+            # as the flush: None for a type that does not store None as a value (JSON does) is "not
+            # given", so the column's default (or the server's) applies
+            if value is not None or column.type.should_evaluate_none:
+                values[column.key] = value
+                continue
         value, has = _default(column)
         if has:
             values[column.key] = value
