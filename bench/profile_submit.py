@@ -81,6 +81,9 @@ class Phases:
 
 PH = Phases()
 PROFILER: list = [None]
+#: the cProfile is on only around the timed submit (not the client's GET of the task list), and the
+#: phase wrappers are off then, so the profile's call tree is the app's own
+PROFILE_ON = [False]
 
 #: (module, attribute, phase). Nested names are fine: the time is exclusive.
 WRAPS = [
@@ -112,9 +115,9 @@ WRAPS = [
 SQL = "SQL execute (driver + server round trip)"
 
 
-def install():
+def install(phases=True):
     import importlib
-    for mod_name, attr, phase in WRAPS:
+    for mod_name, attr, phase in WRAPS if phases else []:
         mod = importlib.import_module(mod_name)
         owner, _, name = attr.rpartition(".")
         target = mod
@@ -128,7 +131,7 @@ def install():
 
     def profiled(self, environ, start_response):
         prof = PROFILER[0]
-        if prof is None:
+        if prof is None or not PROFILE_ON[0]:
             return inner(self, environ, start_response)
         prof.enable()
         try:
@@ -158,7 +161,7 @@ def sql_timer(app):
             PH.leave()
 
 
-def run_submits(lanes, n, start_pos=1, capture_lane=None):
+def run_submits(lanes, n, start_pos=1, capture_lane=None, profile=False):
     """n submits per lane on fresh cases of the 20-task process; returns the ms per lane."""
     n_cases = math.ceil(n / es.SHORT_TASKS)
     for lane in lanes:
@@ -173,9 +176,9 @@ def run_submits(lanes, n, start_pos=1, capture_lane=None):
             for lane in lanes[k:] + lanes[:k]:
                 tid = lane.ready_task_of(lane.cases[ci], es.PID_SHORT)
                 capture = lane is capture_lane and pos == es.SHORT_TASKS // 2 and lane.sql_sample is None
-                PH.on = True
+                PH.on, PROFILE_ON[0] = not profile, profile
                 dt, _, _ = lane.timed_submit(tid, capture)
-                PH.on = False
+                PH.on, PROFILE_ON[0] = False, False
                 out[id(lane)].append(dt)
             count += 1
     return out
@@ -191,9 +194,12 @@ def main():
                     help="order of the cProfile's list (own time, or time including the callees)")
     ap.add_argument("--dump", metavar="DIR", help="also write each lane's profile to DIR/<lane>.pstats "
                                                   "(for pstats / snakeviz)")
+    ap.add_argument("--profile-only", action="store_true",
+                    help="no phase timers (their wrappers would be frames of the cProfile's call tree): "
+                         "only the cProfile pass, for --dump")
     ap.add_argument("--show-sql", action="store_true", help="the full SQL of one PostgreSQL submit")
     args = ap.parse_args()
-    install()
+    install(phases=not args.profile_only)
     tmp = Path(tempfile.mkdtemp(prefix="bench_profile_"))
     lanes = []
     try:
@@ -251,7 +257,7 @@ def main():
         if args.cprofile:
             for lane in [ln for ln in lanes if ln.cache]:
                 PROFILER[0] = cProfile.Profile()
-                run_submits([lane], args.n)
+                run_submits([lane], args.n, profile=True)
                 profiles[lane.label] = PROFILER[0]
                 PROFILER[0] = None
     finally:

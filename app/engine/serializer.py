@@ -17,7 +17,7 @@ import logging
 from copy import deepcopy
 from datetime import date
 from decimal import Decimal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -78,18 +78,74 @@ def unreached(workflow) -> set:
     return drop
 
 
+class RawJSON:
+    """Text already in JSON, written as it is by ``dump_state`` (the encoder puts a placeholder)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+#: the finished tasks' JSON kept on a workflow between its dumps (a kept workflow is dumped once a step)
+_MEMO_ATTR = "_platform_task_json"
+
+
+def _keeps(task, trimmed: bool) -> bool:
+    """Whether a task's text is kept between dumps: finished, under a finished parent (or the root)."""
+    if trimmed or not task._state & TaskState.FINISHED_MASK:
+        return False
+    parent = task.parent
+    return parent is None or bool(parent._state & TaskState.FINISHED_MASK)
+
+
+def _task_json(convert, task, trimmed: bool, keep: bool, memo: dict, redone: set) -> str:
+    """``"<id>":{…}`` of one task, as SpiffWorkflow's TaskConverter writes it (its data as the delta
+    from its parent's). A finished task under a finished parent (or the root) is written once and its
+    text kept with a copy of what it was written from; later dumps reuse the text while the task, its
+    data and internal data still equal that copy (compared, not trusted: a nested value shared with a
+    later task may have been changed in place) and its parent's text was not written again. So a
+    step's dump costs the tasks that changed, not the history."""
+    if keep:
+        stamp = (task._state, task.last_state_change, task._parent, tuple(task._children), task.triggered)
+        hit = memo.get(task.id)
+        if hit is not None and hit[0] == stamp and task._parent not in redone and hit[2] == task.data \
+                and hit[3] == task.internal_data:
+            return hit[1]
+    dct = convert(task)
+    if trimmed:
+        dct["children"] = []
+    text = f'"{task.id}":' + json.dumps(dct, ensure_ascii=False, separators=(",", ":"), cls=_StateEncoder)
+    redone.add(task.id)
+    if keep:
+        memo[task.id] = (stamp, text, deepcopy(task.data), deepcopy(task.internal_data))
+    else:
+        memo.pop(task.id, None)
+    return text
+
+
 def _workflow_to_dict(converter, workflow) -> dict:
-    """SpiffWorkflow 3.2's WorkflowConverter.to_dict with the unreached tasks left out."""
+    """SpiffWorkflow 3.2's WorkflowConverter.to_dict with the unreached tasks left out; the tasks as
+    JSON text, the finished ones' kept from the dump before (``_task_json``)."""
     drop = unreached(workflow)
     convert = converter.registry.convert
-    tasks = {}
+    memo = workflow.__dict__.get(_MEMO_ATTR)
+    if memo is None:
+        memo = workflow.__dict__[_MEMO_ATTR] = {}
+    redone: set = set()
+    parts = []
+    kept = 0
     for tid, task in workflow.tasks.items():
         if tid in drop:
             continue
-        dct = convert(task)
-        if task._children and task._children[0] in drop:   # all or none of them are dropped
-            dct["children"] = []
-        tasks[str(tid)] = dct
+        trimmed = bool(task._children) and task._children[0] in drop   # all or none of them are dropped
+        keep = _keeps(task, trimmed)
+        kept += keep
+        parts.append(_task_json(convert, task, trimmed, keep, memo, redone))
+    if len(memo) > kept:   # tasks dropped by a reset: forget their text
+        for tid in [t for t in memo if t not in workflow.tasks]:
+            del memo[tid]
+    tasks = RawJSON("{" + ",".join(parts) + "}")
     return {
         "data": convert(converter.registry.clean(workflow.data)),
         "correlations": workflow.correlations,
@@ -177,6 +233,11 @@ log = logging.getLogger(__name__)
 
 class _StateEncoder(json.JSONEncoder):
     def default(self, obj):
+        if isinstance(obj, RawJSON):
+            if not hasattr(self, "raw"):
+                self.raw = []
+            self.raw.append(obj.text)
+            return f"{_RAW}{len(self.raw) - 1}"
         typename = _registry.typenames.get(type(obj))
         if typename is not None:
             return _registry.convert_to_dict[typename](obj)
@@ -186,6 +247,11 @@ class _StateEncoder(json.JSONEncoder):
             return None
         log.warning("task data value of type %s stored as its text", type(obj).__name__)
         return repr(obj)
+
+
+#: a RawJSON's placeholder: a NUL and a random token, which no stored text carries, and how json writes it
+_RAW = "\x00" + uuid4().hex + ":"
+_RAW_WRITTEN = json.dumps(_RAW)[1:-1]
 
 
 class StateFormatError(Exception):
@@ -217,7 +283,12 @@ def dump_state(workflow) -> str:
     dct = _registry.convert(workflow)
     dct["serializer_version"] = SPIFF_VERSION
     dct["platform_format"] = PLATFORM_FORMAT
-    return json.dumps(dct, ensure_ascii=False, separators=(",", ":"), cls=_StateEncoder)
+    encoder = _StateEncoder(ensure_ascii=False, separators=(",", ":"))
+    text = encoder.encode(dct)
+    # the tasks' JSON (RawJSON) in place of its placeholders, last first (":1" is a prefix of ":10")
+    for i in reversed(range(len(getattr(encoder, "raw", ())))):
+        text = text.replace(f'"{_RAW_WRITTEN}{i}"', encoder.raw[i], 1)
+    return text
 
 
 def load_state(text: str, spec, subprocess_specs, script_engine):

@@ -154,3 +154,81 @@ def test_every_shipped_scenario_passes_with_the_workflow_reloaded_at_every_step(
                             library=LIBRARY)
     assert [r.message for r in results if not r.passed] == []
     assert sum(e.checked for e in engines) >= len(results) * 2
+
+
+def _forget_kept_text(wf):
+    for w in (wf, *wf.subprocesses.values()):
+        w.__dict__.pop(serializer._MEMO_ATTR, None)
+
+
+class KeptTextCheckingEngine(Engine):
+    """The workflow is kept from step to step (as the workflow cache keeps it) and each step's state,
+    written with the finished tasks' text kept from the step before, is compared with the state
+    written from nothing."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, isolation="inline", **kw)
+        self.checked = 0
+
+    def _finish(self, wf, *args, **kw):
+        result = super()._finish(wf, *args, **kw)
+        _forget_kept_text(wf)
+        assert dump_state(wf) == result.state
+        self.checked += 1
+        return result
+
+
+@pytest.mark.parametrize("pid", sorted(DOCS))
+def test_every_shipped_scenario_writes_with_the_kept_text_what_it_writes_from_nothing(pid, monkeypatch):
+    """Returns (退回: tasks dropped, a finished task ready again), cancels, 会签's multi-instance
+    (a running parent whose finished children are written every time), sub-processes, timers."""
+    engines = []
+
+    def make_engine(*a, **kw):
+        engines.append(KeptTextCheckingEngine(*a, **kw))
+        return engines[-1]
+
+    monkeypatch.setattr("app.engine.scenarios.Engine", make_engine)
+    doc = copy.deepcopy(DOCS[pid])
+    results = run_scenarios((ROOT / "processes" / f"{pid}.bpmn").read_bytes(), FORMS, doc, filename=f"{pid}.bpmn",
+                            library=LIBRARY)
+    assert [r.message for r in results if not r.passed] == []
+    assert sum(e.checked for e in engines) >= len(results) * 2
+
+
+def test_a_finished_task_changed_in_place_is_written_again_with_what_came_after_it(engine):
+    """Task data shares nested values with the task before it (SpiffWorkflow copies the top level
+    only): a change in place of a finished task's nested value is seen, that task and the tasks
+    after it are written again, and the state loads back with the change."""
+    pair = linear_pair(engine, 5)
+    step = engine.start(pair, {"title": "x", "nested": {"items": [1]}})
+    step = engine.complete(step.workflow, step.ready[0].id, STEP)
+    step = engine.complete(step.workflow, step.ready[0].id, STEP)
+    wf = step.workflow
+    before = dump_state(wf)
+    assert serializer._MEMO_ATTR in wf.__dict__ and wf.__dict__[serializer._MEMO_ATTR]
+    assert dump_state(wf) == before                          # nothing changed: the kept text as it was
+    done = [t for t in wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.name == "task_1"][0]
+    done.data["nested"]["items"].append(2)                   # shared with the tasks after it
+    after = dump_state(wf)
+    _forget_kept_text(wf)
+    assert after == dump_state(wf) != before
+    again = load_state(after, wf.spec, wf.subprocess_specs, engine.script_engine)
+    assert tree(again) == tree(wf)
+    assert [t for t in again.get_tasks(state=TaskState.READY)][0].data["nested"]["items"] == [1, 2]
+
+
+def test_a_reset_forgets_the_text_of_the_tasks_it_drops(engine):
+    pair = linear_pair(engine, 6)
+    step = engine.start(pair, {"title": "x"})
+    first = step.ready[0].id
+    for _ in range(4):
+        step = engine.complete(step.workflow, step.ready[0].id, STEP)
+    wf = step.workflow
+    assert len(wf.__dict__[serializer._MEMO_ATTR]) >= 5
+    step = engine.reset_to(wf, first)
+    assert [v.element_id for v in step.ready] == ["task_1"]
+    finished = {t.id for t in wf.get_tasks(state=TaskState.FINISHED_MASK)}
+    assert set(wf.__dict__[serializer._MEMO_ATTR]) <= finished
+    _forget_kept_text(wf)
+    assert dump_state(wf) == step.state
