@@ -26,6 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 from .deemed import firing as deemed_firing
 from .parser import EXPR_RE, message_variable, split_list
 from .sandbox import ScriptError, SandboxScriptEngine
+from .scan import TimerView, fired as _fired, scan
 from .serializer import dump_state, load_spec, load_state
 from .timers import set_due
 
@@ -46,13 +47,6 @@ class UserTaskView:
     case_status: str | None
     phase: str | None = None  # an excluded phase (app/engine/phases.py): its kind, and its maximum
     phase_max: int | None = None  # in working days
-
-
-@dataclass
-class TimerView:
-    id: str
-    element_id: str
-    due_at: datetime
 
 
 @dataclass
@@ -86,6 +80,7 @@ class StepResult:
     previous_timers: set = field(default_factory=set)
     urges: list = field(default_factory=list)  # (boundary event id, user task element id): 催办
     deemed: list = field(default_factory=list)  # DeemedFiring: the step's open instances to complete (视为)
+    fired: list | None = None  # TimerView of every fired timer (``Engine.fired_timers``), read by the step's walk
 
 
 class TaskNotReady(Exception):
@@ -416,21 +411,7 @@ class Engine:
         (None when it cannot be read). A timer already due when the process reaches it fires within
         that same step without ever waiting; the caller compares this list with its timer rows so
         that such a firing is recorded like any other."""
-        if wf is None:
-            return []
-        out = []
-        for task in wf.get_tasks(state=TaskState.COMPLETED):
-            if not isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
-                continue
-            due = task._get_internal_data("event_value")
-            if isinstance(due, dict):
-                due = due.get("next")
-            try:
-                due_at = TimerEventDefinition.get_datetime(due) if isinstance(due, str) else None
-            except ValueError:
-                due_at = None
-            out.append(TimerView(str(task.id), task.task_spec.bpmn_id, due_at))
-        return out
+        return [] if wf is None else _fired(scan(wf).completed)
 
     # -- internals ---------------------------------------------------------------------------
     def _ready_user_task(self, wf, task_id: str):
@@ -444,9 +425,9 @@ class Engine:
 
     @staticmethod
     def _snapshot(wf) -> "Snapshot":
-        ready = {str(t.id) for t in wf.get_tasks(state=TaskState.READY, manual=True)
-                 if isinstance(t.task_spec, UserTask)}
-        timers = {str(t.id) for t in wf.get_tasks(state=TaskState.WAITING)
+        found = scan(wf)
+        ready = {str(t.id) for t in found.ready if t.task_spec.manual and isinstance(t.task_spec, UserTask)}
+        timers = {str(t.id) for t in found.waiting
                   if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)}
         return Snapshot(ready, timers)
 
@@ -509,9 +490,10 @@ class Engine:
                             message=message[:4000], details=details)
 
     def _finish(self, wf, before, reached, incident, cancelled=False) -> StepResult:
+        found = scan(wf)   # one walk of the tree for all below (scan.py)
         ready = []
-        for task in wf.get_tasks(state=TaskState.READY, manual=True):
-            if not isinstance(task.task_spec, UserTask):
+        for task in found.ready:
+            if not task.task_spec.manual or not isinstance(task.task_spec, UserTask):
                 continue
             try:
                 view = self._user_task_view(task)
@@ -522,7 +504,7 @@ class Engine:
             if view.id not in before.ready and view.case_status:
                 reached.append((view.element_id, view.case_status))
         timers = []
-        for task in wf.get_tasks(state=TaskState.WAITING):
+        for task in found.waiting:
             ev = getattr(task.task_spec, "event_definition", None)
             if isinstance(ev, TimerEventDefinition):
                 due = task._get_internal_data("event_value")
@@ -540,13 +522,12 @@ class Engine:
         if wf.completed:
             # the end event reached last: a branch that ended earlier (a reminder's 催办 end) is not
             # the outcome, and the task tree's order says nothing about which came last
-            ends = [task for task in wf.get_tasks(state=TaskState.COMPLETED)
-                    if isinstance(task.task_spec, EndEvent) and task.workflow is wf]
+            ends = [task for task in found.completed if isinstance(task.task_spec, EndEvent) and task.workflow is wf]
             if ends:
                 end_event = max(ends, key=lambda task: task.last_state_change).task_spec.bpmn_id
         if cancelled:
             status = "cancelled"
-        elif incident is not None or wf.get_tasks(state=TaskState.ERROR):
+        elif incident is not None or found.error:
             status = "error"
         elif wf.completed:
             status = "complete"
@@ -556,7 +537,8 @@ class Engine:
             status = "waiting"
         return StepResult(state=dump_state(wf), status=status, ready=ready, timers=timers, messages=messages,
                           status_changes=reached, end_event=end_event, incident=incident, workflow=wf,
-                          previously_ready=before.ready, previous_timers=before.timers)
+                          previously_ready=before.ready, previous_timers=before.timers,
+                          fired=_fired(found.completed))
 
     def _eval_people(self, task, raw: str) -> list[str]:
         raw = (raw or "").strip()
@@ -593,3 +575,4 @@ class Engine:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+

@@ -30,8 +30,11 @@ _UNSET = object()
 #: quotes) is replaced by a new id, never echoed
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
 
-#: libraries that log every task or job at INFO: kept at WARNING unless LOG_LEVEL is DEBUG
-NOISY = ("SpiffWorkflow", "spiff", "apscheduler")
+#: libraries that log every task or job at INFO: kept at WARNING unless LOG_LEVEL is DEBUG. SpiffWorkflow's
+#: own loggers are named too: it reads ``logger.level`` (not the effective level) to decide whether to
+#: collect every task's id and data for a record, and a logger left NOTSET (0) made it walk the whole task
+#: tree at each state change and at the end of a process, whatever was logged
+NOISY = ("SpiffWorkflow", "spiff", "spiff.workflow", "spiff.task", "spiff.data", "spiff.dmn", "apscheduler")
 
 # the attributes every LogRecord has: whatever else a record carries came from ``extra=``
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {

@@ -244,7 +244,7 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
         index_task(task, fresh=True)
 
     # timer projection and trail (only read when the process has, had or fired timers)
-    fired = {t.id: t for t in engine().fired_timers(result.workflow)}
+    fired = {t.id: t for t in (result.fired if result.fired is not None else engine().fired_timers(result.workflow))}
     if result.timers or result.previous_timers or fired:
         project_timers(inst, case, result, fired, ts, scheduled=scheduled)
 
