@@ -205,7 +205,8 @@ class TaskDetail(MethodView):
 
 @tasks_bp.route("/<task_id>/complete")
 class TaskComplete(MethodView):
-    @tasks_bp.arguments(TaskCompleteIn)
+    # an instance, not the class: webargs would build (and deep-copy the fields of) a schema per request
+    @tasks_bp.arguments(TaskCompleteIn())
     @tasks_bp.response(200, CaseStateOut)
     @tasks_bp.doc(**SEMANTIC)
     def post(self, body, task_id):
