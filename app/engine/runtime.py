@@ -26,7 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 from .deemed import firing as deemed_firing
 from .parser import EXPR_RE, message_variable, split_list
 from .sandbox import ScriptError, SandboxScriptEngine
-from .scan import TimerView, fired as _fired, scan
+from .scan import PlatformWorkflow, TimerView, fired as _fired, scan
 from .serializer import dump_state, load_spec, load_state
 from .timers import set_due
 
@@ -185,7 +185,7 @@ class Engine:
 
     def start(self, spec_pair, data: dict) -> StepResult:
         spec, subs = spec_pair
-        wf = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
+        wf = PlatformWorkflow(spec, subs, script_engine=self.script_engine)
         for task in wf.get_tasks(state=TaskState.READY):
             task.data.update(data)
         return self._advance(wf, Snapshot(set(), set()))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
@@ -25,6 +26,8 @@ MAX_DEPTH = 1000
 
 _READY, _WAITING, _COMPLETED, _ERROR = TaskState.READY, TaskState.WAITING, TaskState.COMPLETED, TaskState.ERROR
 _FUTURE = TaskState.FUTURE
+#: the filters ``PlatformWorkflow.get_tasks`` walks itself; any other goes to SpiffWorkflow's iterator
+_FAST_FILTERS = frozenset({"state", "manual"})
 
 
 @dataclass
@@ -79,6 +82,50 @@ def scan(wf) -> Scan:
         if sub is not None:
             push((sub.task_tree, below_finished, depth))
     return out
+
+
+def tasks_in_state(wf, state: int = TaskState.ANY_MASK, manual: bool | None = None) -> list:
+    """What ``BpmnWorkflow.get_tasks(state=state, manual=manual)`` returns (from the root), in its
+    order, from a walk without the iterator's bookkeeping: below a task only when its state is at
+    least the least one the mask asks for (MAYBE when it asks for a predicted state, FUTURE for a
+    definite one, COMPLETED otherwise), into every sub-process, not below depth 1000."""
+    if state & TaskState.PREDICTED_MASK:
+        least = TaskState.MAYBE
+    elif state & TaskState.DEFINITE_MASK:
+        least = _FUTURE
+    else:
+        least = _COMPLETED
+    out = []
+    subprocesses = wf.subprocesses
+    stack = [(wf.task_tree, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        task, depth = pop()
+        if task._state & state and (manual is None or task.task_spec.manual == manual):
+            out.append(task)
+        kids = task._children
+        sub = subprocesses.get(task.id) if subprocesses else None
+        if depth >= MAX_DEPTH or (sub is None and (not kids or task._state < least)):
+            continue
+        tasks = task.workflow.tasks
+        depth += 1
+        for cid in reversed(kids):
+            push((tasks.get(cid), depth))
+        if sub is not None:
+            push((sub.task_tree, depth))
+    return out
+
+
+class PlatformWorkflow(BpmnWorkflow):
+    """The platform's top workflow: SpiffWorkflow's, with ``get_tasks`` by state (and ``manual``) from
+    the root answered by ``tasks_in_state``. SpiffWorkflow asks it for the ready tasks at every pass
+    of ``do_engine_steps`` (several a step, more when a process ends), and each walk went through the
+    whole history with the iterator's per-task bookkeeping. Stored as ``BpmnWorkflow`` (serializer.py)."""
+
+    def get_tasks(self, first_task=None, **kwargs):
+        if first_task is None and kwargs.keys() <= _FAST_FILTERS:
+            return tasks_in_state(self, kwargs.get("state", TaskState.ANY_MASK), kwargs.get("manual"))
+        return super().get_tasks(first_task, **kwargs)
 
 
 def fired(completed) -> list[TimerView]:

@@ -38,6 +38,7 @@ from SpiffWorkflow.util.task import TaskState
 from .multiinstance import ParallelMultiInstanceTask as PlatformParallelMultiInstanceTask
 from .multiinstance import SequentialMultiInstanceTask as PlatformSequentialMultiInstanceTask
 
+from .scan import PlatformWorkflow
 from .timers import ClockedCycle, ClockedDuration, ClockedTimeDate
 
 PLATFORM_FORMAT = 1
@@ -175,7 +176,12 @@ class StateOnlySubWorkflowConverter(BpmnSubWorkflowConverter):
 
 class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
     """Like SpiffWorkflow's, but leaves the spec (the caller hands in the cached spec on load) and
-    the predicted future out."""
+    the predicted future out; loads a ``PlatformWorkflow`` and writes one as ``BpmnWorkflow``."""
+
+    def __init__(self, target_class, registry, typename=None):
+        super().__init__(target_class, registry, typename)
+        self.target_class = PlatformWorkflow
+        registry.typenames[PlatformWorkflow] = self.typename
 
     def to_dict(self, workflow):
         dct = _workflow_to_dict(self, workflow)

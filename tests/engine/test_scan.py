@@ -7,10 +7,11 @@ import copy
 import json
 
 import pytest
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from app.engine.runtime import Engine
-from app.engine.scan import scan
+from app.engine.scan import PlatformWorkflow, scan
 from app.engine.scenarios import run_scenarios
 from app.services.cases.registry import load_forms, process_library
 from tests.conftest import ROOT
@@ -22,7 +23,18 @@ DOCS = {p.name.split(".")[0]: json.loads(p.read_text(encoding="utf-8"))
         for p in sorted(ROOT.glob("processes/*.scenarios.json"))}
 
 
+MASKS = [TaskState.READY, TaskState.WAITING, TaskState.COMPLETED, TaskState.ERROR, TaskState.FUTURE,
+         TaskState.STARTED, TaskState.CANCELLED, TaskState.PREDICTED_MASK, TaskState.NOT_FINISHED_MASK,
+         TaskState.FINISHED_MASK, TaskState.ANY_MASK, TaskState.READY | TaskState.WAITING]
+
+
 def assert_same(wf):
+    assert type(wf) is PlatformWorkflow
+    for mask in MASKS:
+        for manual in (None, True, False):
+            kw = {"state": mask} if manual is None else {"state": mask, "manual": manual}
+            assert [t.id for t in wf.get_tasks(**kw)] == [t.id for t in BpmnWorkflow.get_tasks(wf, **kw)], kw
+    assert [t.id for t in wf.get_tasks()] == [t.id for t in BpmnWorkflow.get_tasks(wf)]
     found = scan(wf)
     for name, state in (("ready", TaskState.READY), ("waiting", TaskState.WAITING),
                         ("completed", TaskState.COMPLETED), ("error", TaskState.ERROR)):
