@@ -179,7 +179,9 @@ def test_every_hostile_script_in_a_case_is_an_incident_and_the_next_request_is_s
         assert r.status_code in (200, 201), (pid, r.status_code, r.get_data(as_text=True)[:300])
         started = time.perf_counter()
         assert hostile_api.get("alice", "/api/matters").status_code == 200
-        assert time.perf_counter() - started < 1.0
+        # served, not held by the script (which alone would run for minutes): ~7 ms here, but CI runs
+        # the two databases' suites side by side on two cores and once saw 1.09 s, so the bound is loose
+        assert time.perf_counter() - started < 10 * LIMIT_MS / 1000
     incidents = hostile_api.get("admin", "/api/incidents").json
     assert sorted(i["element_id"] for i in incidents) == ["hostile"] * len(pids)
     by_message = " | ".join(i["message"] for i in incidents)
