@@ -320,6 +320,10 @@ def write_as_one(session) -> None:
             return
         if shape is not None:
             updates.append((obj, shape, values, changed))
+    # the session hands its changed objects over in no fixed order (a set): in a fixed one (table,
+    # columns, key; distinct rows, so the order changes nothing of what is written), a step's shape is
+    # one text, compiled once and prepared by PostgreSQL once, not one for each order seen
+    updates.sort(key=lambda u: (_table_order(u[1][1]), u[1][1].name, u[1][2], repr(inspect(u[0]).key[1])))
     kept = session.info.get(LATER, ())
     if not (inserts or updates) and len(kept) <= 1:
         return                               # at most one kept statement: before_commit runs it as it is

@@ -190,3 +190,31 @@ def test_two_kept_statements_of_one_shape_keep_their_own_values(db_url):
         assert set(db.session.execute(select(CaseParticipant.username)).scalars()) >= {f"u{first}", f"u{third}"}
     writes = [sql for sql in sqls if sql.startswith("WITH w0")]
     assert len(writes) == 2 and writes[0] == writes[1]
+
+
+@postgres_only
+def test_changed_rows_handed_over_in_any_order_make_one_text(db_url, monkeypatch):
+    """The session hands its changed objects over in no fixed order (a set): whatever the order, a step
+    of one shape is one statement text (compiled once, prepared by PostgreSQL once)."""
+    from sqlalchemy.orm import Session
+    api = _api(db_url, True)
+    case = _first_task(api)
+    plain = Session.dirty.fget
+    sqls = []
+    with api.app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda c, cur, sql, *a: sqls.append(sql))
+        for n, order in enumerate((lambda objs: objs, lambda objs: objs[::-1], lambda objs: objs[1:] + objs[:1])):
+            monkeypatch.setattr(Session, "dirty", property(lambda s, order=order: order(list(plain(s)))))
+            with step_writes():
+                task = db.session.get(HumanTask, case["current_tasks"][0]["id"])
+                inst = db.session.get(ProcessInstance, task.instance_id)
+                kase = db.session.get(Case, case["id"])
+                task.opinion, inst.revision, kase.current_step = f"意见{n}", inst.revision + 1, f"步骤{n}"
+                db.session.add(CaseParticipant(case_id=case["id"], username=f"u{n}", last_action="claim"))
+                write_as_one(db.session)
+            db.session.commit()
+        monkeypatch.setattr(Session, "dirty", property(plain))
+        assert db.session.get(HumanTask, case["current_tasks"][0]["id"]).opinion == "意见2"
+        assert db.session.get(Case, case["id"]).current_step == "步骤2"
+    writes = [sql for sql in sqls if sql.startswith("WITH w0")]
+    assert len(writes) == 3 and len(set(writes)) == 1, writes
