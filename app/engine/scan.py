@@ -127,6 +127,30 @@ class PlatformWorkflow(BpmnWorkflow):
             return tasks_in_state(self, kwargs.get("state", TaskState.ANY_MASK), kwargs.get("manual"))
         return super().get_tasks(first_task, **kwargs)
 
+    def update_waiting_tasks(self) -> None:
+        """SpiffWorkflow's, through ``waiting_walk`` instead of its iterator: run after every task that
+        completes (a step completes several), through the whole history each time."""
+        for task in waiting_walk(self):
+            task.task_spec._update(task)
+
+
+def waiting_walk(wf):
+    """The tasks ``TaskIterator(wf.task_tree, state=WAITING)`` yields, as lazily: a task's children are
+    read when the walk reaches it, before it is handed out, so what the caller changes in the tree
+    reaches the rest of the walk as it reaches the iterator's (the tree of ``wf`` only, not its
+    sub-processes'; below a task in FUTURE or a later state only; not below depth 1000)."""
+    stack = [(wf.task_tree, 0)]
+    pop, push = stack.pop, stack.append
+    tasks = wf.tasks
+    while stack:
+        task, depth = pop()
+        kids = task._children
+        if kids and task._state >= _FUTURE and depth < MAX_DEPTH:
+            for cid in reversed(kids):
+                push((tasks.get(cid), depth + 1))
+        if task._state == _WAITING:
+            yield task
+
 
 def fired(completed) -> list[TimerView]:
     """The timer events among ``completed`` tasks, with their due time (None when it cannot be read)."""

@@ -8,10 +8,10 @@ import json
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from app.engine.runtime import Engine
-from app.engine.scan import PlatformWorkflow, scan
+from app.engine.scan import PlatformWorkflow, scan, waiting_walk
 from app.engine.scenarios import run_scenarios
 from app.services.cases.registry import load_forms, process_library
 from tests.conftest import ROOT
@@ -35,6 +35,8 @@ def assert_same(wf):
             kw = {"state": mask} if manual is None else {"state": mask, "manual": manual}
             assert [t.id for t in wf.get_tasks(**kw)] == [t.id for t in BpmnWorkflow.get_tasks(wf, **kw)], kw
     assert [t.id for t in wf.get_tasks()] == [t.id for t in BpmnWorkflow.get_tasks(wf)]
+    assert [t.id for t in waiting_walk(wf)] == \
+        [t.id for t in TaskIterator(wf.task_tree, state=TaskState.WAITING)]
     found = scan(wf)
     for name, state in (("ready", TaskState.READY), ("waiting", TaskState.WAITING),
                         ("completed", TaskState.COMPLETED), ("error", TaskState.ERROR)):
