@@ -164,6 +164,10 @@ class Engine:
         with self._lock:
             return self._states.pop((instance_id, revision), None)
 
+    def holds(self, instance_id: int, revision: int) -> bool:
+        """Whether ``take_cached`` would hand over a workflow now (the stored state need not be read)."""
+        return bool(self._cache_size) and (instance_id, revision) in self._states
+
     def remember(self, instance_id: int, revision: int, workflow) -> None:
         """Keep a workflow after its step committed, for the next step on the same revision."""
         if not self._cache_size or workflow is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import defer
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -43,13 +44,16 @@ def _tx(then=None, out: dict | None = None):
 
 
 # built once: a statement object keeps its cache key, so each step skips building and keying them
-_LOCK = select(ProcessInstance.id).where(ProcessInstance.id == select(HumanTask.instance_id).where(
+_LOCK = select(ProcessInstance.id, ProcessInstance.revision).where(ProcessInstance.id == select(HumanTask.instance_id).where(
     HumanTask.id == bindparam("task_id")).scalar_subquery()).with_for_update()
 _READ = (select(ProcessInstance, HumanTask, Case)
          .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
          .outerjoin(Case, Case.id == HumanTask.case_id)
          .where(HumanTask.id == bindparam("task_id"))
          .execution_options(populate_existing=True))
+#: the read when the engine keeps the workflow of the locked revision: without the stored state (tens of
+#: KiB for a long case, its transfer and decoding a tenth of a step); read on access should it be needed
+_READ_KEPT = _READ.options(defer(ProcessInstance.state))
 
 
 def _lock(task_id: str) -> tuple[ProcessInstance, HumanTask, Case | None]:
@@ -60,13 +64,18 @@ def _lock(task_id: str) -> tuple[ProcessInstance, HumanTask, Case | None]:
     task and case rows would be those of its snapshot, taken before the transaction it waited for
     committed (two clerks claiming one task at the same instant both succeeded). Read after the lock,
     in READ COMMITTED, the next statement sees what that transaction wrote; ``populate_existing``
-    refreshes objects the session already holds. SQLite: BEGIN IMMEDIATE already holds the database's
-    write lock when the transaction starts."""
+    refreshes objects the session already holds. The lock returns the instance's revision: when the
+    engine keeps the workflow of that revision, the read leaves the stored state out. SQLite: BEGIN
+    IMMEDIATE already holds the database's write lock when the transaction starts (and the read takes
+    the state: there is no statement before it to tell)."""
     if not isinstance(task_id, str) or len(task_id) > 36:
         raise NotFound("任务不存在")
+    read = _READ
     if not is_sqlite():
-        db.session.execute(_LOCK, {"task_id": task_id})
-    row = db.session.execute(_READ, {"task_id": task_id}).first()
+        locked = db.session.execute(_LOCK, {"task_id": task_id}).first()
+        if locked is not None and engine().holds(locked[0], locked[1]):
+            read = _READ_KEPT
+    row = db.session.execute(read, {"task_id": task_id}).first()
     if row is None:
         raise NotFound("任务不存在")
     return row[0], row[1], row[2]
