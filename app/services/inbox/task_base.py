@@ -44,8 +44,9 @@ def _tx(then=None, out: dict | None = None):
 
 
 # built once: a statement object keeps its cache key, so each step skips building and keying them
-_LOCK = select(ProcessInstance.id, ProcessInstance.revision).where(ProcessInstance.id == select(HumanTask.instance_id).where(
-    HumanTask.id == bindparam("task_id")).scalar_subquery()).with_for_update()
+_LOCK = select(ProcessInstance.id, ProcessInstance.revision).where(
+    ProcessInstance.id == select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id")).scalar_subquery()
+).with_for_update()
 _READ = (select(ProcessInstance, HumanTask, Case)
          .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
          .outerjoin(Case, Case.id == HumanTask.case_id)
