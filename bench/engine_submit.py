@@ -262,9 +262,11 @@ class Raw:
 
     def __init__(self, app):
         from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+        from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
         from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
         from app.engine.runtime import Engine
+        from app.engine.scan import PlatformWorkflow
         from app.engine.serializer import load_spec
         from app.models import ProcessVersion
         with app.app_context():
@@ -272,6 +274,8 @@ class Raw:
             db.session.remove()
         self.eng = Engine(app.config["SCRIPT_TIME_LIMIT_MS"], 0)
         self.plain = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+        # the platform starts a PlatformWorkflow: written by the plain serializer as the BpmnWorkflow it is
+        self.plain.registry.typenames[PlatformWorkflow] = self.plain.registry.typenames[BpmnWorkflow]
         self.res = {"project": [], "plain": [], "engine": [], "engine_cached": [], "g1": [], "g100": []}
 
     @staticmethod
@@ -324,19 +328,12 @@ class Raw:
         r = self.eng.complete(wf, task_id, STEP_DATA)
         return (time.perf_counter() - t0) * 1000.0, r
 
-    def plain_wf(self, wf):
-        """``wf`` as SpiffWorkflow's own ``BpmnWorkflow``: the platform starts a ``PlatformWorkflow``,
-        which the plain serializer's registry does not know"""
-        from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-        wf.__class__ = BpmnWorkflow
-        return wf
-
     def new_case(self):
         from app.engine.serializer import dump_state
         wf0 = self.start_wf(PID_SHORT)
         tid = str(self.ready_user_task(wf0).id)
         kept = self.eng.load(self.specs[PID_SHORT], dump_state(wf0))
-        return {"sp": dump_state(wf0), "sq": self.plain.serialize_json(self.plain_wf(wf0)), "se": dump_state(wf0),
+        return {"sp": dump_state(wf0), "sq": self.plain.serialize_json(wf0), "se": dump_state(wf0),
                 "se_tid": tid, "kept": kept, "kept_tid": tid}
 
     def step_all(self, c, prefix=""):

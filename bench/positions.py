@@ -4,15 +4,15 @@
                                         [--pg-url postgresql://postgres@127.0.0.1:5432/bench]
 
 One lane of bench/engine_submit.py (same app, werkzeug server with HTTP/1.1 keep-alive, same client,
-workflow cache on): ``--cases`` cases of a ``--tasks``-task linear process, completed position by
-position, each ``POST /api/tasks/<id>/complete``
-timed at the client. Printed: the median by range of positions, SQL statements per submit (median
-and range), the stored state's size of a finished case, and how many texts of the step's one
-statement were compiled (PostgreSQL; one per shape of step). The cases are staggered (case i starts i/cases
-of the way in, a case that ends is followed by a new one), so that each round of submits covers the
-whole range of positions and a slow phase of the machine hits them alike. The last task ends the
-process (the end event, the case closed): the line of the last position shows what that adds. The PostgreSQL database
-(never ``test``) has its ``public`` schema dropped, recreated and migrated at start.
+workflow cache on): ``--cases`` cases of a ``--tasks``-task linear process, each
+``POST /api/tasks/<id>/complete`` timed at the client. The cases are staggered (case i starts
+i/cases of the way in, a case that ends is followed by a new one), so that each round of submits
+covers the whole range of positions and a slow phase of the machine hits them alike. Printed: the
+median by range of positions, SQL statements per submit (median and range), the stored state of a
+finished case, and how many texts of the step's one statement were compiled (PostgreSQL; one per
+shape of step). The last task ends the process (the end event, the case closed): its line shows what
+that adds. The PostgreSQL database (never ``test``) has its ``public`` schema dropped, recreated and
+migrated at start.
 """
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import engine_submit as es  # noqa: E402  (sets up sys.path, APP_ENV, LOG_LEVEL like the bench)
 
-from app.extensions import db  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from app.extensions import db  # noqa: E402
 from app.models import ProcessInstance  # noqa: E402
 from app.services.common import one_write  # noqa: E402
 from tests.fixtures.build import write_linear  # noqa: E402
@@ -66,17 +66,17 @@ def main() -> None:
         try:
             # staggered: case i starts i/cases of the way in, so every round of submits covers positions
             # across the whole case and a slow phase of the machine hits them alike
-            lanes = []
+            running = []                                    # [case id, open task id, its position]
             for i in range(args.cases):
                 case = lane.new_case(pid)
                 tid = lane.ready_task_of(case, pid)
                 for _ in range(i * args.tasks // args.cases):
                     tid = lane.submit(tid)["current_tasks"][0]["id"]
-                lanes.append([case, tid, i * args.tasks // args.cases + 1])
+                running.append([case, tid, i * args.tasks // args.cases + 1])
             times: dict[int, list[float]] = {}
             stmts: dict[int, list[int]] = {}
             for _round in range(args.tasks):
-                for c in lanes:
+                for c in running:
                     case, tid, pos = c
                     dt, n, body = lane.timed_submit(tid)
                     times.setdefault(pos, []).append(dt)
