@@ -1,6 +1,7 @@
 """Load benchmark: locust (as a library, headless) against a real gunicorn server and a scheduler.
 
     .venv/bin/python bench/load.py [--seconds 20] [--users 1,8,32] [--workers 2] [--db postgresql|sqlite]
+                                   [--worker-class sync|gthread] [--threads 1]
                                    [--pg-url postgresql://postgres@127.0.0.1:5432/bench_load] [--no-pgbench]
 
 One run: a fresh database (PostgreSQL: the database of --pg-url is dropped and recreated — names the
@@ -235,6 +236,7 @@ class Stack:
         port = free_port()
         self.web = self.spawn("web", [str(BIN / "gunicorn"), "-w", str(self.args.workers), "-b",
                                       f"127.0.0.1:{port}", "--control-socket", str(self.tmp / "web.ctl"),
+                                      "-k", self.args.worker_class, "--threads", str(self.args.threads),
                                       "wsgi:app"])
         self.scheduler = self.spawn("scheduler", [str(BIN / "flask"), "--app", "wsgi", "scheduler", "run"])
         self.host = f"http://127.0.0.1:{port}"
@@ -382,6 +384,9 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--users", default="1,8,32")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    ap.add_argument("--worker-class", default="sync", choices=["sync", "gthread"],
+                    help="gunicorn worker class (sync: scripts/gunicorn.conf.py's; gthread keeps connections alive)")
+    ap.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
     ap.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/bench_load")
     ap.add_argument("--no-pgbench", action="store_true")
@@ -394,7 +399,8 @@ def main(argv=None):
     stack = Stack(args, tmp)
     results, tps = [], None
     try:
-        print(f"# database: {args.db}; gunicorn workers: {args.workers}; {os.cpu_count()} CPUs", flush=True)
+        print(f"# database: {args.db}; gunicorn workers: {args.workers} ({args.worker_class}, {args.threads} thread(s) "
+              f"each); {os.cpu_count()} CPUs", flush=True)
         stack.create_database()
         stack.flask("db", "upgrade")
         if args.hot:
