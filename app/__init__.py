@@ -30,11 +30,6 @@ def _sqlite_pragmas(engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _lazy_description(dbapi_conn, _record) -> None:
-    from .pg_cursor import use_lazy_description
-    use_lazy_description(dbapi_conn)
-
-
 def create_app(test_config: dict | None = None) -> Flask:
     settings = Settings()
     app = Flask(__name__, instance_relative_config=True)
@@ -63,8 +58,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             _sqlite_pragmas(db.engine)
         elif db.engine.dialect.driver == "psycopg":
-            if not event.contains(db.engine, "connect", _lazy_description):
-                event.listen(db.engine, "connect", _lazy_description)
+            from .pg_cursor import use_lazy_description
+            if not event.contains(db.engine, "connect", use_lazy_description):
+                event.listen(db.engine, "connect", use_lazy_description)
         from .observability.metrics import instrument_sqlalchemy
         instrument_sqlalchemy(db.engine)  # SQL statements and duration of each engine step
 

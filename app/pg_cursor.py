@@ -70,7 +70,6 @@ class LazyDescriptionCursor(psycopg.Cursor):
         return None
 
 
-def use_lazy_description(dbapi_connection) -> None:
-    """The engine's ``connect`` hook on PostgreSQL (app/__init__.py)."""
-    if isinstance(dbapi_connection, psycopg.Connection):
-        dbapi_connection.cursor_factory = LazyDescriptionCursor
+def use_lazy_description(dbapi_connection, _record) -> None:
+    """The engine's ``connect`` hook when the driver is psycopg (app/__init__.py)."""
+    dbapi_connection.cursor_factory = LazyDescriptionCursor

@@ -10,22 +10,18 @@ from sqlalchemy import text
 from app.extensions import db
 from app.models import HumanTask
 from app.pg_cursor import LazyDescription, LazyDescriptionCursor
+from tests.conftest import _url
 
-
-@pytest.fixture
-def pg(app):
-    with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("PostgreSQL only: the cursor is psycopg's")
-        yield app
+pytestmark = pytest.mark.skipif(not _url().startswith("postgresql"), reason="PostgreSQL only: the cursor is psycopg's")
 
 
 def _shape(description):
     return [(c.name, c.type_code, c.internal_size, c.precision, c.scale) for c in description]
 
 
-def test_the_lazy_description_is_psycopgs_and_stays_with_its_result(pg):
-    raw = db.engine.raw_connection()
+def test_the_lazy_description_is_psycopgs_and_stays_with_its_result(app):
+    with app.app_context():
+        raw = db.engine.raw_connection()
     try:
         conn = raw.driver_connection
         assert conn.cursor_factory is LazyDescriptionCursor   # the engine's connect hook set it
@@ -49,8 +45,8 @@ def test_the_lazy_description_is_psycopgs_and_stays_with_its_result(pg):
         raw.close()
 
 
-def test_sqlalchemy_reads_rows_through_it(pg):
-    with pg.app_context():
+def test_sqlalchemy_reads_rows_through_it(app):
+    with app.app_context():
         first = db.session.execute(text("SELECT 7 AS n, '甲' AS s")).mappings().one()
         again = db.session.execute(text("SELECT 7 AS n, '甲' AS s")).mappings().one()
         assert dict(first) == dict(again) == {"n": 7, "s": "甲"}
