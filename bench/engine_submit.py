@@ -52,7 +52,8 @@ ISOLATION_TARGET = 1.5
 # -- small statistics helpers ------------------------------------------------------------------
 from benchstats import median, p95  # noqa: E402  (bench/ is on sys.path when run as a script)
 from trail_cost import measure_trail, report_trail  # noqa: E402  (part 6: the trail chain on / off, issue 17)
-from hot_path import measure_replay, report_hot_path  # noqa: E402  (part 7: one statement, the replay, issue 20)
+from hot_path import (measure_empty, measure_replay, report_floor,  # noqa: E402  (parts 7, 8: issue 20)
+                      report_hot_path)
 
 
 def fmt(x, unit=""):
@@ -116,9 +117,12 @@ def add_user(app, username, kind="staff", groups=()):
 
 # -- HTTP plumbing ----------------------------------------------------------------------------
 class BenchHandler(WSGIRequestHandler):
-    """werkzeug's handler with HTTP/1.1 keep-alive (make_server(threaded=False) would answer HTTP/1.0
-    and close every connection), TCP_NODELAY (as production servers set it; without it small
-    header+body writes can hit the 40 ms Nagle/delayed-ACK stall) and no per-request access log."""
+    """werkzeug's handler answering HTTP/1.1, with TCP_NODELAY (as production servers set it; without it
+    small header+body writes can hit the 40 ms Nagle/delayed-ACK stall) and no per-request access log.
+    werkzeug ends every response with ``Connection: close`` whatever the protocol, and http.client opens
+    a new connection for the next request: every timed request pays a loopback connect, as a request
+    from a proxy to gunicorn's sync workers does. (Measured on 6 December: a kept-alive connection
+    saves nothing measurable here; http.client's own parsing is 0.3–0.8 ms of a submit's figure.)"""
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
@@ -164,6 +168,17 @@ class Client:
         if resp.status != expect:
             raise RuntimeError(f"POST {url} -> {resp.status}: {raw[:500]!r}")
         return dt, json.loads(raw)
+
+    def timed_get(self, url):
+        """A timed GET of a small answer (the empty request of part 8)."""
+        t0 = time.perf_counter()
+        self.conn.request("GET", url)
+        resp = self.conn.getresponse()
+        raw = resp.read()
+        dt = (time.perf_counter() - t0) * 1000.0
+        if resp.status != 200:
+            raise RuntimeError(f"GET {url} -> {resp.status}: {raw[:500]!r}")
+        return dt
 
     def close(self):
         self.conn.close()
@@ -553,7 +568,7 @@ def main():
               f"{args.long_cases} cases of a {LONG_TASKS}-task process; python {sys.version.split()[0]}, "
               f"{os.cpu_count()} CPUs", flush=True)
 
-        lanes, iso_lanes, trail_lanes, one_lanes = [], [], [], []
+        lanes, iso_lanes, trail_lanes, one_lanes, replay_lanes = [], [], [], [], []
         try:
             if not args.no_pg:
                 for one in (True, False):
@@ -566,9 +581,12 @@ def main():
                     one_lanes.append(Lane("sqlite", f"sqlite:///{dbfile}", DEFAULT_CACHE, procs, forms,
                                           f"one_sqlite_{one}", one_statement=one))
                 measure_trail(one_lanes, args.n, PID_SHORT, SHORT_TASKS, part=7)
-                measure_replay(one_lanes[0], args.pg_url, args.replays, PID_SHORT, SHORT_TASKS // 2)
+                replay_lanes = [one_lanes[0], one_lanes[2]]   # PostgreSQL and SQLite, one statement on
+                for lane in replay_lanes:
+                    measure_replay(lane, args.pg_url, args.replays, PID_SHORT, SHORT_TASKS // 2)
+                    measure_empty(lane, 200)
                 if args.hot_path_only:
-                    report_hot_path(one_lanes, one_lanes[0], SHORT_TASKS)
+                    report_hot_path(one_lanes, replay_lanes, SHORT_TASKS)
                     return
             for kind, url in dbs:
                 for trail in (True, False):
@@ -697,7 +715,8 @@ def main():
               f"process / inline x{process / inline:.2f} {mark(process / inline <= ISOLATION_TARGET)} "
               f"(target <= x{ISOLATION_TARGET})")
     report_trail(trail_lanes, dbs, args.show_sql, SHORT_TASKS)
-    report_hot_path(one_lanes, one_lanes[0] if one_lanes else None, SHORT_TASKS)
+    report_hot_path(one_lanes, replay_lanes, SHORT_TASKS)
+    report_floor(replay_lanes, median(raw["hot_engine_cached"]), raw_med, RAW_RATIO_TARGET_20)
     print(f"total run time {time.perf_counter() - t_all:.0f}s")
 
 

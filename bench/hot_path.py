@@ -8,7 +8,12 @@ and a submit against the replay of its own statements.
   as the driver got them; the same statements are then sent for case B over a plain psycopg
   connection, with a COMMIT, and timed: A's case, instance and task ids replaced by B's, the id of the
   task the step creates by a new one. What is left between the two is Python: Flask, the engine, the
-  ORM, JSON. Target (issue 20): submit median <= 2x the replay median."""
+  ORM, JSON. Target (issue 20): submit median <= 2x the replay median. SQLite's submits are replayed
+  the same way (over a plain sqlite3 connection with the app's pragmas), for the floor below.
+* floor: what a submit cannot go below in this stack, each part measured in the same run: the replay
+  of its statements, the engine's step on a kept workflow (``Engine.complete``, with the dump: a cache
+  hit's engine work) and an empty request (``GET /healthz``: the harness, Flask and the app's hooks).
+  Printed against the ratio targets, to show what each target leaves for everything else."""
 from __future__ import annotations
 
 import time
@@ -47,10 +52,9 @@ def _swap(value, strings: dict, ints: dict):
 
 def measure_replay(lane, url: str, pairs: int, pid: str, position: int):
     """``pairs`` timed submits on ``lane`` (PostgreSQL) and the replay of each one's statements."""
-    import psycopg
     while lane.new_case(pid) < 100:   # ids above any revision or sequence number of the swap below
         pass
-    conn = psycopg.connect(url)
+    conn = _replay_connection(lane, url)
     try:
         for _ in range(pairs):
             a, b = lane.new_case(pid), lane.new_case(pid)
@@ -70,23 +74,42 @@ def measure_replay(lane, url: str, pairs: int, pid: str, position: int):
             ints = {a: b, ia: ib}
             stmts = [(s, _swap(p, strings, ints), many) for s, p, many in captured]
             t0 = time.perf_counter()
-            with conn.cursor() as cur:
-                for stmt, params, many in stmts:
-                    if many:
-                        cur.executemany(stmt, params)
-                    else:
-                        cur.execute(stmt, params)
-                        if cur.description is not None:
-                            cur.fetchall()
+            cur = conn.cursor()
+            for stmt, params, many in stmts:   # SQLite: the first is the app's BEGIN IMMEDIATE
+                if many:
+                    cur.executemany(stmt, params)
+                else:
+                    cur.execute(stmt, params)
+                    if cur.description is not None:
+                        cur.fetchall()
+            cur.close()
             conn.commit()
             rt = (time.perf_counter() - t0) * 1000.0
             lane.replay.append((dt, rt, len(stmts)))
     finally:
         conn.close()
-    print(f"  part 7: {len(lane.replay)} submits replayed", flush=True)
+    print(f"  part 7: {len(lane.replay)} {lane.kind} submits replayed", flush=True)
 
 
-def report_hot_path(one_lanes, replay_lane, tasks: int):
+def _replay_connection(lane, url):
+    """A plain driver connection to the lane's database, set up as the app's connections are."""
+    if lane.kind != "sqlite":
+        import psycopg
+        return psycopg.connect(url)
+    import sqlite3
+    path = lane.app.config["SQLALCHEMY_DATABASE_URI"].split("sqlite:///", 1)[1]
+    conn = sqlite3.connect(path, isolation_level=None)  # the captured BEGIN IMMEDIATE opens the transaction
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+        conn.execute(f"PRAGMA {pragma}")  # as app/__init__.py's _sqlite_pragmas
+    return conn
+
+
+def measure_empty(lane, n: int):
+    """``n`` timed ``GET /healthz`` through the lane's harness: server, client, Flask and every hook."""
+    lane.empty = [lane.cli.timed_get("/healthz") for _ in range(n)]
+
+
+def report_hot_path(one_lanes, replay_lanes, tasks: int):
     """7. What issue 20 asks of PostgreSQL: the statements of a submit and the time over their replay."""
     print()
     print("7. Issue 20: the writes of a step as one statement (STEP_ONE_STATEMENT; SQLite: one each, built once "
@@ -103,10 +126,39 @@ def report_hot_path(one_lanes, replay_lane, tasks: int):
             "(one each: SQLite has no DML in a CTE; incl. BEGIN IMMEDIATE)"
         print(f"  {'':10} SQL statements / submit (position {tasks // 2}): on {s_on:.0f}  off {s_off:.0f}  "
               f"{target}; all submits {min(on.stmts)}-{max(on.stmts)} vs {min(off.stmts)}-{max(off.stmts)}")
-    if replay_lane is not None and replay_lane.replay:
-        dts = [d for d, _, _ in replay_lane.replay]
-        rts = [r for _, r, _ in replay_lane.replay]
+    for lane in replay_lanes:
+        if lane.replay:
+            _report_replay(lane)
+
+
+def _report_replay(lane):
+    dts, rts = [d for d, _, _ in lane.replay], [r for _, r, _ in lane.replay]
+    head = (f"  {lane.kind}: submit over HTTP median {median(dts):6.2f} ms, replay of its "
+            f"{median([n for *_, n in lane.replay]):.0f} statements + COMMIT median {median(rts):6.2f} ms")
+    if lane.kind == "postgresql":
         ratio = median(dts) / median(rts)
-        print(f"  submit over HTTP median {median(dts):6.2f} ms, replay of its {median([n for *_, n in replay_lane.replay]):.0f} "
-              f"statements + COMMIT median {median(rts):6.2f} ms: x{ratio:.2f} {mark(ratio <= REPLAY_TARGET)} "
-              f"(target <= x{REPLAY_TARGET}; n={len(dts)})")
+        print(f"{head}: x{ratio:.2f} {mark(ratio <= REPLAY_TARGET)} (target <= x{REPLAY_TARGET}; n={len(dts)})")
+    else:
+        print(f"{head} (n={len(dts)}; no target: for the floor, part 8)")
+
+
+def report_floor(lanes, engine_cached: float, raw: float, raw_target: float):
+    """8. The floor of a submit in this stack, each part measured in this run, against issue 20's ratios.
+    ``lanes``: the replayed lanes (one per database, ``empty`` measured); ``engine_cached``: the median of
+    ``Engine.complete`` on a kept workflow; ``raw``: the raw step (the SQLite target's unit)."""
+    print()
+    print("8. The floor of a submit here: its statements replayed + COMMIT, the engine's step on a kept workflow "
+          "(Engine.complete with the dump), an empty request through the same harness (GET /healthz)")
+    for lane in lanes:
+        if not lane.replay or not getattr(lane, "empty", None):
+            continue
+        sub = median([d for d, _, _ in lane.replay])
+        rep = median([r for _, r, _ in lane.replay])
+        empty = median(lane.empty)
+        floor = rep + engine_cached + empty
+        unit, target, name = (raw, raw_target, "raw") if lane.kind == "sqlite" else (rep, REPLAY_TARGET, "replay")
+        allowed = target * unit
+        print(f"  {lane.kind:10} replay {rep:5.2f} + engine {engine_cached:5.2f} + empty request {empty:5.2f} = floor "
+              f"{floor:5.2f} ms = x{floor / unit:.2f} {name}; target x{target:g} {name} = {allowed:5.2f} ms leaves "
+              f"{allowed - floor:5.2f} ms for the rest (read, auth, checks, trail, projections, answer), "
+              f"which takes {sub - floor:5.2f} ms today (submit {sub:5.2f} ms)")

@@ -3,7 +3,7 @@
     .venv/bin/python bench/positions.py [--db sqlite|postgresql] [--cases 8] [--tasks 100]
                                         [--pg-url postgresql://postgres@127.0.0.1:5432/bench]
 
-One lane of bench/engine_submit.py (same app, werkzeug server with HTTP/1.1 keep-alive, same client,
+One lane of bench/engine_submit.py (same app, same werkzeug server, same client,
 workflow cache on): ``--cases`` cases of a ``--tasks``-task linear process, each
 ``POST /api/tasks/<id>/complete`` timed at the client. The cases are staggered (case i starts
 i/cases of the way in, a case that ends is followed by a new one), so that each round of submits

@@ -3,7 +3,7 @@
     .venv/bin/python bench/profile_submit.py [--n 200] [--pg-url postgresql://postgres@127.0.0.1:5432/bench]
                                              [--no-pg] [--cprofile 25] [--sort cumulative] [--dump DIR] [--show-sql]
 
-The lanes of bench/engine_submit.py (same app, same werkzeug server with HTTP/1.1 keep-alive and
+The lanes of bench/engine_submit.py (same app, same werkzeug server with
 TCP_NODELAY, same client, same 20-task linear process), with the default workflow cache and with it
 off. Every submit is ``POST /api/tasks/<id>/complete``; N submits per lane, interleaved, positions
 1…20 round-robin over cases. Two passes:
