@@ -543,7 +543,8 @@ def main():
     ap.add_argument("--show-sql", action="store_true", help="print the SQL of one submit per run")
     ap.add_argument("--trail-only", action="store_true", help="only part 6: the trail chain on vs off")
     ap.add_argument("--hot-path-only", action="store_true",
-                    help="only part 7: one statement on vs off (PostgreSQL, SQLite), the replay of a submit's statements")
+                    help="only part 7: one statement on vs off (PostgreSQL, SQLite), the replay of a submit's "
+                         "statements")
     ap.add_argument("--replays", type=int, default=40, help="submits replayed in part 7 (default 40)")
     args = ap.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
