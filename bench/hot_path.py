@@ -51,7 +51,7 @@ def _swap(value, strings: dict, ints: dict):
 
 
 def measure_replay(lane, url: str, pairs: int, pid: str, position: int):
-    """``pairs`` timed submits on ``lane`` (PostgreSQL) and the replay of each one's statements."""
+    """``pairs`` timed submits on ``lane`` (PostgreSQL or SQLite) and the replay of each one's statements."""
     while lane.new_case(pid) < 100:   # ids above any revision or sequence number of the swap below
         pass
     conn = _replay_connection(lane, url)
@@ -146,6 +146,8 @@ def report_floor(lanes, engine_cached: float, raw: float, raw_target: float):
     """8. The floor of a submit in this stack, each part measured in this run, against issue 20's ratios.
     ``lanes``: the replayed lanes (one per database, ``empty`` measured); ``engine_cached``: the median of
     ``Engine.complete`` on a kept workflow; ``raw``: the raw step (the SQLite target's unit)."""
+    if not any(lane.replay for lane in lanes):
+        return   # --no-pg: part 7 did not run
     print()
     print("8. The floor of a submit here: its statements replayed + COMMIT, the engine's step on a kept workflow "
           "(Engine.complete with the dump), an empty request through the same harness (GET /healthz)")
