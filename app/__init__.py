@@ -11,6 +11,10 @@ from .config import Settings
 from .extensions import db, migrate
 
 
+#: every SQLite connection's settings (the bench's replay opens its plain connections with them too)
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000")
+
+
 def _sqlite_pragmas(engine) -> None:
     """SQLite: WAL, foreign keys, and BEGIN IMMEDIATE so a transaction holds the write lock from its
     start (the instance lock of the engine; PostgreSQL uses SELECT … FOR UPDATE instead)."""
@@ -19,10 +23,8 @@ def _sqlite_pragmas(engine) -> None:
     def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        for pragma in SQLITE_PRAGMAS:
+            cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
     @event.listens_for(engine, "begin")

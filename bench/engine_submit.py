@@ -157,28 +157,24 @@ class Client:
             raise RuntimeError(f"{method} {url} -> {resp.status}: {raw[:500]!r}")
         return json.loads(raw) if raw else None
 
-    def timed_post(self, url, headers, body, expect=200):
+    def _timed(self, method, url, headers=None, payload=None, expect=200):
         """Only this is timed: send the request, read the whole response."""
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         t0 = time.perf_counter()
-        self.conn.request("POST", url, body=payload, headers=headers)
+        self.conn.request(method, url, body=payload, headers=headers or {})
         resp = self.conn.getresponse()
         raw = resp.read()
         dt = (time.perf_counter() - t0) * 1000.0
         if resp.status != expect:
-            raise RuntimeError(f"POST {url} -> {resp.status}: {raw[:500]!r}")
+            raise RuntimeError(f"{method} {url} -> {resp.status}: {raw[:500]!r}")
+        return dt, raw
+
+    def timed_post(self, url, headers, body, expect=200):
+        dt, raw = self._timed("POST", url, headers, json.dumps(body, ensure_ascii=False).encode("utf-8"), expect)
         return dt, json.loads(raw)
 
     def timed_get(self, url):
         """A timed GET of a small answer (the empty request of part 8)."""
-        t0 = time.perf_counter()
-        self.conn.request("GET", url)
-        resp = self.conn.getresponse()
-        raw = resp.read()
-        dt = (time.perf_counter() - t0) * 1000.0
-        if resp.status != 200:
-            raise RuntimeError(f"GET {url} -> {resp.status}: {raw[:500]!r}")
-        return dt
+        return self._timed("GET", url)[0]
 
     def close(self):
         self.conn.close()
@@ -235,6 +231,7 @@ class Lane:
         self.t1, self.t100, self.s1, self.s100 = [], [], [], []
         self.sql_sample = None
         self.replay = []
+        self.empty = []   # part 8: timed GET /healthz
 
     def new_case(self, pid):
         case = self.cli.call("POST", "/api/cases", self.applicant, {"process_id": pid, "data": START_DATA},

@@ -97,10 +97,12 @@ def _replay_connection(lane, url):
         import psycopg
         return psycopg.connect(url)
     import sqlite3
+
+    from app import SQLITE_PRAGMAS
     path = lane.app.config["SQLALCHEMY_DATABASE_URI"].split("sqlite:///", 1)[1]
     conn = sqlite3.connect(path, isolation_level=None)  # the captured BEGIN IMMEDIATE opens the transaction
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
-        conn.execute(f"PRAGMA {pragma}")  # as app/__init__.py's _sqlite_pragmas
+    for pragma in SQLITE_PRAGMAS:
+        conn.execute(f"PRAGMA {pragma}")
     return conn
 
 
@@ -152,7 +154,7 @@ def report_floor(lanes, engine_cached: float, raw: float, raw_target: float):
     print("8. The floor of a submit here: its statements replayed + COMMIT, the engine's step on a kept workflow "
           "(Engine.complete with the dump), an empty request through the same harness (GET /healthz)")
     for lane in lanes:
-        if not lane.replay or not getattr(lane, "empty", None):
+        if not lane.replay or not lane.empty:
             continue
         sub = median([d for d, _, _ in lane.replay])
         rep = median([r for _, r, _ in lane.replay])

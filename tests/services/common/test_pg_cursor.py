@@ -12,7 +12,8 @@ from app.models import HumanTask
 from app.pg_cursor import LazyDescription, LazyDescriptionCursor
 from tests.conftest import _url
 
-pytestmark = pytest.mark.skipif(not _url().startswith("postgresql"), reason="PostgreSQL only: the cursor is psycopg's")
+pytestmark = pytest.mark.skipif(not _url().startswith("postgresql"),
+                                reason="PostgreSQL only: the cursor is psycopg's")
 
 
 def _shape(description):
