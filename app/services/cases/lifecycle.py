@@ -201,15 +201,25 @@ def get_case(actor: Actor, key: str | int) -> Case:
     return case
 
 
-# built once (its cache key kept): the answer of every task completion reads it
-_OPEN_TASKS = select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.state == "ready") \
+#: the columns of a task in an API answer (``_task_out``), and all a completion's answer reads of its open tasks
+TASK_FIELDS = ("id", "case_id", "element_id", "name", "lane", "form_key", "action", "candidate_groups",
+               "candidate_users", "assignee", "mi_index", "state", "limit_days", "due_date", "created_at",
+               "completed_at", "completed_by", "kind", "region_code", "owner", "delegation", "blocked", "urge_count",
+               "outcome", "opinion")
+# built once (its cache key kept): the answer of every task completion reads it. Rows of the answer's
+# columns, not HumanTask objects: the answer only reads them, and building, keying and tracking ORM
+# objects cost a third of the statement (0.23 against 0.15 ms CPU on PostgreSQL)
+_OPEN_TASKS = select(*(HumanTask.__table__.c[name] for name in TASK_FIELDS)) \
+    .where(HumanTask.case_id == bindparam("case_id"), HumanTask.state == "ready") \
     .order_by(HumanTask.created_at, HumanTask.id)
 
 
 def case_state(case: Case, inst: ProcessInstance | None = None) -> dict:
     """Where a case stands: open tasks, the incidents its process is stopped on, instance (no history).
-    (Every incident, open or resolved, is in ``case_details``.)"""
-    tasks = list(db.session.execute(_OPEN_TASKS, {"case_id": case.id}).scalars())
+    (Every incident, open or resolved, is in ``case_details``.) The open tasks are rows with the columns
+    of ``TASK_FIELDS``, read after what the session holds is written (as the ORM's autoflush would)."""
+    db.session.flush()
+    tasks = db.session.connection().execute(_OPEN_TASKS, {"case_id": case.id}).all()
     if inst is None and case.instance_id:
         inst = db.session.get(ProcessInstance, case.instance_id)
     incidents = []

@@ -73,7 +73,8 @@ def _lock(task_id: str) -> tuple[ProcessInstance, HumanTask, Case | None]:
         raise NotFound("任务不存在")
     read = _READ
     if not is_sqlite():
-        locked = db.session.execute(_LOCK, {"task_id": task_id}).first()
+        # Core on the session's connection: the ORM's execution adds a fifth to a statement that loads no object
+        locked = db.session.connection().execute(_LOCK, {"task_id": task_id}).first()
         if locked is not None and engine().holds(locked[0], locked[1]):
             read = _READ_KEPT
     row = db.session.execute(read, {"task_id": task_id}).first()

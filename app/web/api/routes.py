@@ -90,10 +90,7 @@ class MatterDetail(MethodView):
 
 
 def _task_out(task, case=None):
-    out = {c: getattr(task, c) for c in (
-        "id", "case_id", "element_id", "name", "lane", "form_key", "action", "candidate_groups", "candidate_users",
-        "assignee", "mi_index", "state", "limit_days", "due_date", "created_at", "completed_at", "completed_by",
-        "kind", "region_code", "owner", "delegation", "blocked", "urge_count", "outcome", "opinion")}
+    out = {c: getattr(task, c) for c in case_svc.TASK_FIELDS}   # a HumanTask or a row of case_state
     out["case_no"] = case.case_no if case is not None else None
     out["process_id"] = case.process_id if case is not None else None
     return out
