@@ -240,8 +240,8 @@ def case_details(case: Case) -> dict:
     procedures = list(db.session.execute(select(SpecialProcedure).where(SpecialProcedure.case_id == case.id)
                                          .order_by(SpecialProcedure.id)).scalars())
     return {"case": case, "current_tasks": [t for t in tasks if t.state == "ready"],
-            "tasks": tasks, "history": events, "special_procedures": procedures, "incidents": [i for i in incidents if i.status == "open"],
-            "all_incidents": incidents, "instance": inst}
+            "tasks": tasks, "history": events, "special_procedures": procedures,
+            "incidents": [i for i in incidents if i.status == "open"], "all_incidents": incidents, "instance": inst}
 
 
 def list_cases(actor: Actor, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Case]:
