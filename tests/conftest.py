@@ -153,9 +153,9 @@ def make_app(db_url, **config):
     day with calendar data ahead), unless CLOCK is given: tests do not depend on today's date.
 
     A script's time limit is wall-clock: CI runs both databases' suites and a browser at once on two
-    cores, where a one-line script of the shipped timers was seen to take more than the production
-    limit (1 s), and the case got an incident the test did not expect. Tests run with 3 s unless they
-    give their own (those about the limit do)."""
+    cores, where the one-line script of a test process's reminder timer was seen to take more than the
+    production limit (1 s), and the case got an incident the test did not expect. Tests run with 3 s
+    unless they give their own (those about the limit do)."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
     from app.services.common.clock import FakeClock
