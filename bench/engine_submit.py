@@ -449,19 +449,18 @@ def measure(lanes, raw, n, long_cases, show_sql):
     raw.res["size1"] = len(dump_state(raw.start_wf(PID_LONG)).encode())
     raw.res["size1_short"] = len(dump_state(raw.start_wf(PID_SHORT)).encode())
     for ci in range(long_cases):
+        in_order = (lambda pair: pair) if ci % 2 == 0 else (lambda pair: pair[::-1])
         for lane in rotated(ci):
-            fresh = lane.new_case(PID_LONG)
-            for which in (("t1", "t100") if ci % 2 == 0 else ("t100", "t1")):
-                dt, ns, body = lane.timed_submit(lane.ready_task_of(fresh if which == "t1" else lane.lcases[ci],
-                                                                    PID_LONG))
-                if which == "t100":
+            fresh, last = lane.new_case(PID_LONG), lane.lcases[ci]
+            for cid, times, stmts in in_order([(fresh, lane.t1, lane.s1), (last, lane.t100, lane.s100)]):
+                dt, ns, body = lane.timed_submit(lane.ready_task_of(cid, PID_LONG))
+                if cid == last:
                     assert body["current_tasks"] == [] and body["instance_status"] == "complete", body
-                getattr(lane, which).append(dt)
-                getattr(lane, "s1" if which == "t1" else "s100").append(ns)
-        for which in (("g1", "g100") if ci % 2 == 0 else ("g100", "g1")):
-            state = dump_state(raw.start_wf(PID_LONG)) if which == "g1" else raw_states[ci]
+                times.append(dt)
+                stmts.append(ns)
+        for state, key in in_order([(dump_state(raw.start_wf(PID_LONG)), "g1"), (raw_states[ci], "g100")]):
             dt, _ = raw.step_project(state, PID_LONG)
-            raw.res[which].append(dt)
+            raw.res[key].append(dt)
 
 
 # -- (5) scripts in this process vs in a worker process ----------------------------------------
