@@ -63,6 +63,8 @@ def create_app(test_config: dict | None = None) -> Flask:
             from .pg_cursor import use_lazy_description
             if not event.contains(db.engine, "connect", use_lazy_description):
                 event.listen(db.engine, "connect", use_lazy_description)
+            from .pg_prepared import keep_prepared
+            keep_prepared(db.engine)
         from .observability.metrics import instrument_sqlalchemy
         instrument_sqlalchemy(db.engine)  # SQL statements and duration of each engine step
 
