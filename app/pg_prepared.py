@@ -7,7 +7,7 @@ refer to. Every request ends its transaction, and one that only read ends it wit
 session is closed at the end of the request). A clerk's inbox, the task page, the portal's pages all
 read only, so the connection's count went back to zero before any statement reached five: PostgreSQL
 parsed and planned the four statements of every task completion again, about half of the backend's
-CPU for it (docs/performance.md, 7 December 2026).
+CPU for it (docs/performance.md, "6 December 2026, night").
 
 A transaction that ran nothing but ``SELECT`` is ended with COMMIT rather than ROLLBACK: for the
 database the two are the same there (nothing to undo; row locks and advisory locks released alike),
