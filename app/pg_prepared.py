@@ -13,6 +13,9 @@ A transaction that ran nothing but ``SELECT`` is ended with COMMIT rather than R
 database the two are the same there (nothing to undo; row locks and advisory locks released alike),
 and psycopg keeps its statements. Any other statement — INSERT, UPDATE, DELETE, a ``WITH`` (it may
 write), DDL, SAVEPOINT — or a transaction in error keeps the real ROLLBACK and psycopg's clearing.
+The app's SELECTs read only: none calls a function with an effect a rollback would undo (a
+``set_config`` for the session, a function that writes) or is ``SELECT … INTO``. One that must would
+be written as a ``WITH``, which counts as a write.
 
 The plans of prepared statements follow the schema (PostgreSQL re-plans after a change to a table
 they use) except when the columns of a result change type: that is refused with "cached plan must not
