@@ -18,7 +18,6 @@ pytestmark = pytest.mark.skipif(not _url().startswith("postgresql"),
                                 reason="PostgreSQL only: the prepared statements are psycopg's")
 
 
-
 @pytest.fixture
 def table(app):
     """A table of this test's own (the statements below write to it)."""
