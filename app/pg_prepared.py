@@ -50,7 +50,7 @@ def _rollback(conn) -> None:
     if conn.invalidated or not conn.info.pop(READ_ONLY, False):
         return   # a lost connection has nothing to end
     raw = conn.connection.dbapi_connection
-    if raw is None or raw.pgconn.transaction_status != TransactionStatus.INTRANS:
+    if raw.pgconn.transaction_status != TransactionStatus.INTRANS:
         return   # none open, or in error: the real ROLLBACK
     try:
         raw.commit()
