@@ -36,14 +36,27 @@ from .steps import apply_step, engine, load_workflow, now, record_event, set_cas
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 
+def _next_serial(insert):
+    ins = insert(CaseSerial).values(region_code=bindparam("region"), day=bindparam("day"), last=1)
+    return ins.on_conflict_do_update(index_elements=["region_code", "day"],
+                                     set_={"last": CaseSerial.__table__.c.last + 1}).returning(CaseSerial.last)
+
+
+#: built once (their cache keys kept): is_sqlite() -> the statement
+_NEXT_SERIAL = {True: _next_serial(sqlite_insert), False: _next_serial(pg_insert)}
+
+
 def next_case_no(region: str, when: datetime) -> str:
-    """Allocate the next 办件编号 for ``region`` on the Beijing day of ``when`` (row-locked)."""
+    """Allocate the next 办件编号 for ``region`` on the Beijing day of ``when``, in one statement: the
+    day's row is created at 1 or raised by one and the number returned. The row stays locked to the
+    end of the transaction (PostgreSQL: ``ON CONFLICT DO UPDATE`` waits for a concurrent submission's
+    lock and raises the number it committed; SQLite: the transaction holds the write lock from its
+    BEGIN IMMEDIATE), so two submissions never get one number. It does not flush what the session
+    holds: nothing pending touches the serials, and the case's pending trail goes with the next flush."""
     day = when.astimezone(BEIJING).strftime("%Y%m%d")
-    ins = (sqlite_insert if is_sqlite() else pg_insert)(CaseSerial).values(region_code=region, day=day, last=0)
-    db.session.execute(ins.on_conflict_do_nothing(index_elements=["region_code", "day"]))
-    row = lock_one(CaseSerial, CaseSerial.region_code == region, CaseSerial.day == day)
-    row.last += 1
-    return format_case_no(region, day, row.last)
+    with db.session.no_autoflush:
+        last = db.session.execute(_NEXT_SERIAL[is_sqlite()], {"region": region, "day": day}).scalar_one()
+    return format_case_no(region, day, last)
 
 
 def start_form_of(version: ProcessVersion) -> dict | None:
@@ -75,9 +88,12 @@ def handling_region(data: dict) -> str:
     return current_app.config["REGION_CODE"]
 
 
-def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = True) -> Case:
+def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = True, with_details: bool = False):
     """Create a case of the matter's latest version; with ``submit`` also start its process.
-    Raises NotAuthorized, NotFound, ValidationError. Commits."""
+    Raises NotAuthorized, NotFound, ValidationError. Commits. With ``with_details`` returns (case,
+    ``case_details``), the details read in the case's own transaction before its commit: the API's
+    answer costs no second transaction, and the instance, the case and the rows just written are
+    read from the session, not again from the database."""
     if not actor.is_applicant:
         raise NotAuthorized("只有申请人可以提交申请")
     matter = get_matter(process_id)
@@ -94,13 +110,14 @@ def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = Tru
         db.session.flush()
         record_event(case, actor.username, "draft" if not submit else "create", data_change=clean)
         started = submit_in_transaction(case, version, actor) if submit else None
+        details = case_details(case) if with_details else None
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     if started:
         engine().remember(started[0].id, started[0].revision, started[1])
-    return case
+    return (case, details) if with_details else case
 
 
 def submit_case(actor: Actor, case_id: int, data: dict | None = None) -> Case:

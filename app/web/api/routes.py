@@ -128,8 +128,9 @@ class Cases(MethodView):
     @cases_bp.doc(**SEMANTIC)
     def post(self, body):
         """Apply: create a case from the start form; ``submit: false`` keeps it as a draft (暂存)."""
-        case = case_svc.create_case(actor(), body["process_id"], body["data"], submit=body["submit"])
-        return _case_detail(case)
+        case, details = case_svc.create_case(actor(), body["process_id"], body["data"], submit=body["submit"],
+                                             with_details=True)
+        return _case_out(case, details)
 
 
 @cases_bp.route("/<key>")
