@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from copy import deepcopy
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -100,6 +100,25 @@ def _keeps(task, trimmed: bool) -> bool:
     return parent is None or bool(parent._state & TaskState.FINISHED_MASK)
 
 
+#: values a snapshot shares with the task instead of copying: nothing can change them in place
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), Decimal, date, datetime, UUID})
+
+
+def _snapshot(value):
+    """A copy of a task's data to compare it with later, as ``deepcopy`` makes it but at a fraction of
+    the cost for what task data is: dicts and lists of strings and numbers. Immutable values are shared,
+    anything else is deep-copied. (It has been through the registry and ``json.dumps`` first, which
+    refuse a cycle, so the recursion ends.)"""
+    kind = type(value)
+    if kind is dict:
+        return {key: (item if type(item) in _IMMUTABLE else _snapshot(item)) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _IMMUTABLE else _snapshot(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return deepcopy(value)
+
+
 def _task_json(convert, task, trimmed: bool, keep: bool, memo: dict, redone: set) -> str:
     """``"<id>":{…}`` of one task, as SpiffWorkflow's TaskConverter writes it (its data as the delta
     from its parent's). A finished task under a finished parent (or the root) is written once and its
@@ -119,7 +138,7 @@ def _task_json(convert, task, trimmed: bool, keep: bool, memo: dict, redone: set
     text = f'"{task.id}":' + json.dumps(dct, ensure_ascii=False, separators=(",", ":"), cls=_StateEncoder)
     redone.add(task.id)
     if keep:
-        memo[task.id] = (stamp, text, deepcopy(task.data), deepcopy(task.internal_data))
+        memo[task.id] = (stamp, text, _snapshot(task.data), _snapshot(task.internal_data))
     else:
         memo.pop(task.id, None)
     return text

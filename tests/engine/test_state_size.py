@@ -232,3 +232,21 @@ def test_a_reset_forgets_the_text_of_the_tasks_it_drops(engine):
     assert set(wf.__dict__[serializer._MEMO_ATTR]) <= finished
     _forget_kept_text(wf)
     assert dump_state(wf) == step.state
+
+
+def test_the_snapshot_of_task_data_is_a_deep_copy_that_shares_only_what_cannot_change():
+    from datetime import date
+    from decimal import Decimal
+    nested = {"items": [1, {"deep": ["x"]}], "when": date(2026, 3, 2), "amount": Decimal("1.5"),
+              "pair": ([1], 2), "tags": {"a"}}
+    data = {"title": "x", "nested": nested, "none": None}
+    snap = serializer._snapshot(data)
+    assert snap == data
+    assert snap["nested"] is not nested and snap["nested"]["items"][1] is not nested["items"][1]
+    assert snap["nested"]["pair"][0] is not nested["pair"][0] and snap["nested"]["tags"] is not nested["tags"]
+    assert snap["nested"]["when"] is nested["when"] and snap["nested"]["amount"] is nested["amount"]
+    nested["items"][1]["deep"].append("y")
+    nested["pair"][0].append(3)
+    nested["tags"].add("b")
+    assert snap["nested"] == {"items": [1, {"deep": ["x"]}], "when": date(2026, 3, 2), "amount": Decimal("1.5"),
+                              "pair": ([1], 2), "tags": {"a"}}
