@@ -34,6 +34,7 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter, ClauseElement
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.base import PassiveFlag
 from sqlalchemy.orm.exc import StaleDataError
 
 from ...extensions import db
@@ -132,12 +133,41 @@ def _forget_kept(session, previous_transaction) -> None:
     session.info.pop(LATER, None)
 
 
+_PLAIN: dict = {}      # mapper -> whether this writer can write its objects (one table, nothing special)
+
+
 def _plain(mapper) -> bool:
-    return mapper.inherits is None and mapper.polymorphic_on is None and mapper.version_id_col is None \
-        and len(mapper.tables) == 1
+    known = _PLAIN.get(mapper)
+    if known is None:
+        known = _PLAIN[mapper] = mapper.inherits is None and mapper.polymorphic_on is None \
+            and mapper.version_id_col is None and len(mapper.tables) == 1
+    return known
+
+
+def _modified(session, state) -> bool:
+    """``session.is_modified(obj, include_collections=False)``, asked of the attributes set since the
+    object was loaded only: an attribute not in ``committed_state`` has no history (SQLAlchemy's
+    ``History.from_scalar_attribute`` / ``from_object_attribute``), and is_modified asked every
+    attribute of the mapper (a submit's instance, task and case: about a hundred)."""
+    if not state.modified:
+        return False
+    manager, dict_ = state.manager, state.dict
+    for key in list(state.committed_state):
+        attr = manager.get(key)
+        if attr is None:                     # not an attribute of the mapper: ask SQLAlchemy the long way
+            return session.is_modified(state.obj(), include_collections=False)
+        impl = attr.impl
+        if hasattr(impl, "get_collection") or not hasattr(impl, "get_history"):
+            continue
+        added, _, deleted = impl.get_history(state, dict_, passive=PassiveFlag.NO_CHANGE)
+        if added or deleted:
+            return True
+    return False
 
 
 _COLUMN_KEYS: dict = {}
+_INSERT_COLUMNS: dict = {}   # mapper -> ((attribute key, column), …)
+_UPDATE_FACTS: dict = {}     # mapper -> (primary key attributes, {attribute: column key}, columns with an onupdate)
 
 
 def _column_keys(mapper) -> frozenset:
@@ -163,11 +193,14 @@ def _insert(obj):
     defaults filled in (and set on the object, as the flush does). None when a value is SQL."""
     state = inspect(obj)
     mapper = state.mapper
+    columns = _INSERT_COLUMNS.get(mapper)
+    if columns is None:
+        columns = _INSERT_COLUMNS[mapper] = tuple((prop.key, prop.columns[0]) for prop in mapper.column_attrs)
+    dict_ = state.dict
     values = {}
-    for prop in mapper.column_attrs:
-        column = prop.columns[0]
-        if prop.key in state.dict:
-            value = state.dict[prop.key]
+    for key, column in columns:
+        if key in dict_:
+            value = dict_[key]
             # as the flush: None for a type that does not store None as a value (JSON does) is "not
             # given", so the column's default (or the server's) applies
             if value is not None or column.type.should_evaluate_none:
@@ -176,7 +209,7 @@ def _insert(obj):
         value, has = _default(column)
         if has:
             values[column.key] = value
-            state.dict[prop.key] = value
+            dict_[key] = value
     if any(_is_sql(v) for v in values.values()):
         return None
     return ("i", mapper.local_table, tuple(values)), values
@@ -195,12 +228,18 @@ def _update(obj):
     changed = {key: state.dict.get(key) for key in state.committed_state if key in columns}
     if not changed:
         return None, None, {}
-    pk = {prop.key for prop in (mapper.get_property_by_column(c) for c in mapper.primary_key)}
-    if pk & set(changed) or state.key is None or any(_is_sql(v) for v in changed.values()):
+    facts = _UPDATE_FACTS.get(mapper)
+    if facts is None:
+        facts = _UPDATE_FACTS[mapper] = (
+            frozenset(prop.key for prop in (mapper.get_property_by_column(c) for c in mapper.primary_key)),
+            {prop.key: prop.columns[0].key for prop in mapper.column_attrs},
+            tuple(c for c in table.columns if c.onupdate is not None and not c.onupdate.is_clause_element))
+    pk, column_of, onupdate = facts
+    if state.key is None or not pk.isdisjoint(changed) or any(_is_sql(v) for v in changed.values()):
         return False, None, changed
-    values = {mapper.get_property(k).columns[0].key: v for k, v in changed.items()}
-    for column in table.columns:
-        if column.onupdate is not None and column.key not in values and not column.onupdate.is_clause_element:
+    values = {column_of[k]: v for k, v in changed.items()}
+    for column in onupdate:
+        if column.key not in values:
             values[column.key] = column.onupdate.arg(None) if column.onupdate.is_callable else column.onupdate.arg
     keys = tuple(values)
     for i, value in enumerate(state.key[1]):
@@ -303,7 +342,7 @@ def write_as_one(session) -> None:
     if not session.info.get(ACTIVE):
         return
     new = list(session.new)
-    dirty = [obj for obj in session.dirty if session.is_modified(obj, include_collections=False)]
+    dirty = [obj for obj in session.dirty if _modified(session, inspect(obj))]
     if session.deleted or not all(_plain(inspect(obj).mapper) for obj in new + dirty):
         return                               # the kept statements run before the flush, as usual
     inserts = []

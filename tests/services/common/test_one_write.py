@@ -218,3 +218,35 @@ def test_changed_rows_handed_over_in_any_order_make_one_text(db_url, monkeypatch
         assert db.session.get(Case, case["id"]).current_step == "步骤2"
     writes = [sql for sql in sqls if sql.startswith("WITH w0")]
     assert len(writes) == 3 and len(set(writes)) == 1, writes
+
+
+def test_what_counts_as_changed_is_what_the_session_says(db_url):
+    """write_as_one asks only the attributes set since the load whether an object changed; the answer is
+    is_modified's: a value set to what it was is no change, another value is, a JSON value changed in
+    place and flagged is, and an object not touched is not."""
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.orm.attributes import flag_modified
+    from app.services.common.one_write import _modified
+    api = _api(db_url, True)
+    case = _first_task(api)
+    with api.app.app_context():
+        session = db.session
+        task = session.get(HumanTask, case["current_tasks"][0]["id"])
+        row = session.get(Case, case["id"])
+        inst = session.get(ProcessInstance, row.instance_id)
+
+        def agree(obj):
+            answer = session.is_modified(obj, include_collections=False)
+            assert _modified(session, sa_inspect(obj)) is answer
+            return answer
+
+        assert [agree(o) for o in (task, row, inst)] == [False, False, False]
+        task.name = task.name                  # the value it had
+        row.current_step = row.current_step
+        assert [agree(task), agree(row)] == [False, False]
+        task.opinion = "另一个意见"
+        row.data["extra"] = "in place"
+        flag_modified(row, "data")
+        inst.status = inst.status
+        assert [agree(o) for o in (task, row, inst)] == [True, True, False]
+        session.rollback()
