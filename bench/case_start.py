@@ -51,16 +51,16 @@ def main():
         for i in range(args.n):
             for lane in (lanes if i % 2 == 0 else lanes[::-1]):
                 lane.counter.n = 0
-                lane.counter.capture = [] if i == args.n - 1 else None
+                lane.counter.capture = [] if args.show_sql and i == args.n - 1 else None
                 t0 = time.perf_counter()
                 lane.new_case(es.PID_SHORT)
                 times[lane.label].append((time.perf_counter() - t0) * 1000.0)
                 counts[lane.label].append(lane.counter.n)
-                if lane.counter.capture is not None and args.show_sql:
+                if lane.counter.capture is not None:
                     print(f"\nSQL of one start, {lane.label}:")
                     for n, sql in enumerate(lane.counter.capture, 1):
                         print(f"  {n:2}. {sql[:150]}")
-                lane.counter.capture = None
+                    lane.counter.capture = None
         print(f"\ncase_start: N={args.n} starts per lane ({es.SHORT_TASKS}-task linear process), interleaved")
         print(f"{'lane':<28} {'median ms':>10} {'p95 ms':>8} {'statements':>11}")
         for lane in lanes:

@@ -27,6 +27,7 @@ would send, without building it from the objects on every step."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import bindparam, event, func, inspect, literal_column, select, update
@@ -133,18 +134,33 @@ def _forget_kept(session, previous_transaction) -> None:
     session.info.pop(LATER, None)
 
 
-_PLAIN: dict = {}      # mapper -> whether this writer can write its objects (one table, nothing special)
+class _Facts(NamedTuple):
+    """What writing a mapper's objects needs, worked out once per mapper (not on every object of every step)."""
+    plain: bool                 # one table, no inheritance, polymorphism or version counter: this writer can
+    columns: tuple              # ((attribute key, column), …) in the mapper's order: the INSERT's
+    column_of: dict             # attribute key -> column key, for the column attributes
+    pk: frozenset               # the primary key's attribute keys
+    onupdate: tuple             # columns with a Python-side onupdate
 
 
-def _plain(mapper) -> bool:
-    known = _PLAIN.get(mapper)
+_FACTS: dict = {}
+
+
+def _facts(mapper) -> _Facts:
+    known = _FACTS.get(mapper)
     if known is None:
-        known = _PLAIN[mapper] = mapper.inherits is None and mapper.polymorphic_on is None \
-            and mapper.version_id_col is None and len(mapper.tables) == 1
+        known = _FACTS[mapper] = _Facts(
+            mapper.inherits is None and mapper.polymorphic_on is None and mapper.version_id_col is None
+            and len(mapper.tables) == 1,
+            tuple((prop.key, prop.columns[0]) for prop in mapper.column_attrs),
+            {prop.key: prop.columns[0].key for prop in mapper.column_attrs},
+            frozenset(prop.key for prop in (mapper.get_property_by_column(c) for c in mapper.primary_key)),
+            tuple(c for c in mapper.local_table.columns
+                  if c.onupdate is not None and not c.onupdate.is_clause_element))
     return known
 
 
-def _modified(session, state) -> bool:
+def _modified(state) -> bool:
     """``session.is_modified(obj, include_collections=False)``, asked of the attributes set since the
     object was loaded only: an attribute not in ``committed_state`` has no history (SQLAlchemy's
     ``History.from_scalar_attribute`` / ``from_object_attribute``), and is_modified asked every
@@ -152,29 +168,14 @@ def _modified(session, state) -> bool:
     if not state.modified:
         return False
     manager, dict_ = state.manager, state.dict
-    for key in list(state.committed_state):
-        attr = manager.get(key)
-        if attr is None:                     # not an attribute of the mapper: ask SQLAlchemy the long way
-            return session.is_modified(state.obj(), include_collections=False)
-        impl = attr.impl
+    for key in state.committed_state:
+        impl = manager[key].impl
         if hasattr(impl, "get_collection") or not hasattr(impl, "get_history"):
             continue
         added, _, deleted = impl.get_history(state, dict_, passive=PassiveFlag.NO_CHANGE)
         if added or deleted:
             return True
     return False
-
-
-_COLUMN_KEYS: dict = {}
-_INSERT_COLUMNS: dict = {}   # mapper -> ((attribute key, column), …)
-_UPDATE_FACTS: dict = {}     # mapper -> (primary key attributes, {attribute: column key}, columns with an onupdate)
-
-
-def _column_keys(mapper) -> frozenset:
-    keys = _COLUMN_KEYS.get(mapper)
-    if keys is None:
-        keys = _COLUMN_KEYS[mapper] = frozenset(prop.key for prop in mapper.column_attrs)
-    return keys
 
 
 def _default(column):
@@ -193,12 +194,9 @@ def _insert(obj):
     defaults filled in (and set on the object, as the flush does). None when a value is SQL."""
     state = inspect(obj)
     mapper = state.mapper
-    columns = _INSERT_COLUMNS.get(mapper)
-    if columns is None:
-        columns = _INSERT_COLUMNS[mapper] = tuple((prop.key, prop.columns[0]) for prop in mapper.column_attrs)
     dict_ = state.dict
     values = {}
-    for key, column in columns:
+    for key, column in _facts(mapper).columns:
         if key in dict_:
             value = dict_[key]
             # as the flush: None for a type that does not store None as a value (JSON does) is "not
@@ -224,21 +222,14 @@ def _update(obj):
     table = mapper.local_table
     # the attributes set since the object was loaded (``committed_state`` holds their loaded values; an
     # attribute set to the value it had is written again, as harmless as it is rare)
-    columns = _column_keys(mapper)
-    changed = {key: state.dict.get(key) for key in state.committed_state if key in columns}
+    facts = _facts(mapper)
+    changed = {key: state.dict.get(key) for key in state.committed_state if key in facts.column_of}
     if not changed:
         return None, None, {}
-    facts = _UPDATE_FACTS.get(mapper)
-    if facts is None:
-        facts = _UPDATE_FACTS[mapper] = (
-            frozenset(prop.key for prop in (mapper.get_property_by_column(c) for c in mapper.primary_key)),
-            {prop.key: prop.columns[0].key for prop in mapper.column_attrs},
-            tuple(c for c in table.columns if c.onupdate is not None and not c.onupdate.is_clause_element))
-    pk, column_of, onupdate = facts
-    if state.key is None or not pk.isdisjoint(changed) or any(_is_sql(v) for v in changed.values()):
+    if state.key is None or not facts.pk.isdisjoint(changed) or any(_is_sql(v) for v in changed.values()):
         return False, None, changed
-    values = {column_of[k]: v for k, v in changed.items()}
-    for column in onupdate:
+    values = {facts.column_of[k]: v for k, v in changed.items()}
+    for column in facts.onupdate:
         if column.key not in values:
             values[column.key] = column.onupdate.arg(None) if column.onupdate.is_callable else column.onupdate.arg
     keys = tuple(values)
@@ -342,8 +333,8 @@ def write_as_one(session) -> None:
     if not session.info.get(ACTIVE):
         return
     new = list(session.new)
-    dirty = [obj for obj in session.dirty if _modified(session, inspect(obj))]
-    if session.deleted or not all(_plain(inspect(obj).mapper) for obj in new + dirty):
+    dirty = [obj for obj in session.dirty if _modified(inspect(obj))]
+    if session.deleted or not all(_facts(inspect(obj).mapper).plain for obj in new + dirty):
         return                               # the kept statements run before the flush, as usual
     inserts = []
     for obj in new:

@@ -237,7 +237,7 @@ def test_what_counts_as_changed_is_what_the_session_says(db_url):
 
         def agree(obj):
             answer = session.is_modified(obj, include_collections=False)
-            assert _modified(session, sa_inspect(obj)) is answer
+            assert _modified(sa_inspect(obj)) is answer
             return answer
 
         assert [agree(o) for o in (task, row, inst)] == [False, False, False]
