@@ -56,6 +56,7 @@ def setup_stamps_missing(copy: Path) -> list[str]:
               ROOT / "node_modules" / f".installed-{_digest(lock)}"]
     if (ROOT / "node_modules/.bin/esbuild").exists():
         stamps.append(ROOT / "node_modules/.build" / f".built-{_digest(lock, entry)}")
+    stamps.append(ROOT / ".venv" / ".base-python")   # else the copy's scripts/setup would make .venv again
     return [str(s.relative_to(ROOT)) for s in stamps if not s.exists()]
 
 
