@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
@@ -150,6 +151,41 @@ def waiting_walk(wf):
                 push((tasks.get(cid), depth + 1))
         if task._state == _WAITING:
             yield task
+
+
+class PlatformEndJoin(_EndJoin):
+    """The end of a process (SpiffWorkflow's ``_EndJoin``, which the end events join): it may fire when no
+    other task of its workflow is unfinished. SpiffWorkflow asks ``TaskIterator(task_tree,
+    state=NOT_FINISHED_MASK, end_at_spec=<its name>)`` for one, a walk through the whole history with the
+    iterator's per-task bookkeeping at every update of the join; ``unfinished_besides`` answers the same
+    question. Specs load with this class (serializer.py registers it under SpiffWorkflow's type name, so
+    what is stored does not change)."""
+
+    def _check_threshold_unstructured(self, my_task):
+        return not unfinished_besides(my_task, self.name)
+
+
+_NOT_FINISHED = TaskState.NOT_FINISHED_MASK
+
+
+def unfinished_besides(my_task, end_at: str) -> bool:
+    """Whether a task other than ``my_task`` in its workflow's tree (that workflow only, not its
+    sub-processes) is unfinished, the tree walked as the iterator walks it for a NOT_FINISHED mask: below
+    every task (predicted ones included) but not below one of spec ``end_at``, and not below depth 1000.
+    The order of the walk does not matter for the answer."""
+    tasks = my_task.workflow.tasks
+    stack = [(my_task.workflow.task_tree, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        task, depth = pop()
+        if task._state & _NOT_FINISHED and task is not my_task:
+            return True
+        kids = task._children
+        if kids and depth < MAX_DEPTH and task.task_spec.name != end_at:
+            depth += 1
+            for cid in kids:
+                push((tasks.get(cid), depth))
+    return False
 
 
 def fired(completed) -> list[TimerView]:

@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.task_spec import MultiInstanceTaskConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, MultiInstanceTaskConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
@@ -38,7 +38,7 @@ from SpiffWorkflow.util.task import TaskState
 from .multiinstance import ParallelMultiInstanceTask as PlatformParallelMultiInstanceTask
 from .multiinstance import SequentialMultiInstanceTask as PlatformSequentialMultiInstanceTask
 
-from .scan import PlatformWorkflow
+from .scan import PlatformEndJoin, PlatformWorkflow
 from .timers import ClockedCycle, ClockedDuration, ClockedTimeDate
 
 PLATFORM_FORMAT = 1
@@ -242,6 +242,8 @@ def _registry_for(state_only: bool):
     MultiInstanceTaskConverter(PlatformSequentialMultiInstanceTask, registry, typename="SequentialMultiInstanceTask")
     for cls in (ClockedTimeDate, ClockedDuration, ClockedCycle):
         TimerConditionalEventDefinitionConverter(cls, registry)
+    # a process's end join loads as the platform's (its check walks the tree once), stored as SpiffWorkflow's
+    BpmnTaskSpecConverter(PlatformEndJoin, registry, typename="_EndJoin")
     return registry
 
 

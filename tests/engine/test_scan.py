@@ -8,10 +8,12 @@ import json
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from app.engine.runtime import Engine
-from app.engine.scan import PlatformWorkflow, scan, waiting_walk
+from app.engine.scan import PlatformEndJoin, PlatformWorkflow, scan, unfinished_besides, waiting_walk
+from app.engine.serializer import dump_spec, load_spec
 from app.engine.scenarios import run_scenarios
 from app.services.cases.registry import load_forms, process_library
 from tests.conftest import ROOT
@@ -41,6 +43,20 @@ def assert_same(wf):
     for name, state in (("ready", TaskState.READY), ("waiting", TaskState.WAITING),
                         ("completed", TaskState.COMPLETED), ("error", TaskState.ERROR)):
         assert [t.id for t in getattr(found, name)] == [t.id for t in wf.get_tasks(state=state)], name
+    assert_same_end_joins(wf)
+
+
+def assert_same_end_joins(wf) -> int:
+    """Every end join of the workflow and its sub-processes, whatever its state, gets from the platform's
+    check the answer SpiffWorkflow's iterator gives. Returns how many were asked."""
+    asked = 0
+    for workflow in (wf, *wf.subprocesses.values()):
+        for task in list(workflow.tasks.values()):
+            if isinstance(task.task_spec, _EndJoin):
+                assert PlatformEndJoin._check_threshold_unstructured(task.task_spec, task) == \
+                    _EndJoin._check_threshold_unstructured(task.task_spec, task), (task.task_spec.name, task.state)
+                asked += 1
+    return asked
 
 
 class ScanCheckingEngine(Engine):
@@ -88,3 +104,24 @@ def test_an_errored_task_and_a_reset_are_found_as_spiffworkflow_finds_them():
     step = engine.reset_to(wf, first)
     assert_same(step.workflow)
     assert [t.task_spec.name for t in scan(step.workflow).ready] == ["task_1"]
+
+
+def test_the_end_join_waits_for_the_same_tasks_as_spiffworkflows_and_is_stored_as_spiffworkflows():
+    engine = ScanCheckingEngine()
+    spec, subs = linear_pair(engine, 3)
+    # stored under SpiffWorkflow's type name, loaded as the platform's class
+    text = dump_spec(spec, subs)
+    assert '"typename":"_EndJoin"' in text and "PlatformEndJoin" not in text
+    loaded, _ = load_spec(text)
+    assert type(loaded.task_specs[f"{loaded.name}.EndJoin"]) is PlatformEndJoin
+    assert dump_spec(loaded, subs) == text
+    step = engine.start((loaded, subs), {"title": "x"})
+    wf = step.workflow
+    end = next(t for t in wf.tasks.values() if isinstance(t.task_spec, PlatformEndJoin))
+    assert unfinished_besides(end, end.task_spec.name)   # the steps to come are not finished
+    for _ in range(3):
+        assert assert_same_end_joins(wf) >= 1
+        step = engine.complete(wf, step.ready[0].id, STEP)
+    assert step.status == "complete" and wf.completed
+    assert not unfinished_besides(end, end.task_spec.name)
+    assert_same_end_joins(wf)
