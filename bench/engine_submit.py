@@ -274,11 +274,12 @@ class Raw:
 
     def __init__(self, app):
         from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+        from SpiffWorkflow.bpmn.specs.control import _EndJoin
         from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
         from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
         from app.engine.runtime import Engine
-        from app.engine.scan import PlatformWorkflow
+        from app.engine.scan import PlatformEndJoin, PlatformWorkflow
         from app.engine.serializer import load_spec
         from app.models import ProcessVersion
         with app.app_context():
@@ -286,8 +287,10 @@ class Raw:
             db.session.remove()
         self.eng = Engine(app.config["SCRIPT_TIME_LIMIT_MS"], 0)
         self.plain = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
-        # the platform starts a PlatformWorkflow: written by the plain serializer as the BpmnWorkflow it is
+        # the platform starts a PlatformWorkflow and loads a process's end join as a PlatformEndJoin: written
+        # by the plain serializer as the BpmnWorkflow and the _EndJoin they are (and read back as those)
         self.plain.registry.typenames[PlatformWorkflow] = self.plain.registry.typenames[BpmnWorkflow]
+        self.plain.registry.typenames[PlatformEndJoin] = self.plain.registry.typenames[_EndJoin]
         self.res = {"project": [], "plain": [], "engine": [], "engine_cached": [], "g1": [], "g100": []}
 
     @staticmethod
