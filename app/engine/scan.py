@@ -27,6 +27,7 @@ MAX_DEPTH = 1000
 
 _READY, _WAITING, _COMPLETED, _ERROR = TaskState.READY, TaskState.WAITING, TaskState.COMPLETED, TaskState.ERROR
 _FUTURE = TaskState.FUTURE
+_NOT_FINISHED = TaskState.NOT_FINISHED_MASK
 #: the filters ``PlatformWorkflow.get_tasks`` walks itself; any other goes to SpiffWorkflow's iterator
 _FAST_FILTERS = frozenset({"state", "manual"})
 
@@ -163,9 +164,6 @@ class PlatformEndJoin(_EndJoin):
 
     def _check_threshold_unstructured(self, my_task):
         return not unfinished_besides(my_task, self.name)
-
-
-_NOT_FINISHED = TaskState.NOT_FINISHED_MASK
 
 
 def unfinished_besides(my_task, end_at: str) -> bool:
