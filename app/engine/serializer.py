@@ -33,12 +33,14 @@ from SpiffWorkflow.camunda.specs.multiinstance_task import (
     ParallelMultiInstanceTask as CamundaParallelMultiInstanceTask,
     SequentialMultiInstanceTask as CamundaSequentialMultiInstanceTask,
 )
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from .multiinstance import ParallelMultiInstanceTask as PlatformParallelMultiInstanceTask
 from .multiinstance import SequentialMultiInstanceTask as PlatformSequentialMultiInstanceTask
 
 from .scan import PlatformEndJoin, PlatformWorkflow
+from .state_load import IDS_ATTR, InterningTaskConverter, parse_state, tasks_from_dict, uuid_of
 from .timers import ClockedCycle, ClockedDuration, ClockedTimeDate
 
 PLATFORM_FORMAT = 1
@@ -119,6 +121,11 @@ def _snapshot(value):
     return deepcopy(value)
 
 
+def _stamp(task) -> tuple:
+    """What of a task its kept text was written from, besides its data and internal data."""
+    return task._state, task.last_state_change, task._parent, tuple(task._children), task.triggered
+
+
 def _task_json(convert, task, trimmed: bool, keep: bool, memo: dict, redone: set) -> str:
     """``"<id>":{…}`` of one task, as SpiffWorkflow's TaskConverter writes it (its data as the delta
     from its parent's). A finished task under a finished parent (or the root) is written once and its
@@ -127,7 +134,7 @@ def _task_json(convert, task, trimmed: bool, keep: bool, memo: dict, redone: set
     later task may have been changed in place) and its parent's text was not written again. So a
     step's dump costs the tasks that changed, not the history."""
     if keep:
-        stamp = (task._state, task.last_state_change, task._parent, tuple(task._children), task.triggered)
+        stamp = _stamp(task)
         hit = memo.get(task.id)
         if hit is not None and hit[0] == stamp and task._parent not in redone and hit[2] == task.data \
                 and hit[3] == task.internal_data:
@@ -192,6 +199,18 @@ class StateOnlySubWorkflowConverter(BpmnSubWorkflowConverter):
         dct["spec"] = workflow.spec.name
         return dct
 
+    def from_dict(self, dct, task, top_workflow):
+        """SpiffWorkflow's, with the tasks keyed by their own ids (state_load.py)."""
+        ids = top_workflow.__dict__.get(IDS_ATTR)
+        if ids is None:
+            return super().from_dict(dct, task, top_workflow)
+        spec = top_workflow.subprocess_specs.get(task.task_spec.spec)
+        subprocess = self.target_class(spec, task.id, top_workflow, deserializing=True)
+        tasks_from_dict(self, subprocess, dct["tasks"])
+        subprocess.task_tree = subprocess.tasks.get(uuid_of(ids, dct["root"]))
+        self.set_default_attributes(subprocess, dct)
+        return subprocess
+
 
 class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
     """Like SpiffWorkflow's, but leaves the spec (the caller hands in the cached spec on load) and
@@ -209,15 +228,22 @@ class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
         dct[FUTURE_KEY] = FUTURE_PREDICT
         return dct
 
-    def from_dict(self, dct):
+    def from_dict(self, dct, ids: dict | None = None):
+        """``ids``: the load's id → UUID map (state_load.py), filled as the tasks are read; each task id
+        is parsed once and the same object is the task's id, its key and its parent's child entry."""
         spec = dct.pop("spec")
         subprocess_specs = dct.pop("subprocess_specs", {})
         future = dct.pop(FUTURE_KEY, None)
+        ids = {} if ids is None else ids
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
-        self.set_default_attributes(workflow, dct)
-        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.__dict__[IDS_ATTR] = ids
+        try:
+            tasks_from_dict(self, workflow, dct["tasks"])
+            workflow.task_tree = workflow.tasks.get(uuid_of(ids, dct["root"]))
+            self.set_default_attributes(workflow, dct)
+            self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        finally:
+            del workflow.__dict__[IDS_ATTR]
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         if future == FUTURE_PREDICT:
             predict_again(workflow)
@@ -233,6 +259,7 @@ def _registry_for(state_only: bool):
     if state_only:
         config[BpmnWorkflow] = StateOnlyWorkflowConverter
         config[BpmnSubWorkflow] = StateOnlySubWorkflowConverter
+        config[Task] = InterningTaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
     # standard-BPMN multi-instance (loopDataInputRef …) next to Camunda's collection form; the
     # classes share their names with Camunda's, so they get their own type names
@@ -319,7 +346,9 @@ def dump_state(workflow) -> str:
 
 
 def load_state(text: str, spec, subprocess_specs, script_engine):
-    dct = json.loads(text)
+    dct, texts = parse_state(text)
+    if not isinstance(dct, dict):
+        raise StateFormatError("the stored state is not a JSON object")
     version = dct.pop("serializer_version", None)
     fmt = dct.pop("platform_format", None)
     if fmt != PLATFORM_FORMAT:
@@ -329,8 +358,34 @@ def load_state(text: str, spec, subprocess_specs, script_engine):
             raise StateFormatError(f"no migration from serializer version {version!r} to {SPIFF_VERSION}")
         dct["spec"] = {}
         MIGRATIONS[version](dct)
+        texts = {}   # migrated: the stored texts are not what the tasks are now
     dct["spec"] = spec
     dct["subprocess_specs"] = subprocess_specs
-    workflow = _registry.restore(dct)
+    ids: dict = {}
+    workflow = _registry.restore(dct, ids=ids)
     workflow.script_engine = script_engine
+    if texts:
+        _remember_stored(workflow, texts, ids)
     return workflow
+
+
+def _remember_stored(workflow, texts: dict, ids: dict) -> None:
+    """The dump's memo (``_task_json``) of a workflow just loaded, and of its sub-processes: each finished
+    task under a finished parent with the text it was stored as and a copy of what it was loaded as, as if
+    this process had written that text. A step on a workflow the cache did not keep then writes again only
+    what it changed, not the whole history."""
+    for name, stored in texts.items():
+        if name is None:
+            wf = workflow
+        else:
+            wf = workflow.subprocesses.get(ids.get(name)) if name in ids else None
+            if wf is None:
+                continue
+        memo = wf.__dict__[_MEMO_ATTR] = {}
+        tasks = wf.tasks
+        for key, text in stored.items():
+            tid = ids.get(key)
+            task = tasks.get(tid) if tid is not None else None
+            # ``task.id is tid``: the task's own id was read from this very string (its key in the map)
+            if task is not None and task.id is tid and _keeps(task, False):
+                memo[tid] = (_stamp(task), f'"{key}":{text}', _snapshot(task.data), _snapshot(task.internal_data))
