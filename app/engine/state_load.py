@@ -9,8 +9,9 @@ loads the stored state, runs, and dumps it again, and both ends paid for the who
   different objects with ``UUID.__eq__`` after hashing. Here each id is parsed once per load and the same
   object is used everywhere, as it is for tasks made while the workflow runs.
 * **The stored text of each task.** ``parse_state`` reads the payload as ``json.loads`` does and also
-  returns the text each top-level task was stored as, so the dump after the step can write an unchanged
-  finished task as it was read (serializer.py) instead of converting and encoding the whole history again.
+  returns the text each task (of the top workflow and of each sub-process) was stored as, so the dump
+  after the step can write an unchanged finished task as it was read (serializer.py) instead of
+  converting and encoding the whole history again.
 """
 from __future__ import annotations
 
