@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from math import copysign, isnan
 from copy import deepcopy
 from datetime import date, datetime
 from decimal import Decimal
@@ -102,22 +103,112 @@ def _keeps(task, trimmed: bool) -> bool:
     return parent is None or bool(parent._state & TaskState.FINISHED_MASK)
 
 
-#: values a snapshot shares with the task instead of copying: nothing can change them in place
-_IMMUTABLE = frozenset({str, int, float, bool, type(None), Decimal, date, datetime, UUID})
+#: values a snapshot shares with the task instead of copying: nothing can change them in place, and ``==``
+#: between two of them holds only when JSON writes them alike (a number is never one of them: below)
+_SHARED = frozenset({str, type(None), date, datetime, UUID})
+
+
+class _Int(int):
+    """A snapshot's int: equal only to an int (``1 == True == 1.0`` in Python, not in JSON)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other):
+        return type(other) is int and int.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = int.__hash__
+
+
+class _Float(float):
+    """A snapshot's float: equal only to a float written alike (``-0.0 == 0.0``; a NaN equals a NaN)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other):
+        if type(other) is not float:
+            return False
+        if float.__eq__(self, other):
+            return copysign(1.0, self) == copysign(1.0, other)   # 0.0 and -0.0
+        return isnan(self) and isnan(other)   # JSON writes both NaN
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = float.__hash__
+
+
+class _Bool:
+    """A snapshot's True or False: equal only to that bool (not to 1, 0, 1.0)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool):
+        self.value = value
+
+    def __eq__(self, other):
+        return other is self.value
+
+    def __ne__(self, other):
+        return other is not self.value
+
+    __hash__ = None
+
+
+_TRUE, _FALSE = _Bool(True), _Bool(False)
+
+
+class _Decimal(Decimal):
+    """A snapshot's Decimal: equal only to a Decimal with the same digits and exponent (``Decimal('1.0')``
+    equals 1 and ``Decimal('1.00')`` in Python; the state writes each as it is)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other):
+        return type(other) is Decimal and Decimal.as_tuple(self) == other.as_tuple()
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = Decimal.__hash__
+
+
+def _strict(value):
+    """A number or bool as a snapshot keeps it (above); ``None`` for any other value."""
+    kind = type(value)
+    if kind is int:
+        return _Int(value)
+    if kind is bool:
+        return _TRUE if value else _FALSE
+    if kind is float:
+        return _Float(value)
+    if kind is Decimal:
+        return _Decimal(value)
+    return None
 
 
 def _snapshot(value):
-    """A copy of a task's data to compare it with later, as ``deepcopy`` makes it but at a fraction of
-    the cost for what task data is: dicts and lists of strings and numbers. Immutable values are shared,
-    anything else is deep-copied. (It has been through the registry and ``json.dumps`` first, which
-    refuse a cycle, so the recursion ends.)"""
+    """A copy of a task's data to compare it with later (``copy == task.data``, the copy on the left), as
+    ``deepcopy`` makes it but at a fraction of the cost for what task data is: dicts and lists of strings
+    and numbers. Strings, dates and the like are shared; numbers and bools are kept as values equal only to
+    a value of their own type written alike, so that a nested value changed in place from 1 to True, 1.0 or
+    Decimal('1.0'), or from 0.0 to -0.0, is a change (Python's ``==`` says equal; the state writes them
+    differently); anything else is deep-copied. (It has been through the registry and ``json.dumps``
+    first, which refuse a cycle, so the recursion ends.)"""
     kind = type(value)
     if kind is dict:
-        return {key: (item if type(item) in _IMMUTABLE else _snapshot(item)) for key, item in value.items()}
+        return {key: (item if type(item) in _SHARED else _snapshot(item)) for key, item in value.items()}
     if kind is list:
-        return [item if type(item) in _IMMUTABLE else _snapshot(item) for item in value]
-    if kind in _IMMUTABLE:
+        return [item if type(item) in _SHARED else _snapshot(item) for item in value]
+    if kind is tuple:
+        return tuple(item if type(item) in _SHARED else _snapshot(item) for item in value)
+    if kind in _SHARED:
         return value
+    strict = _strict(value)
+    if strict is not None:
+        return strict
     return deepcopy(value)
 
 

@@ -117,7 +117,8 @@ def parse_state(text: str) -> tuple[dict, dict[str | None, dict[str, str]]]:
         dct, end = workflow(_skip(text, 0), None, True)
         if _skip(text, end) != len(text):
             raise _NotPlain
-    except (_NotPlain, StopIteration, JSONDecodeError, ValueError, IndexError):
+    except (_NotPlain, StopIteration, JSONDecodeError, ValueError, IndexError, RecursionError):
+        # RecursionError: the scanner's own frames above the C scanner's, near the depth json.loads still reads
         return json.loads(text), {}
     return dct, texts
 
