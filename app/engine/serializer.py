@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
-from math import copysign, isnan
 from copy import deepcopy
 from datetime import date, datetime
 from decimal import Decimal
+from math import copysign, isnan
 from uuid import UUID, uuid4
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -108,7 +108,17 @@ def _keeps(task, trimmed: bool) -> bool:
 _SHARED = frozenset({str, type(None), date, datetime, UUID})
 
 
-class _Int(int):
+class _Strict:
+    """A snapshot's number or bool: ``!=`` as the negation of its ``__eq__`` (int, float and Decimal
+    define their own ``__ne__``)."""
+
+    __slots__ = ()
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+
+class _Int(_Strict, int):
     """A snapshot's int: equal only to an int (``1 == True == 1.0`` in Python, not in JSON)."""
 
     __slots__ = ()
@@ -116,13 +126,10 @@ class _Int(int):
     def __eq__(self, other):
         return type(other) is int and int.__eq__(self, other)
 
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
     __hash__ = int.__hash__
 
 
-class _Float(float):
+class _Float(_Strict, float):
     """A snapshot's float: equal only to a float written alike (``-0.0 == 0.0``; a NaN equals a NaN)."""
 
     __slots__ = ()
@@ -134,13 +141,22 @@ class _Float(float):
             return copysign(1.0, self) == copysign(1.0, other)   # 0.0 and -0.0
         return isnan(self) and isnan(other)   # JSON writes both NaN
 
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
     __hash__ = float.__hash__
 
 
-class _Bool:
+class _Decimal(_Strict, Decimal):
+    """A snapshot's Decimal: equal only to a Decimal with the same digits and exponent (``Decimal('1.0')``
+    equals 1 and ``Decimal('1.00')`` in Python; the state writes each as it is)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other):
+        return type(other) is Decimal and Decimal.as_tuple(self) == other.as_tuple()
+
+    __hash__ = Decimal.__hash__
+
+
+class _Bool(_Strict):
     """A snapshot's True or False: equal only to that bool (not to 1, 0, 1.0)."""
 
     __slots__ = ("value",)
@@ -151,42 +167,12 @@ class _Bool:
     def __eq__(self, other):
         return other is self.value
 
-    def __ne__(self, other):
-        return other is not self.value
-
     __hash__ = None
 
 
 _TRUE, _FALSE = _Bool(True), _Bool(False)
-
-
-class _Decimal(Decimal):
-    """A snapshot's Decimal: equal only to a Decimal with the same digits and exponent (``Decimal('1.0')``
-    equals 1 and ``Decimal('1.00')`` in Python; the state writes each as it is)."""
-
-    __slots__ = ()
-
-    def __eq__(self, other):
-        return type(other) is Decimal and Decimal.as_tuple(self) == other.as_tuple()
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
-    __hash__ = Decimal.__hash__
-
-
-def _strict(value):
-    """A number or bool as a snapshot keeps it (above); ``None`` for any other value."""
-    kind = type(value)
-    if kind is int:
-        return _Int(value)
-    if kind is bool:
-        return _TRUE if value else _FALSE
-    if kind is float:
-        return _Float(value)
-    if kind is Decimal:
-        return _Decimal(value)
-    return None
+#: type -> the snapshot's value for a value of it
+_STRICT = {int: _Int, float: _Float, Decimal: _Decimal, bool: lambda value: _TRUE if value else _FALSE}
 
 
 def _snapshot(value):
@@ -206,10 +192,8 @@ def _snapshot(value):
         return tuple(item if type(item) in _SHARED else _snapshot(item) for item in value)
     if kind in _SHARED:
         return value
-    strict = _strict(value)
-    if strict is not None:
-        return strict
-    return deepcopy(value)
+    strict = _STRICT.get(kind)
+    return strict(value) if strict is not None else deepcopy(value)
 
 
 def _stamp(task) -> tuple:

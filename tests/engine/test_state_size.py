@@ -140,8 +140,8 @@ DOCS = {p.name.split(".")[0]: json.loads(p.read_text(encoding="utf-8"))
 
 def run_shipped(pid: str, monkeypatch, engine_class) -> list:
     """Run the scenarios of the shipped matter ``pid`` with every engine they make an ``engine_class``; all
-    must pass, and each engine must have checked (``checked``) at least two steps per scenario. Returns
-    the engines."""
+    must pass, and the engines together must have checked (``checked``) at least two steps per scenario.
+    Returns the engines."""
     engines = []
 
     def make_engine(*a, **kw):
