@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, jsonify, render_template_string, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoRoute
 
@@ -128,6 +128,23 @@ def init_errors(app):
         text = str(exc.orig)
         if "uq_case_events_seq" in text or "case_events.case_id, case_events.seq" in text:
             db.session.rollback()
+            return _answer(409, "Conflict", "办件同时有其他操作，本次操作未生效，请刷新后重试 (concurrent change)",
+                           page_message=PAGE_MESSAGES[409])
+        current_app.logger.exception("unhandled error")
+        return _answer(500, "Internal Server Error", "服务器内部错误，已记录 (internal error, logged)",
+                       page_message=PAGE_MESSAGES[500])
+
+    @app.errorhandler(OperationalError)
+    def lock_conflict(exc: OperationalError):
+        """PostgreSQL ended a transaction that waited on another one's row locks (deadlock 40P01,
+        serialization failure 40001, lock not available 55P03): it rolled back whole, a concurrent change —
+        say so, don't 500. Whatever locks a case's rows takes them in one order (app/services/cases/
+        locks.py); this is the net under that rule."""
+        state = getattr(exc.orig, "sqlstate", None)
+        if state in ("40P01", "40001", "55P03"):
+            db.session.rollback()
+            log.warning("concurrent change: the database ended the transaction (%s) of %s %s", state,
+                        request.method, request.path)
             return _answer(409, "Conflict", "办件同时有其他操作，本次操作未生效，请刷新后重试 (concurrent change)",
                            page_message=PAGE_MESSAGES[409])
         current_app.logger.exception("unhandled error")

@@ -27,11 +27,13 @@ from ...models import (
     SpecialProcedure,
 )
 from ..common.db_support import is_sqlite, lock_one, row_by_id
+from .locks import lock_case
 from ..identity.actors import Actor
 from ..identity.permissions import can_read_case
 from .hooks import before_submit, prepare_submit
 from .registry import get_matter
-from .steps import apply_step, engine, load_workflow, now, record_event, set_case_status, spec_pair
+from .steps import (apply_step, engine, load_workflow, now, record_event, remember_written, set_case_status,
+                    spec_pair)
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -116,7 +118,7 @@ def create_case(actor: Actor, process_id: str, data: dict, *, submit: bool = Tru
         db.session.rollback()
         raise
     if started:
-        engine().remember(started[0].id, started[0].revision, started[1])
+        remember_written(started[0])
     return (case, details) if with_details else case
 
 
@@ -126,7 +128,7 @@ def submit_case(actor: Actor, case_id: int, data: dict | None = None) -> Case:
     if draft is not None and draft.applicant_id == actor.id and draft.status == CaseStatus.DRAFT:
         _prepare_submit({**(draft.data or {}), **(data or {})})
     try:
-        case = lock_one(Case, Case.id == case_id)
+        case, _inst = lock_case(Case.id == case_id)
         if case is None or case.applicant_id != actor.id:
             raise NotFound("办件不存在")
         if case.status != CaseStatus.DRAFT:
@@ -145,7 +147,7 @@ def submit_case(actor: Actor, case_id: int, data: dict | None = None) -> Case:
     except BaseException:
         db.session.rollback()
         raise
-    engine().remember(inst.id, inst.revision, wf)
+    remember_written(inst)
     return case
 
 
@@ -277,7 +279,7 @@ def withdraw_case(actor: Actor, case_id: int, reason: str) -> Case:
     if not reason or not reason.strip():
         raise ValidationError("请填写撤回理由", details={"reason": ["必填 (required)"]})
     try:
-        case = lock_one(Case, Case.id == case_id)
+        case, _inst = lock_case(Case.id == case_id)
         if case is None or case.applicant_id != actor.id:
             raise NotFound("办件不存在")
         if CaseStatus(case.status) in FINAL:

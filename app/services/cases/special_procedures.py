@@ -30,6 +30,7 @@ from ..clocks.calendar import current_calendar
 from ..clocks.deadlines import calendar_refusal, recompute_case_clock
 from ..common.clock import BEIJING, clock_now
 from ..common.db_support import lock_one
+from .locks import lock_case
 from ..identity.actors import Actor
 from ..identity.permissions import can_read_case
 from ..messaging.notify import notify_applicant
@@ -71,7 +72,7 @@ def _staff_on_case(actor: Actor, case: Case) -> bool:
 
 
 def _get_case_locked(case_id: int) -> Case:
-    case = lock_one(Case, Case.id == case_id)
+    case, _inst = lock_case(Case.id == case_id)
     if case is None:
         raise NotFound("办件不存在")
     return case

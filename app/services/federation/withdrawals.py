@@ -37,6 +37,7 @@ from ..cases.hooks import on_status
 from ..cases.lifecycle import end_case
 from ..cases.messages import OPEN
 from ..cases.steps import engine, record_event
+from ..cases.locks import lock_case
 from ..common.db_support import lock_one, row_by_id, unit_of_work
 from ..identity.actors import Actor
 from ..identity.permissions import can_read_case, is_candidate
@@ -120,7 +121,7 @@ def unlinked_no(origin_no: str, case_id: int) -> str:
 
 
 def _linked(sender: str, origin_no: str) -> Case | None:
-    return lock_one(Case, Case.origin_region == sender, Case.origin_case_no == origin_no)
+    return lock_case(Case.origin_region == sender, Case.origin_case_no == origin_no)[0]
 
 
 def _recalled(sender: str, origin_no: str) -> Case | None:

@@ -8,9 +8,9 @@ from ...domain.case_status import FINAL, CaseStatus
 from ...domain.errors import Conflict, NotAuthorized, NotFound
 from ...extensions import db
 from ...models import Case, HumanTask, Incident, ProcessInstance, TaskCandidate, Timer
+from ..cases.locks import lock_case
 from ..cases.steps import apply_step, engine, load_workflow, record_event, set_case_status
 from ..cases.task_index import index_task
-from ..common.db_support import is_sqlite
 from ..identity.actors import Actor
 from .task_base import _opinion, _tx
 
@@ -20,14 +20,10 @@ def _admin_case(actor: Actor, case_id: int) -> tuple[Case, ProcessInstance]:
         raise NotAuthorized("只有管理员可以挂起、激活或终止办件")
     if not isinstance(case_id, int) or not 0 < case_id < 2 ** 31:
         raise NotFound("办件不存在")
-    stmt = select(Case, ProcessInstance).join(ProcessInstance, ProcessInstance.id == Case.instance_id) \
-        .where(Case.id == case_id)
-    if not is_sqlite():
-        stmt = stmt.with_for_update()
-    row = db.session.execute(stmt).first()
-    if row is None:
+    case, inst = lock_case(Case.id == case_id)   # the instance first: the lock order of every step
+    if case is None or inst is None:
         raise NotFound("办件不存在")
-    return row[0], row[1]
+    return case, inst
 
 
 def suspend(actor: Actor, case_id: int, reason: str) -> Case:

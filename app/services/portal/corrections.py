@@ -38,6 +38,7 @@ from ..clocks.calendar import current_calendar
 from ..clocks.deadlines import calendar_refusal
 from ..common.blobs import keep_blob, safe_filename, sniff
 from ..common.clock import BEIJING
+from ..cases.locks import lock_case
 from ..common.db_support import lock_one
 from ..identity.actors import Actor
 from ..identity.permissions import may_act
@@ -369,7 +370,7 @@ def withdraw_correction(actor: Actor, request_id: int, reason: str | None = None
             raise Conflict("该补正告知已补正或已撤回")
         if req.mode != "handling":
             raise Conflict("窗口补正已交申请人办理，不能撤回；请在申请人补正后重新审查")
-        case = lock_one(Case, Case.id == req.case_id)
+        case, _inst = lock_case(Case.id == req.case_id)   # the instance first: the lock order of every step
         req.status, req.closed_by, req.close_reason = "withdrawn", actor.username, reason
         _release(case, req, actor.username, "撤回补正要求")
         record_event(case, actor.username, "correction_withdraw", task_id=req.task_id,
@@ -404,7 +405,7 @@ def _status_changed(case: Case, old: str, new: str, actor: str) -> None:
             items = items_from_text(data.get("missing_items")) or \
                 items_from_text(ev.opinion if ev is not None else None) or \
                 [{"material": "申请材料", "problem": "请按窗口审查意见补正"}]
-            req = CorrectionRequest(case_id=case.id, mode="window", task_id=ev.task_id if ev is not None else None,
+            req = CorrectionRequest(case_id=case.id, mode="window", task_id=ev.task_row_id if ev is not None else None,
                                     requested_by=actor, requested_at=now(), items=items, status="open")
             db.session.add(req)
             db.session.flush()
