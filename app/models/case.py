@@ -88,6 +88,16 @@ class CaseEvent(db.Model):
     seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     row_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the task row this event concerns when it is no longer the row of ``task_id``: a step reopened by
+    #: 退回 / 撤回 takes the engine's id of the finished step, whose row goes on as history under a new id
+    #: (operations._reset); the events of that finished round point here to the history row. Outside the
+    #: chain: ``task_id`` stays as recorded, so the row's hash still verifies.
+    task_ref: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+    @property
+    def task_row_id(self) -> str | None:
+        """The id of the task row (``human_tasks``) this event concerns."""
+        return self.task_ref or self.task_id
 
     #: ix_case_events_at: the day's changed cases, for the signed daily root (app/services/trail/roots.py)
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_seq"), Index("ix_case_events_at", "at"))

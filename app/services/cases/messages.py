@@ -23,7 +23,7 @@ from ...engine.runtime import NoSuchWaitingMessage, StepResult
 from ...extensions import db
 from ...models import Case, ProcessInstance
 from ..common.db_support import row_by_id
-from .steps import apply_step, engine, load_workflow, record_event
+from .steps import apply_step, engine, load_workflow, record_event, written_workflow
 
 #: the largest payload accepted (its JSON, UTF-8), and the longest message name
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -94,7 +94,9 @@ def deliver_message(instance_id: int, name: str, payload: dict, *, actor: str = 
     record_event(case, actor, "message", element_id=element_id, step_name=step_name,
                  data_change={"message": name, "payload": payload})
     apply_step(inst, case, result, actor)
-    db.session.info.setdefault(_PENDING, {})[inst.id] = (inst.revision, result.workflow)
+    written = written_workflow(inst)   # the state stored last (a nested step may have stored another)
+    if written is not None:
+        db.session.info.setdefault(_PENDING, {})[inst.id] = written
     return result
 
 

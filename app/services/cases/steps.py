@@ -82,6 +82,40 @@ def _committed(session) -> None:
     session.info.pop("loaded_instances", None)
 
 
+#: session.info: {instance id: (revision, workflow)}, the workflow whose state apply_step stored last in
+#: this transaction for each instance, and the revision it stored it as. What the engine cache may keep
+#: once the transaction commits: not the workflow an operation stepped, when a step nested in its
+#: apply_step (a phase's end moving a waiting timer, special_procedures.shift_case) loaded the state
+#: again and stored another workflow under the next revision.
+WRITTEN = "steps.written"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_written(session, previous_transaction) -> None:
+    """Any rollback (a savepoint's too): what was written may not be what the database holds."""
+    session.info.pop(WRITTEN, None)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _new_transaction(session, transaction) -> None:
+    if transaction.parent is None:   # a new top-level transaction: what the last one wrote is kept or gone
+        session.info.pop(WRITTEN, None)
+
+
+def written_workflow(inst: ProcessInstance):
+    """(revision, workflow) of the state this transaction stored last for ``inst``, if the instance is
+    still at that revision; else None."""
+    got = db.session.info.get(WRITTEN, {}).get(inst.id)
+    return got if got is not None and got[0] == inst.revision else None
+
+
+def remember_written(inst: ProcessInstance) -> None:
+    """After the commit: keep the workflow whose state was stored last, under the revision it was stored as."""
+    got = written_workflow(inst)
+    if got is not None:
+        engine().remember(inst.id, got[0], got[1])
+
+
 def load_workflow(inst: ProcessInstance):
     """The workflow of a (locked) instance: from the engine cache when it holds this revision.
     Should the transaction roll back, the workflow is dropped from the cache (see above)."""
@@ -212,6 +246,7 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
     inst.status = result.status
     inst.serializer_version = SPIFF_VERSION
     inst.revision = (inst.revision or 0) + 1
+    db.session.info.setdefault(WRITTEN, {})[inst.id] = (inst.revision, result.workflow)
     inst.updated_at = ts
     inst.end_event = result.end_event
 

@@ -29,7 +29,7 @@ from ...observability import logs, metrics
 from ..common.clock import clock_now
 from ..common.db_support import is_sqlite
 from .incidents import record_timer_failure, resolve_timer_incidents
-from .steps import apply_step, engine, load_workflow
+from .steps import apply_step, engine, load_workflow, remember_written
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def _fire_claimed(now: datetime | None, skip: set[int] | frozenset) -> Firing:
         raise
     for lag in lags:
         metrics.timer_fired(lag)
-    engine().remember(inst.id, inst.revision, result.workflow)
+    remember_written(inst)
     return Firing(inst.id, fired, failed=bool(stuck))
 
 

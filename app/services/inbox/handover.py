@@ -136,7 +136,8 @@ def urge(actor: Actor, task_id: str, note: str | None = None) -> HumanTask:
         _not_suspended(inst)
         since = now() - URGE_INTERVAL
         if db.session.execute(select(CaseEvent.id).where(
-                CaseEvent.case_id == case.id, CaseEvent.task_id == task.id, CaseEvent.action == "urge",
+                CaseEvent.case_id == case.id, CaseEvent.task_id == task.id, CaseEvent.task_ref.is_(None),
+                CaseEvent.action == "urge",
                 CaseEvent.actor == actor.username, CaseEvent.at > since).limit(1)).first():
             raise Conflict("一小时内已催办过该任务")
         holders = [task.assignee] if task.assignee else \

@@ -27,7 +27,7 @@ from ..identity.cert_policy import decision_assurance_required
 from ..identity.permissions import is_candidate
 from ..messaging.notify import notify_staff
 from .form_fields import _prepare
-from .task_base import _event, _finish_sign, _keep, _lock, _open_for, _opinion, _remember, _run, _tx
+from .task_base import _event, _finish_sign, _lock, _open_for, _opinion, _remember, _run, _tx
 
 # -- plumbing --------------------------------------------------------------------------------------
 
@@ -89,17 +89,18 @@ def complete(actor: Actor, task_id: str, data: dict, *, revision: int | None = N
         if revision is not None and revision != inst.revision:
             raise Conflict("办件已有新进展，请刷新后再办理 (stale revision)", details={"revision": inst.revision})
         if task.kind == "sign":
+            # signed: the answer (``then``) is read when the transaction's writes are done, as for a step
             if outcome == "reject":
                 raise Conflict("加签任务只能签署意见，不能作出不予决定")
             text = _opinion(opinion or _opinion_of(data), required=True, what="加签意见")
-            _finish_sign(actor, inst, task, case, text)
-            return (task, case, inst, out.get("then")) if with_state else (task, case, inst)
-        form = version_forms(inst.version_id).get(task.form_key) if task.form_key else None
-        clean, result_outcome = _prepare(form, data, opinion, outcome)
-        clean = before_complete(case, task, form, clean)  # e.g. the paper check before 受理 (portal.intake)
-        text = _opinion(opinion or _opinion_of(clean), required=require_opinion or result_outcome == "reject",
-                        what="不予受理/不予许可的理由" if result_outcome == "reject" else "办理意见")
-        _run(actor, inst, task, case, clean, text, result_outcome)
+            _finish_sign(actor, inst, task, case, text)   # the last signer of a 后加签 releases its step
+        else:
+            form = version_forms(inst.version_id).get(task.form_key) if task.form_key else None
+            clean, result_outcome = _prepare(form, data, opinion, outcome)
+            clean = before_complete(case, task, form, clean)  # e.g. the paper check before 受理 (portal.intake)
+            text = _opinion(opinion or _opinion_of(clean), required=require_opinion or result_outcome == "reject",
+                            what="不予受理/不予许可的理由" if result_outcome == "reject" else "办理意见")
+            _run(actor, inst, task, case, clean, text, result_outcome)
     _remember(inst)
     return (task, case, inst, out.get("then")) if with_state else (task, case, inst)
 
@@ -148,8 +149,16 @@ def _reset(actor: Actor, inst, case, target_id: str, assignee: str | None) -> Hu
     hist = str(uuid4())
     db.session.execute(update(HumanTask).where(HumanTask.id == target_id).values(id=hist)
                        .execution_options(synchronize_session=False))
-    db.session.execute(update(CaseEvent).where(CaseEvent.task_id == target_id).values(task_id=hist)
-                       .execution_options(synchronize_session=False))
+    # the finished round's events concern the history row from now on; their task_id is in the trail's
+    # hash chain and stays as recorded (task_ref is outside it). Events already given to an earlier
+    # round's history row keep theirs.
+    if case is not None:
+        db.session.execute(update(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.task_id == target_id,
+                                                   CaseEvent.task_ref.is_(None))
+                           .values(task_ref=hist).execution_options(synchronize_session=False))
+        for ev in db.session.new:   # this operation's own event about that round (撤回), if not yet written
+            if isinstance(ev, CaseEvent) and ev.task_id == target_id and ev.task_ref is None:
+                ev.task_ref = hist
     db.session.execute(update(HumanTask).where(HumanTask.parent_id == target_id).values(parent_id=hist)
                        .execution_options(synchronize_session=False))
     if old is not None:
@@ -161,7 +170,6 @@ def _reset(actor: Actor, inst, case, target_id: str, assignee: str | None) -> Hu
     if reopened is not None and assignee:
         reopened.assignee, reopened.claimed_at = assignee, now()
         index_task(reopened)
-    _keep(inst, result.workflow)
     return reopened
 
 

@@ -14,7 +14,7 @@ from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ...engine.runtime import TaskNotReady
 from ...extensions import db
 from ...models import Case, CaseParticipant, HumanTask, ProcessInstance, User
-from ..cases.steps import apply_step, engine, load_workflow, now, record_event
+from ..cases.steps import apply_step, engine, load_workflow, now, record_event, remember_written
 from ..cases.task_index import index_task
 from ..common.db_support import is_sqlite
 from ..common.one_write import run_later, step_writes, write_as_one
@@ -29,7 +29,6 @@ def _tx(then=None, out: dict | None = None):
     """One operation's transaction. ``then``: a read after the operation's writes, before the commit,
     its result put in ``out["then"]`` (the API's answer: read in the same transaction, it costs no
     second transaction and no second round trip to begin and end it)."""
-    db.session.info.pop("stepped", None)
     try:
         with step_writes():
             yield
@@ -38,7 +37,6 @@ def _tx(then=None, out: dict | None = None):
             out["then"] = then()
         db.session.commit()
     except BaseException:
-        db.session.info.pop("stepped", None)
         db.session.rollback()
         raise
 
@@ -167,16 +165,10 @@ def _event(case, actor: Actor, action: str, task: HumanTask | None, opinion=None
         touch(case, actor.username, action)
 
 
-def _keep(inst, wf) -> None:
-    """Hand the stepped workflow to ``_remember`` (the session is per thread)."""
-    db.session.info["stepped"] = (inst.id, wf)
-
-
 def _remember(inst) -> None:
-    """After the commit: keep the workflow in the engine cache under the new revision."""
-    stepped = db.session.info.pop("stepped", None)
-    if stepped is not None and stepped[0] == inst.id:
-        engine().remember(inst.id, inst.revision, stepped[1])
+    """After the commit: keep in the engine cache the workflow this operation's transaction stored last,
+    under the revision it stored it as (steps.remember_written)."""
+    remember_written(inst)
 
 
 def _run(actor: Actor, inst, task, case, clean: dict, text: str | None, outcome: str, *, as_user: str | None = None):
@@ -194,7 +186,6 @@ def _run(actor: Actor, inst, task, case, clean: dict, text: str | None, outcome:
     touch(case, who, outcome)
     apply_step(inst, case, result, who, completed_task=task)
     task.completed_by = who
-    _keep(inst, result.workflow)
 
 
 def _finish_sign(actor: Actor, inst, sign: HumanTask, case, text: str) -> None:

@@ -136,7 +136,10 @@ class EventOut(Schema):
     at = fields.DateTime()
     actor = fields.String()
     action = fields.String()
-    task_id = fields.String(allow_none=True)
+    #: the task row the event concerns (GET /api/tasks/<id>): for a step reopened by 退回 / 撤回, the
+    #: finished round's history row; the id as recorded in the hash chain is ``recorded_task_id``
+    task_id = fields.String(allow_none=True, attribute="task_row_id")
+    recorded_task_id = fields.String(allow_none=True, attribute="task_id")
     element_id = fields.String(allow_none=True)
     step_name = fields.String(allow_none=True)
     opinion = fields.String(allow_none=True)

@@ -309,7 +309,7 @@ def _previous_data(task, details, form) -> dict | None:
            and t.state == "completed" and (task.mi_index is None or sorted(t.candidate_groups or []) == groups)}
     data = None
     for ev in details["history"]:
-        if ev.task_id in ids and ev.action in ("complete", "reject") and isinstance(ev.data_change, dict):
+        if ev.task_row_id in ids and ev.action in ("complete", "reject") and isinstance(ev.data_change, dict):
             data = copy.deepcopy(ev.data_change)
     dec = form_fields.decision_field(form)
     if data and dec is not None:
@@ -394,7 +394,7 @@ def _came_back(task, details, graph) -> object | None:
             found = ev
         elif ev.action in ("complete", "reject") and ev.element_id == task.element_id:
             found = None
-        elif ev.action == "complete" and outcomes.get(ev.task_id) == "return" and ev.element_id \
+        elif ev.action == "complete" and outcomes.get(ev.task_row_id) == "return" and ev.element_id \
                 and _leads_to(graph, ev.element_id, task.element_id):
             found = ev
     return found
@@ -483,7 +483,7 @@ def task_page(task_id):
     submitted = None
     if task.state == "completed":
         for ev in details["history"]:
-            if ev.task_id == task.id and ev.action in ("complete", "reject"):
+            if ev.task_row_id == task.id and ev.action in ("complete", "reject"):
                 submitted = ev.data_change
     back = _came_back(task, details, _gateway_graph(case.version_id, ctx["bpmn_xml"]))
     if submitted is not None:
