@@ -202,6 +202,8 @@ def answer_correction(actor: Actor, case_id: int, answers: list[dict], *, reply:
     ValidationError (details per item ``items.<n>``; nothing stored). Commits."""
     case = _own_case(actor, case_id)
     try:
+        # instance, case, then the request: the order of every step (whose status hooks write the request)
+        case, _inst = lock_case(Case.id == case.id)
         req = lock_one(CorrectionRequest, CorrectionRequest.case_id == case.id, CorrectionRequest.status == "open")
         if req is None:
             raise Conflict("该办件没有待补正的告知")
@@ -360,9 +362,12 @@ def withdraw_correction(actor: Actor, request_id: int, reason: str | None = None
     try:
         if not actor.is_staff:
             raise NotAuthorized("只有工作人员可以撤回补正要求")
-        req = lock_one(CorrectionRequest, CorrectionRequest.id == request_id)
-        if req is None:
+        found = db.session.get(CorrectionRequest, request_id)
+        if found is None:
             raise NotFound("补正告知不存在")
+        # instance, case, then the request: the order of every step (whose status hooks write the request)
+        case, _inst = lock_case(Case.id == found.case_id)
+        req = lock_one(CorrectionRequest, CorrectionRequest.id == request_id)
         task = db.session.get(HumanTask, req.task_id) if req.task_id else None
         if not _may_withdraw(actor, req, task):
             raise NotAuthorized("只有提出补正要求的办理人可以撤回")
@@ -370,7 +375,6 @@ def withdraw_correction(actor: Actor, request_id: int, reason: str | None = None
             raise Conflict("该补正告知已补正或已撤回")
         if req.mode != "handling":
             raise Conflict("窗口补正已交申请人办理，不能撤回；请在申请人补正后重新审查")
-        case, _inst = lock_case(Case.id == req.case_id)   # the instance first: the lock order of every step
         req.status, req.closed_by, req.close_reason = "withdrawn", actor.username, reason
         _release(case, req, actor.username, "撤回补正要求")
         record_event(case, actor.username, "correction_withdraw", task_id=req.task_id,
