@@ -72,6 +72,19 @@ def _answer(status: int, name: str, message: str, errors=None, code=None, page_m
                                   home=gettext("返回首页"), lang="en" if lang == "en" else "zh-CN"), status
 
 
+def _concurrent_change():
+    """The request's transaction lost to another one on the same case and rolled back whole."""
+    db.session.rollback()
+    return _answer(409, "Conflict", "办件同时有其他操作，本次操作未生效，请刷新后重试 (concurrent change)",
+                   page_message=PAGE_MESSAGES[409])
+
+
+def _internal_error():
+    current_app.logger.exception("unhandled error")
+    return _answer(500, "Internal Server Error", "服务器内部错误，已记录 (internal error, logged)",
+                   page_message=PAGE_MESSAGES[500])
+
+
 def _unrouted() -> HTTPException | None:
     """The routing's own answer (404, or 405 with its Allow) when the request matched no route or no
     method of one: what a check before the view (the input gate, the CSRF token) refused on the way
@@ -127,12 +140,8 @@ def init_errors(app):
         hash chain, app/domain/trail_chain.py): the later one rolled back whole — say so, don't 500."""
         text = str(exc.orig)
         if "uq_case_events_seq" in text or "case_events.case_id, case_events.seq" in text:
-            db.session.rollback()
-            return _answer(409, "Conflict", "办件同时有其他操作，本次操作未生效，请刷新后重试 (concurrent change)",
-                           page_message=PAGE_MESSAGES[409])
-        current_app.logger.exception("unhandled error")
-        return _answer(500, "Internal Server Error", "服务器内部错误，已记录 (internal error, logged)",
-                       page_message=PAGE_MESSAGES[500])
+            return _concurrent_change()
+        return _internal_error()
 
     @app.errorhandler(OperationalError)
     def lock_conflict(exc: OperationalError):
@@ -142,17 +151,11 @@ def init_errors(app):
         locks.py); this is the net under that rule."""
         state = getattr(exc.orig, "sqlstate", None)
         if state in ("40P01", "40001", "55P03"):
-            db.session.rollback()
             log.warning("concurrent change: the database ended the transaction (%s) of %s %s", state,
                         request.method, request.path)
-            return _answer(409, "Conflict", "办件同时有其他操作，本次操作未生效，请刷新后重试 (concurrent change)",
-                           page_message=PAGE_MESSAGES[409])
-        current_app.logger.exception("unhandled error")
-        return _answer(500, "Internal Server Error", "服务器内部错误，已记录 (internal error, logged)",
-                       page_message=PAGE_MESSAGES[500])
+            return _concurrent_change()
+        return _internal_error()
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        current_app.logger.exception("unhandled error")
-        return _answer(500, "Internal Server Error", "服务器内部错误，已记录 (internal error, logged)",
-                       page_message=PAGE_MESSAGES[500])
+        return _internal_error()

@@ -27,10 +27,10 @@ from ...models import (
     SpecialProcedure,
 )
 from ..common.db_support import is_sqlite, lock_one, row_by_id
-from .locks import lock_case
 from ..identity.actors import Actor
 from ..identity.permissions import can_read_case
 from .hooks import before_submit, prepare_submit
+from .locks import lock_case
 from .registry import get_matter
 from .steps import (apply_step, engine, load_workflow, now, record_event, remember_written, set_case_status,
                     spec_pair)

@@ -23,7 +23,7 @@ from ...engine.runtime import NoSuchWaitingMessage, StepResult
 from ...extensions import db
 from ...models import Case, ProcessInstance
 from ..common.db_support import row_by_id
-from .steps import apply_step, engine, load_workflow, record_event, written_workflow
+from .steps import WRITTEN, apply_step, engine, load_workflow, record_event
 
 #: the largest payload accepted (its JSON, UTF-8), and the longest message name
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -31,7 +31,9 @@ MAX_NAME = 128
 #: instance statuses in which a message can be caught
 OPEN = ("running", "waiting")
 
-_PENDING = "delivered_workflows"
+#: session.info: the instances this transaction delivered to; at its commit the workflows stored last for
+#: them (steps.WRITTEN) are kept for the next step
+_PENDING = "delivered_instances"
 
 
 def _check_payload(payload) -> dict:
@@ -94,9 +96,7 @@ def deliver_message(instance_id: int, name: str, payload: dict, *, actor: str = 
     record_event(case, actor, "message", element_id=element_id, step_name=step_name,
                  data_change={"message": name, "payload": payload})
     apply_step(inst, case, result, actor)
-    written = written_workflow(inst)   # the state stored last (a nested step may have stored another)
-    if written is not None:
-        db.session.info.setdefault(_PENDING, {})[inst.id] = written
+    db.session.info.setdefault(_PENDING, set()).add(inst.id)
     return result
 
 
@@ -105,8 +105,9 @@ def _remember_delivered(session) -> None:
     """The delivering transaction committed: keep its workflows for the next step."""
     pending = session.info.pop(_PENDING, None)
     if pending and has_app_context():
-        for instance_id, (revision, workflow) in pending.items():
-            engine().remember(instance_id, revision, workflow)
+        written = session.info.get(WRITTEN, {})
+        for instance_id in pending & written.keys():
+            engine().remember(instance_id, *written[instance_id])
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -30,10 +30,10 @@ from ..clocks.calendar import current_calendar
 from ..clocks.deadlines import calendar_refusal, recompute_case_clock
 from ..common.clock import BEIJING, clock_now
 from ..common.db_support import lock_one
-from .locks import lock_case
 from ..identity.actors import Actor
 from ..identity.permissions import can_read_case
 from ..messaging.notify import notify_applicant
+from .locks import lock_case
 from .steps import apply_step, engine, load_workflow, record_event, set_case_status
 
 SUSPENDING_KINDS = {

@@ -102,18 +102,12 @@ def _new_transaction(session, transaction) -> None:
         session.info.pop(WRITTEN, None)
 
 
-def written_workflow(inst: ProcessInstance):
-    """(revision, workflow) of the state this transaction stored last for ``inst``, if the instance is
-    still at that revision; else None."""
-    got = db.session.info.get(WRITTEN, {}).get(inst.id)
-    return got if got is not None and got[0] == inst.revision else None
-
-
 def remember_written(inst: ProcessInstance) -> None:
-    """After the commit: keep the workflow whose state was stored last, under the revision it was stored as."""
-    got = written_workflow(inst)
-    if got is not None:
-        engine().remember(inst.id, got[0], got[1])
+    """After the commit: keep the workflow whose state was stored last for ``inst``, under the revision it
+    was stored as (if the instance is still at that revision)."""
+    got = db.session.info.get(WRITTEN, {}).get(inst.id)
+    if got is not None and got[0] == inst.revision:
+        engine().remember(inst.id, *got)
 
 
 def load_workflow(inst: ProcessInstance):

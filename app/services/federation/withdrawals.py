@@ -35,9 +35,9 @@ from ...models import Case, CaseEvent, HumanTask, ProcessInstance, ProcessVersio
 from ...models.exchange import OutboxMessage
 from ..cases.hooks import on_status
 from ..cases.lifecycle import end_case
+from ..cases.locks import lock_case
 from ..cases.messages import OPEN
 from ..cases.steps import engine, record_event
-from ..cases.locks import lock_case
 from ..common.db_support import lock_one, row_by_id, unit_of_work
 from ..identity.actors import Actor
 from ..identity.permissions import can_read_case, is_candidate

@@ -19,7 +19,7 @@ from ...extensions import db
 from ...models import CaseEvent, HumanTask, ProcessInstance, Timer, User
 from ..cases.hooks import before_complete
 from ..cases.lifecycle import case_state
-from ..cases.steps import apply_step, engine, load_workflow, now, version_forms
+from ..cases.steps import apply_step, engine, load_workflow, now, remember_written, version_forms
 from ..cases.task_index import index_task
 from ..identity.actors import Actor
 from ..identity.assurance import require
@@ -27,7 +27,7 @@ from ..identity.cert_policy import decision_assurance_required
 from ..identity.permissions import is_candidate
 from ..messaging.notify import notify_staff
 from .form_fields import _prepare
-from .task_base import _event, _finish_sign, _lock, _open_for, _opinion, _remember, _run, _tx
+from .task_base import _event, _finish_sign, _lock, _open_for, _opinion, _run, _tx
 
 # -- plumbing --------------------------------------------------------------------------------------
 
@@ -101,7 +101,7 @@ def complete(actor: Actor, task_id: str, data: dict, *, revision: int | None = N
             text = _opinion(opinion or _opinion_of(clean), required=require_opinion or result_outcome == "reject",
                             what="不予受理/不予许可的理由" if result_outcome == "reject" else "办理意见")
             _run(actor, inst, task, case, clean, text, result_outcome)
-    _remember(inst)
+    remember_written(inst)
     return (task, case, inst, out.get("then")) if with_state else (task, case, inst)
 
 
@@ -212,7 +212,7 @@ def return_to(actor: Actor, task_id: str, target_task_id: str, reason: str):
         _reset(actor, inst, case, target_task_id, back_to)
         if back_to:
             notify_staff(case, [back_to], "returned", f"return:{task.id}", step=target["name"], reason=text)
-    _remember(inst)
+    remember_written(inst)
     return db.session.get(HumanTask, target_task_id)
 
 
@@ -238,7 +238,7 @@ def withdraw(actor: Actor, task_id: str, reason: str | None = None):
             raise Conflict("下一环节已经办理或签收，不能撤回")
         _event(case, actor, "withdraw", task, text)
         _reset(actor, inst, case, task.id, actor.username)
-    _remember(inst)
+    remember_written(inst)
     return db.session.get(HumanTask, task_id)
 
 

@@ -8,12 +8,12 @@ from uuid import uuid4
 from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ...extensions import db
 from ...models import HumanTask
-from ..cases.steps import now, version_forms
+from ..cases.steps import now, remember_written, version_forms
 from ..cases.task_index import index_task
 from ..identity.actors import Actor
 from ..messaging.notify import notify_staff
 from .form_fields import _prepare
-from .task_base import _event, _lock, _not_suspended, _open_for, _opinion, _release, _remember, _staff, _staff_only, _tx
+from .task_base import _event, _lock, _not_suspended, _open_for, _opinion, _release, _staff, _staff_only, _tx
 
 
 def add_signers(actor: Actor, task_id: str, users: list[str], mode: str, opinion: str | None = None,
@@ -78,5 +78,5 @@ def remove_signer(actor: Actor, sign_task_id: str, reason: str | None = None) ->
         index_task(sign)
         _event(case, actor, "remove_sign", parent, _opinion(reason, required=False), signer=sign.assignee)
         _release(actor, inst, parent, case)
-    _remember(inst)
+    remember_written(inst)
     return sign

@@ -14,7 +14,7 @@ from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ...engine.runtime import TaskNotReady
 from ...extensions import db
 from ...models import Case, CaseParticipant, HumanTask, ProcessInstance, User
-from ..cases.steps import apply_step, engine, load_workflow, now, record_event, remember_written
+from ..cases.steps import apply_step, engine, load_workflow, now, record_event
 from ..cases.task_index import index_task
 from ..common.db_support import is_sqlite
 from ..common.one_write import run_later, step_writes, write_as_one
@@ -163,12 +163,6 @@ def _event(case, actor: Actor, action: str, task: HumanTask | None, opinion=None
                  opinion=opinion, data_change=extra or {})
     if actor.is_staff:
         touch(case, actor.username, action)
-
-
-def _remember(inst) -> None:
-    """After the commit: keep in the engine cache the workflow this operation's transaction stored last,
-    under the revision it stored it as (steps.remember_written)."""
-    remember_written(inst)
 
 
 def _run(actor: Actor, inst, task, case, clean: dict, text: str | None, outcome: str, *, as_user: str | None = None):

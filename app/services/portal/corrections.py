@@ -31,6 +31,7 @@ from ...extensions import db
 from ...models import Case, CaseEvent, CaseFile, HumanTask, ProcessInstance, SpecialProcedure, User
 from ...models.correction import CorrectionRequest
 from ..cases.hooks import on_status
+from ..cases.locks import lock_case
 from ..cases.special_procedures import end_special_procedure, start_special_procedure
 from ..cases.steps import now, record_event, set_case_status
 from ..cases.task_index import index_task
@@ -38,7 +39,6 @@ from ..clocks.calendar import current_calendar
 from ..clocks.deadlines import calendar_refusal
 from ..common.blobs import keep_blob, safe_filename, sniff
 from ..common.clock import BEIJING
-from ..cases.locks import lock_case
 from ..common.db_support import lock_one
 from ..identity.actors import Actor
 from ..identity.permissions import may_act
