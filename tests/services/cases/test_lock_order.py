@@ -13,12 +13,13 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from app.extensions import db
 from app.models import Case, ProcessInstance
-from app.services.common.db_support import is_sqlite, lock_one
+from app.services.common.db_support import lock_one
 from tests.conftest import add_user
+from tests.services.cases.lock_race import behind_a_step, waiting_for_lock
 from tests.services.trail.helpers import close, trail_api
 from tests.services.trail.test_reset_chain import _accepted_case
 from tests.web.api.test_shipped_processes import user_for
@@ -32,16 +33,6 @@ OPS = {
     "special procedure ends": ("{reviewer}", "/api/cases/special-procedures/{procedure}/end",
                                {"result": "评审完毕"}, 200),
 }
-
-
-def _waiting_for_lock(app) -> bool:
-    with app.app_context():
-        try:
-            return bool(db.session.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database()")).scalar())
-        finally:
-            db.session.remove()
 
 
 @pytest.mark.parametrize("name", list(OPS))
@@ -60,35 +51,21 @@ def test_a_case_operation_waits_for_a_step_of_the_case(db_url, name):
         who, url, body, expect = OPS[name]
         who = who.format(reviewer=reviewer)
         url = url.format(case=case["id"], procedure=procedure)
-        answer: dict = {}
-
-        def operation():
-            try:
-                r = api.post(who, url, json=body)
-                answer["status"], answer["body"] = r.status_code, r.json
-            except Exception as exc:   # reported below: a thread's exception would be lost
-                answer["error"] = exc
-
         with api.app.app_context():
             inst_id = db.session.get(Case, case["id"]).instance_id
-            db.session.rollback()
-            inst = lock_one(ProcessInstance, ProcessInstance.id == inst_id)   # as a step does first
-            other = threading.Thread(target=operation)
-            other.start()
-            if is_sqlite():
-                time.sleep(0.3)
-            else:
-                deadline = time.monotonic() + 20
-                while not _waiting_for_lock(api.app):
-                    assert time.monotonic() < deadline and other.is_alive(), answer
-                    time.sleep(0.02)
-                time.sleep(0.2)   # had it locked the case first, it would now hold it
+            db.session.remove()
+
+        def operation():
+            r = api.post(who, url, json=body)
+            return {"status": r.status_code, "body": r.json}
+
+        answer, step_error = behind_a_step(
+            api.app, lambda: lock_one(ProcessInstance, ProcessInstance.id == inst_id),   # as a step does first
+            operation,
             # then the step writes the case, as record_event's head and the status do
-            db.session.execute(update(Case).where(Case.id == case["id"]).values(trail_seq=Case.trail_seq))
-            inst.revision = inst.revision   # nothing changes: the step's own transaction, committed
-            db.session.commit()
-        other.join(60)
-        assert not other.is_alive()
+            lambda: db.session.execute(update(Case).where(Case.id == case["id"]).values(trail_seq=Case.trail_seq)),
+            settle=0.2)
+        assert step_error is None, step_error
         assert "error" not in answer, answer
         assert answer["status"] == expect, answer
     finally:
@@ -129,7 +106,7 @@ def test_a_deadlock_all_the_same_is_a_409_and_changes_nothing(db_url):
             thread = threading.Thread(target=step)
             thread.start()
             deadline = time.monotonic() + 20
-            while not _waiting_for_lock(api.app):   # the step waits for the case
+            while not waiting_for_lock(api.app):   # the step waits for the case
                 assert time.monotonic() < deadline and thread.is_alive(), answer
                 time.sleep(0.02)
             other.execute("SELECT id FROM process_instances WHERE id = %s FOR UPDATE", (inst_id,))

@@ -1,0 +1,61 @@
+"""A step racing another operation on the same case, staged without timing luck: the step's first locks
+are held, the operation starts and waits for a lock, then the step writes and commits (used by
+test_lock_order.py and tests/services/portal/test_correction_lock_order.py)."""
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import text
+
+from app.extensions import db
+from app.services.common.db_support import is_sqlite
+
+
+def waiting_for_lock(app) -> bool:
+    """Whether a session of this database waits for a row lock now (PostgreSQL)."""
+    with app.app_context():
+        try:
+            return bool(db.session.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")).scalar())
+        finally:
+            db.session.remove()
+
+
+def behind_a_step(app, hold, operation, write, *, settle: float) -> tuple[dict, str | None]:
+    """In one transaction ``hold()`` takes the locks a step takes first; ``operation()`` (returning a dict,
+    e.g. the answer's status) runs in a thread until it waits for a lock (PostgreSQL; SQLite: 0.3 s), and
+    ``settle`` seconds more; then ``write()`` writes what the step writes and the transaction commits.
+    Returns what the operation returned (``error``: what it raised) and the step's error (None when it
+    committed)."""
+    answer: dict = {}
+
+    def run():
+        try:
+            answer.update(operation())
+        except Exception as exc:   # reported to the caller: a thread's exception would be lost
+            answer["error"] = repr(exc)
+
+    step_error = None
+    with app.app_context():
+        hold()
+        other = threading.Thread(target=run)
+        other.start()
+        if is_sqlite():
+            time.sleep(0.3)
+        else:
+            deadline = time.monotonic() + 20
+            while not waiting_for_lock(app):
+                assert time.monotonic() < deadline and other.is_alive(), answer
+                time.sleep(0.02)
+            time.sleep(settle)   # had it taken a lock the step wants, it would hold it now
+        try:
+            write()
+            db.session.commit()
+        except Exception as exc:
+            step_error = repr(exc)[:200]
+            db.session.rollback()
+    other.join(60)
+    assert not other.is_alive()
+    return answer, step_error
