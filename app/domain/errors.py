@@ -33,6 +33,10 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+#: the message of a transaction that lost to a concurrent one on the same case and was rolled back whole
+CONCURRENT_CHANGE = "办件同时有其他操作，本次操作未生效，请刷新后重试 (concurrent change)"
+
+
 class ValidationError(DomainError):
     """Bad input; ``details`` maps field names to lists of messages."""
     status = 422

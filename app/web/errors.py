@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoRoute
 
-from ..domain.errors import DomainError
+from ..domain.errors import CONCURRENT_CHANGE, DomainError
 from ..extensions import db
+from ..services.common.db_support import lost_to_another
 from .i18n import N_, current_lang, gettext
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,7 @@ def _answer(status: int, name: str, message: str, errors=None, code=None, page_m
 def _concurrent_change():
     """The request's transaction lost to another one on the same case and rolled back whole."""
     db.session.rollback()
-    return _answer(409, "Conflict", "办件同时有其他操作，本次操作未生效，请刷新后重试 (concurrent change)",
-                   page_message=PAGE_MESSAGES[409])
+    return _answer(409, "Conflict", CONCURRENT_CHANGE, page_message=PAGE_MESSAGES[409])
 
 
 def _internal_error():
@@ -138,10 +138,7 @@ def init_errors(app):
     def integrity_error(exc: IntegrityError):
         """Two transactions wrote the next entry of one case's trail at once (UNIQUE case_id, seq of the
         hash chain, app/domain/trail_chain.py): the later one rolled back whole — say so, don't 500."""
-        text = str(exc.orig)
-        if "uq_case_events_seq" in text or "case_events.case_id, case_events.seq" in text:
-            return _concurrent_change()
-        return _internal_error()
+        return _concurrent_change() if lost_to_another(exc) else _internal_error()
 
     @app.errorhandler(OperationalError)
     def lock_conflict(exc: OperationalError):
@@ -149,10 +146,9 @@ def init_errors(app):
         serialization failure 40001, lock not available 55P03): it rolled back whole, a concurrent change —
         say so, don't 500. Whatever locks a case's rows takes them in one order (app/services/cases/
         locks.py); this is the net under that rule."""
-        state = getattr(exc.orig, "sqlstate", None)
-        if state in ("40P01", "40001", "55P03"):
-            log.warning("concurrent change: the database ended the transaction (%s) of %s %s", state,
-                        request.method, request.path)
+        if lost_to_another(exc):
+            log.warning("concurrent change: the database ended the transaction (%s) of %s %s",
+                        getattr(exc.orig, "sqlstate", None), request.method, request.path)
             return _concurrent_change()
         return _internal_error()
 

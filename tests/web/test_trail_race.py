@@ -38,3 +38,39 @@ def test_a_step_racing_another_write_on_its_case_is_a_409_and_changes_nothing(db
         assert db.session.get(Case, case_id).status == status
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_clerk_who_loses_the_race_on_the_page_is_sent_back_with_the_reason(db_url):
+    """The same race from the 工作台's form (no script: a plain POST): the clerk is sent back to the task
+    with the reason as the page's message, as for any other refusal, not left on a bare error page."""
+    from app.services.identity.auth import set_password
+    from tests.web.inbox.test_inbox_pages import PASSWORD, Browser
+    app = make_app(db_url)
+    deploy_all(app)
+    api = Api(app)
+    api.user("applicant_1", "applicant")
+    api.user("win", groups=["window"])
+    with app.app_context():
+        from app.models import User
+        set_password(db.session.execute(select(User).where(User.username == "win")).scalar_one(), PASSWORD)
+        db.session.commit()
+    r = api.post("applicant_1", "/api/cases", json={"process_id": "xmgl_beian", "data": BEIAN["start"]})
+    assert r.status_code == 201, r.json
+    case_id = r.json["id"]
+    task = api.tasks("win")[0]
+    page = f"/inbox/tasks/{task['id']}"
+    browser = Browser(app, "win")
+    browser.get(page)
+    with app.app_context():
+        before = db.session.execute(select(CaseEvent.id).where(CaseEvent.case_id == case_id)).scalars().all()
+        db.session.execute(text("UPDATE cases SET trail_seq = trail_seq - 1 WHERE id = :id"), {"id": case_id})
+        db.session.commit()
+    form = {f"data.{k}": v for k, v in BEIAN["steps"][0]["data"].items() if isinstance(v, str)}
+    r = browser.post(f"{page}/approve", {"opinion": "受理", **form}, headers={"Referer": page})
+    assert r.headers["Location"].endswith(page)
+    assert "同时有其他操作" in browser.follow(r)
+    with app.app_context():
+        assert db.session.execute(select(CaseEvent.id).where(CaseEvent.case_id == case_id)).scalars().all() == before
+        assert db.session.get(HumanTask, task["id"]).state == "ready"
+        db.session.remove()
+        db.engine.dispose()

@@ -4,9 +4,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ...domain.errors import CONCURRENT_CHANGE, Conflict
 from ...extensions import db
 
 
@@ -33,14 +35,39 @@ def lock_one(model, *criteria):
     return db.session.execute(stmt).scalar_one_or_none()
 
 
+#: how PostgreSQL ends a transaction that waited on another one's row locks: deadlock, serialization
+#: failure, lock not available
+_LOCK_LOSSES = frozenset({"40P01", "40001", "55P03"})
+
+
+def lost_to_another(exc: BaseException) -> bool:
+    """Whether a database error says that the transaction lost to a concurrent one on the same rows: the
+    database ended it on a lock (PostgreSQL), or another transaction wrote the next entry of the case's
+    trail first (UNIQUE case_id, seq of the hash chain, app/domain/trail_chain.py)."""
+    if isinstance(exc, OperationalError):
+        return getattr(exc.orig, "sqlstate", None) in _LOCK_LOSSES
+    if isinstance(exc, IntegrityError):
+        text = str(exc.orig)
+        return "uq_case_events_seq" in text or "case_events.case_id, case_events.seq" in text
+    return False
+
+
+def rolled_back(exc: BaseException) -> None:
+    """After a failed transaction: roll it back; one that lost to a concurrent change is raised again as
+    the Conflict it is for the user (refused like any other refusal: the page's message, HTTP 409)."""
+    db.session.rollback()
+    if lost_to_another(exc):
+        raise Conflict(CONCURRENT_CHANGE) from exc
+
+
 @contextmanager
 def unit_of_work():
     """One transaction: commit on success, roll back on any exception."""
     try:
         yield db.session
         db.session.commit()
-    except BaseException:
-        db.session.rollback()
+    except BaseException as exc:
+        rolled_back(exc)
         raise
 
 
@@ -48,8 +75,8 @@ def commit() -> None:
     """Commit the session's transaction; on any failure roll it back and raise."""
     try:
         db.session.commit()
-    except BaseException:
-        db.session.rollback()
+    except BaseException as exc:
+        rolled_back(exc)
         raise
 
 

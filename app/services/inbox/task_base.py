@@ -16,7 +16,7 @@ from ...extensions import db
 from ...models import Case, CaseParticipant, HumanTask, ProcessInstance, User
 from ..cases.steps import apply_step, engine, load_workflow, now, record_event
 from ..cases.task_index import index_task
-from ..common.db_support import is_sqlite
+from ..common.db_support import is_sqlite, rolled_back
 from ..common.one_write import run_later, step_writes, write_as_one
 from ..identity.actors import Actor
 from ..identity.permissions import may_act
@@ -36,8 +36,8 @@ def _tx(then=None, out: dict | None = None):
         if then is not None:
             out["then"] = then()
         db.session.commit()
-    except BaseException:
-        db.session.rollback()
+    except BaseException as exc:
+        rolled_back(exc)
         raise
 
 
