@@ -51,6 +51,13 @@ def retry_incident(actor: Actor, incident_id: int, data: dict | None = None) -> 
         db.session.refresh(incident)
         if incident.status != "open":
             raise Conflict("该异常已处理")
+        # a suspended case waits for its resume (a retry would run it, the suspension's timers left behind);
+        # a withdrawn or terminated one is over (a retry would run its cancelled process on)
+        if inst.status == "suspended":
+            raise Conflict("办件已挂起，激活后才能重试 (the case is suspended: resume it first)",
+                           details={"status": inst.status})
+        if inst.status in ("complete", "cancelled"):
+            raise Conflict("办件流程已结束，不能重试 (the case's process has ended)", details={"status": inst.status})
         case = db.session.get(Case, incident.case_id) if incident.case_id else None
         if is_timer_incident(incident):
             _retry_timers(actor, inst, case, incident)
