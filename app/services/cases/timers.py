@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from ...extensions import db
-from ...models import Case, ProcessInstance, Timer
+from ...models import Case, ProcessInstance, SpecialProcedure, Timer
 from ...observability import logs, metrics
 from ..common.clock import clock_now
 from ..common.db_support import is_sqlite
 from .incidents import record_timer_failure, resolve_timer_incidents
+from .phases import SYSTEM as PHASE_HANDLER
 from .steps import apply_step, engine, load_workflow, remember_written
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,16 @@ class Firing:
     failed: bool = False
 
 
+def _held():
+    """The timer's case is in a special procedure a person started: its timers wait for the end."""
+    return exists().where(Case.instance_id == Timer.instance_id, SpecialProcedure.case_id == Case.id,
+                          SpecialProcedure.status == "running", SpecialProcedure.handler != PHASE_HANDLER)
+
+
 def _due(now: datetime):
-    """A waiting timer that is due and not backing off after a failed firing."""
+    """A waiting timer that is due, not backing off after a failed firing and not held by a special procedure."""
     return and_(Timer.status == "waiting", Timer.due_at <= now,
-                or_(Timer.next_attempt_at.is_(None), Timer.next_attempt_at <= now))
+                or_(Timer.next_attempt_at.is_(None), Timer.next_attempt_at <= now), ~_held())
 
 
 def _claim_instance(now: datetime, skip: set[int] | frozenset = frozenset()) -> ProcessInstance | None:
@@ -188,8 +195,8 @@ def next_due() -> datetime | None:
     """When the scheduler next has something to do (None: no timer waits): the earliest waiting timer
     that is not backing off, or the earliest next attempt of one that is."""
     waiting = db.session.execute(select(Timer.due_at).where(
-        Timer.status == "waiting", Timer.next_attempt_at.is_(None)).order_by(Timer.due_at).limit(1)).scalar()
+        Timer.status == "waiting", Timer.next_attempt_at.is_(None), ~_held()).order_by(Timer.due_at).limit(1)).scalar()
     retry = db.session.execute(select(func.min(Timer.next_attempt_at)).where(
-        Timer.status == "waiting", Timer.next_attempt_at.is_not(None))).scalar()
+        Timer.status == "waiting", Timer.next_attempt_at.is_not(None), ~_held())).scalar()
     db.session.rollback()
     return min((v for v in (waiting, retry) if v is not None), default=None)

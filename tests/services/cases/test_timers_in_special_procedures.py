@@ -1,0 +1,122 @@
+"""A special procedure started by a person (专家评审, 听证, 补正 …) holds the case's clock, and its timers
+with it: on the shipped 企业投资项目核准 (xmgl_hezhun) the 处室审查 reminder (到期前催办, 4 working days)
+due while the procedure runs does not fire then; when the procedure ends it moves by the working days the
+procedure lasted, as the step's own deadline does, and fires at that time. The countersign's 视为同意 is
+held alike: no department is deemed consenting while the clock stands."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Case, CaseEvent, HumanTask, Timer
+from app.services.cases.timers import drain, next_due
+from app.services.common.clock import FakeClock
+from tests.conftest import deploy_all, make_app
+from tests.services.portal.h3_helpers import START
+from tests.web.api.helpers import Api
+
+BJ = ZoneInfo("Asia/Shanghai")
+ACCEPT = {"window_decision": "accept", "paper_received": True, "window_opinion": "材料齐全，予以受理。"}
+REVIEW = {"review_points": ["planning"], "entrust_assessment": "no", "cs_depts": ["cs_ecology", "cs_emergency"],
+          "review_opinion": "拟征求有关部门意见。"}
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=BJ))  # Monday
+
+
+@pytest.fixture
+def api(db_url, clock):
+    app = make_app(db_url, CLOCK=clock)
+    deploy_all(app)
+    a = Api(app)
+    a.user("alice", "applicant")
+    a.user("w1", groups=["window"])
+    a.user("inv", groups=["investment"])
+    a.user("u_eco", groups=["cs_ecology"])
+    a.user("u_em", groups=["cs_emergency"])
+    yield a
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def accepted_case(api) -> int:
+    r = api.post("alice", "/api/cases", json={"process_id": "xmgl_hezhun", "data": START})
+    assert r.status_code == 201, r.json
+    api.complete_first("w1", ACCEPT, element="window_review")
+    return r.json["id"]
+
+
+def run_scheduler(api, clock, when: datetime) -> int:
+    clock.set(when)
+    with api.app.app_context():
+        return drain()
+
+
+def timers(api, case_id, element):
+    with api.app.app_context():
+        inst = db.session.get(Case, case_id).instance_id
+        return [(t.status, t.due_at.astimezone(BJ).replace(tzinfo=None)) for t in db.session.execute(
+            select(Timer).where(Timer.instance_id == inst, Timer.element_id == element)).scalars()]
+
+
+def actions(api, case_id, *names):
+    with api.app.app_context():
+        return [e.action for e in db.session.execute(select(CaseEvent).where(
+            CaseEvent.case_id == case_id, CaseEvent.action.in_(names)).order_by(CaseEvent.id)).scalars()]
+
+
+def special(api, clock, case_id, when: datetime, who="inv") -> int:
+    clock.set(when)
+    r = api.post(who, f"/api/cases/{case_id}/special-procedures",
+                 json={"kind": "expert_review", "reason": "组织专家评审", "planned_duration": 10})
+    assert r.status_code == 201, r.json
+    return r.json["id"]
+
+
+def end_special(api, clock, proc_id: int, when: datetime, who="inv"):
+    clock.set(when)
+    r = api.post(who, f"/api/cases/special-procedures/{proc_id}/end", json={"result": "专家评审完成"})
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def test_a_reminder_due_during_a_special_procedure_waits_and_moves_with_the_clock(api, clock):
+    case_id = accepted_case(api)
+    # 4 working days after Monday 2 March: Friday 6 March, 09:00
+    assert timers(api, case_id, "division_review_remind") == [("waiting", datetime(2026, 3, 6, 9, 0))]
+    proc = special(api, clock, case_id, datetime(2026, 3, 3, 10, 0, tzinfo=BJ))
+    assert run_scheduler(api, clock, datetime(2026, 3, 6, 9, 30, tzinfo=BJ)) == 0
+    assert actions(api, case_id, "timer", "urge") == []
+    with api.app.app_context():
+        due = next_due()   # the scheduler does not spin on a timer it may not fire
+    assert due is None or due > clock()
+    # ended on Tuesday 17 March: 10 working days (4–6, 9–13, 16, 17 March) not counted
+    assert end_special(api, clock, proc, datetime(2026, 3, 17, 10, 0, tzinfo=BJ))["counted_days"] == 10
+    assert timers(api, case_id, "division_review_remind") == [("waiting", datetime(2026, 3, 20, 9, 0))]
+    assert run_scheduler(api, clock, datetime(2026, 3, 19, 9, 0, tzinfo=BJ)) == 0
+    assert run_scheduler(api, clock, datetime(2026, 3, 20, 9, 1, tzinfo=BJ)) == 1
+    assert actions(api, case_id, "timer", "urge") == ["timer", "urge"]
+
+
+def test_no_department_is_deemed_consenting_while_the_clock_stands(api, clock):
+    case_id = accepted_case(api)
+    api.complete_first("inv", REVIEW, element="division_review")
+    # 7 working days after Monday 2 March: Wednesday 11 March, 17:00
+    assert timers(api, case_id, "countersign_deemed") == [("waiting", datetime(2026, 3, 11, 17, 0))]
+    proc = special(api, clock, case_id, datetime(2026, 3, 4, 10, 0, tzinfo=BJ), who="u_eco")
+    assert run_scheduler(api, clock, datetime(2026, 3, 12, 9, 0, tzinfo=BJ)) == 0
+    with api.app.app_context():
+        states = sorted(t.state for t in db.session.execute(select(HumanTask).where(
+            HumanTask.case_id == case_id, HumanTask.element_id == "countersign")).scalars())
+        assert db.session.get(Case, case_id).status == "special_procedure"
+    assert states == ["ready", "ready"] and actions(api, case_id, "deemed") == []
+    # ended Friday 13 March: 7 working days (5, 6, 9–13 March) not counted
+    assert end_special(api, clock, proc, datetime(2026, 3, 13, 10, 0, tzinfo=BJ), who="u_eco")["counted_days"] == 7
+    assert timers(api, case_id, "countersign_deemed") == [("waiting", datetime(2026, 3, 20, 17, 0))]
+    assert run_scheduler(api, clock, datetime(2026, 3, 20, 17, 1, tzinfo=BJ)) == 1
+    assert actions(api, case_id, "deemed") == ["deemed"]
