@@ -126,11 +126,17 @@ def _retry_timers(actor: Actor, inst: ProcessInstance, case: Case | None, incide
     """An administrator's retry of a timer incident (the cause fixed): the backing-off timers are due
     again at once and the scheduler fires them at its next run, which resolves the incident — or, if
     they fail again, keeps it open with the new error. With no failed timer left waiting (the step
-    moved on), the incident is resolved now."""
+    moved on), the incident is resolved now. A retry while the timers wait for that run (an earlier retry
+    made them due) is refused: the first one is still to be tried."""
+    failed = db.session.execute(select(Timer.next_attempt_at).where(
+        Timer.instance_id == inst.id, Timer.status == "waiting", Timer.attempts > 0)).scalars().all()
+    if failed and all(at is None for at in failed):
+        raise Conflict("该异常已重试，等待定时器再次触发 (already retried: the timers wait for the scheduler's next run)")
     incident.retries += 1
     record_event(case, actor.username, "retry", element_id=incident.element_id, data_change={})
-    failed = db.session.execute(update(Timer).where(
-        Timer.instance_id == inst.id, Timer.status == "waiting", Timer.attempts > 0)
-        .values(next_attempt_at=None).execution_options(synchronize_session=False)).rowcount
-    if not failed:
+    if failed:
+        db.session.execute(update(Timer).where(
+            Timer.instance_id == inst.id, Timer.status == "waiting", Timer.attempts > 0)
+            .values(next_attempt_at=None).execution_options(synchronize_session=False))
+    else:
         incident.status, incident.resolved_at, incident.resolved_by = "resolved", now(), actor.username

@@ -113,3 +113,34 @@ def test_a_failing_timer_backs_off_with_one_incident_and_fires_once_fixed(api, c
     assert [t["element_id"] for t in detail["current_tasks"]] == ["after"]
     assert api.post("admin", url, json={}).status_code == 409
 
+
+
+def test_two_retries_of_a_timer_incident_at_once_answer_one_200_and_one_409(api, clock):
+    import threading
+    due = (clock() + timedelta(minutes=1)).isoformat()
+    bad = api.post("alice", "/api/cases", json={"process_id": "t_sleep", "data": {
+        "amount": 1, "project_name": "坏状态", "fire_at": due}}).json["id"]
+    set_format(api.app, bad, 2)
+    clock.advance(minutes=2)
+    with api.app.app_context():
+        assert drain() == 0
+    [incident] = api.get("inspector", "/api/incidents").json
+    url = f"/api/incidents/{incident['id']}/retry"
+    answers = []
+    gate = threading.Barrier(2)
+
+    def one():
+        gate.wait()
+        answers.append(api.post("admin", url, json={}).status_code)
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(answers) == [200, 409]
+    assert incidents(api.app) == [(bad, "open", 1, 1)] and events(api.app, bad, "retry") == 1
+    assert timer_of(api.app, bad)[2] is None   # due again: the scheduler's next run tries it
+    with api.app.app_context():
+        assert drain() == 0   # fails again: backing off, and retried again after that
+    assert api.post("admin", url, json={}).status_code == 200
+    assert incidents(api.app) == [(bad, "open", 2, 2)]
