@@ -120,3 +120,23 @@ def test_no_department_is_deemed_consenting_while_the_clock_stands(api, clock):
     assert timers(api, case_id, "countersign_deemed") == [("waiting", datetime(2026, 3, 20, 17, 0))]
     assert run_scheduler(api, clock, datetime(2026, 3, 20, 17, 1, tzinfo=BJ)) == 1
     assert actions(api, case_id, "deemed") == ["deemed"]
+
+
+def test_a_procedure_is_not_ended_while_an_administrator_holds_the_case(api, clock):
+    """挂起 by an administrator freezes the case's timers (status ``suspended``): a special procedure ended
+    meanwhile would move the case's deadlines but not those timers, which would then fire at their old
+    time once the case is resumed. It is refused until the case is resumed, and then moves them."""
+    api.user("admin", groups=["admin"])
+    case_id = accepted_case(api)
+    proc = special(api, clock, case_id, datetime(2026, 3, 3, 10, 0, tzinfo=BJ))
+    clock.set(datetime(2026, 3, 4, 10, 0, tzinfo=BJ))
+    assert api.post("admin", f"/api/cases/{case_id}/suspend", json={"reason": "核查"}).status_code == 200
+    clock.set(datetime(2026, 3, 17, 10, 0, tzinfo=BJ))
+    r = api.post("inv", f"/api/cases/special-procedures/{proc}/end", json={"result": "专家评审完成"})
+    assert r.status_code == 409, r.json
+    assert timers(api, case_id, "division_review_remind") == [("suspended", datetime(2026, 3, 6, 9, 0))]
+    assert api.post("admin", f"/api/cases/{case_id}/resume", json={"reason": "核查完毕"}).status_code == 200
+    assert run_scheduler(api, clock, datetime(2026, 3, 17, 10, 0, tzinfo=BJ)) == 0   # still held
+    assert end_special(api, clock, proc, datetime(2026, 3, 17, 10, 0, tzinfo=BJ))["counted_days"] == 10
+    assert timers(api, case_id, "division_review_remind") == [("waiting", datetime(2026, 3, 20, 9, 0))]
+    assert run_scheduler(api, clock, datetime(2026, 3, 17, 10, 1, tzinfo=BJ)) == 0
