@@ -181,15 +181,22 @@ def _flows(xml: str, done: set, current: set) -> list[str]:
 
 
 def _workflow(inst):
-    """The instance's workflow, read-only: it goes back to the engine cache."""
+    """The instance's workflow, read-only and this request's alone while the page reads it (a step of
+    another thread must not take it from the engine cache and change it meanwhile): ``_give_back``
+    returns it to the cache once the page has read it."""
     if inst is None:
         return None
     eng = engine()
     wf = eng.take_cached(inst.id, inst.revision)
     if wf is None:
         wf = eng.load(spec_pair(get_version(inst.version_id)), inst.state)
-    eng.remember(inst.id, inst.revision, wf)
     return wf
+
+
+def _give_back(inst, wf) -> None:
+    """The page has read the workflow: kept for the next step of the instance's revision."""
+    if inst is not None and wf is not None:
+        engine().remember(inst.id, inst.revision, wf)
 
 
 def _path(wf) -> dict:
@@ -480,6 +487,7 @@ def task_page(task_id):
     actions = _actions(actor, task, case, form, ctx["inst"])
     signs = [t for t in details["tasks"] if t.parent_id == task.id and t.kind == "sign" and t.state == "ready"]
     variables = _task_variables(wf, task.id, _template_names(form))
+    _give_back(ctx["inst"], wf)
     submitted = None
     if task.state == "completed":
         for ev in details["history"]:
@@ -514,7 +522,7 @@ def case_page(case_id):
     inbox_svc.mark_cc_read(actor, case.id)
     db.session.commit()  # the read mark is this request's only change
     ctx = _case_context(actor, case)
-    ctx.pop("workflow")
+    _give_back(ctx["inst"], ctx.pop("workflow"))
     mine = [t for t in ctx["details"]["tasks"] if t.state == "ready" and perms.may_act(actor, t)]
     return render_template("inbox/case.html", mine=mine, **ctx)
 
