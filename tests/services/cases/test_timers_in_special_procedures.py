@@ -140,3 +140,40 @@ def test_a_procedure_is_not_ended_while_an_administrator_holds_the_case(api, clo
     assert end_special(api, clock, proc, datetime(2026, 3, 17, 10, 0, tzinfo=BJ))["counted_days"] == 10
     assert timers(api, case_id, "division_review_remind") == [("waiting", datetime(2026, 3, 20, 9, 0))]
     assert run_scheduler(api, clock, datetime(2026, 3, 17, 10, 1, tzinfo=BJ)) == 0
+
+
+@pytest.mark.parametrize("mode", ["before", "after"])
+def test_a_department_waiting_for_its_signers_is_not_deemed_and_goes_on_after_them(api, clock, mode):
+    """视为同意 firing into a countersign instance blocked by 加签 (前加签 / 后加签): that department is left
+    open with the reason in the trail, the silent one is deemed consenting; the signer's opinion then
+    releases the department's step as without the timer, and the workflow's ready steps stay the inbox's."""
+    from app.models import ProcessInstance
+    from app.services.cases.steps import load_workflow
+    from app.engine.scan import scan
+    api.user("u_eco2", groups=["cs_ecology"])
+    case_id = accepted_case(api)
+    api.complete_first("inv", REVIEW, element="division_review")
+    [eco] = [t for t in api.tasks("u_eco") if t["element_id"] == "countersign"]
+    body = {"users": ["u_eco2"], "mode": mode, "opinion": "请复核用地意见"}
+    if mode == "after":
+        body["data"] = {"cs": {"agree": "yes", "opinion": "同意。"}}
+    r = api.post("u_eco", f"/api/tasks/{eco['id']}/signers", json=body)
+    assert r.status_code == 200, r.json
+    assert run_scheduler(api, clock, datetime(2026, 3, 11, 17, 1, tzinfo=BJ)) == 1
+    assert actions(api, case_id, "deemed_skipped", "deemed") == ["deemed_skipped", "deemed"]
+    [sign] = api.tasks("u_eco2")
+    r = api.post("u_eco2", f"/api/tasks/{sign['id']}/complete", json={"data": {}, "opinion": "用地意见无误"})
+    assert r.status_code == 200, r.json
+    if mode == "before":
+        api.complete_first("u_eco", {"cs": {"agree": "yes", "opinion": "同意。"}}, element="countersign")
+    with api.app.app_context():
+        ready = sorted(t.id for t in db.session.execute(select(HumanTask).where(
+            HumanTask.case_id == case_id, HumanTask.state == "ready", HumanTask.kind == "user")).scalars())
+        inst = db.session.get(ProcessInstance, db.session.get(Case, case_id).instance_id)
+        api.app.extensions["engine"].forget(inst.id)
+        wf = load_workflow(inst)
+        in_wf = sorted(str(t.id) for t in scan(wf).ready if t.task_spec.manual)
+        names = {t.element_id for t in db.session.execute(select(HumanTask).where(
+            HumanTask.case_id == case_id, HumanTask.state == "ready")).scalars()}
+        db.session.rollback()
+    assert ready == in_wf and names == {"chief_review"}
