@@ -8,6 +8,7 @@ from ...domain.case_status import FINAL, CaseStatus
 from ...domain.errors import Conflict, NotAuthorized, NotFound
 from ...extensions import db
 from ...models import Case, HumanTask, Incident, ProcessInstance, TaskCandidate, Timer
+from ..cases.incidents import is_timer_incident
 from ..cases.locks import lock_case
 from ..cases.steps import apply_step, engine, load_workflow, record_event, set_case_status
 from ..cases.task_index import index_task
@@ -51,8 +52,9 @@ def resume(actor: Actor, case_id: int, reason: str | None = None) -> Case:
             raise Conflict("办件未挂起")
         ready = list(db.session.execute(select(HumanTask).where(HumanTask.instance_id == inst.id,
                                                                 HumanTask.state == "ready")).scalars())
-        stopped = db.session.execute(select(Incident.id).where(Incident.instance_id == inst.id,
-                                                               Incident.status == "open").limit(1)).first()
+        # a timer incident (the scheduler could not fire) does not stop the process: only the others do
+        stopped = any(not is_timer_incident(i) for i in db.session.execute(select(Incident).where(
+            Incident.instance_id == inst.id, Incident.status == "open")).scalars())
         inst.status = "error" if stopped else "running" if any(t.kind == "user" for t in ready) else "waiting"
         db.session.execute(update(Timer).where(Timer.instance_id == inst.id, Timer.status == "suspended")
                            .values(status="waiting"))

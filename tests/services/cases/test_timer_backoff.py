@@ -144,3 +144,24 @@ def test_two_retries_of_a_timer_incident_at_once_answer_one_200_and_one_409(api,
         assert drain() == 0   # fails again: backing off, and retried again after that
     assert api.post("admin", url, json={}).status_code == 200
     assert incidents(api.app) == [(bad, "open", 2, 2)]
+
+
+def test_a_resumed_case_whose_only_incident_is_a_timers_goes_on_as_it_was(api, clock):
+    """A timer incident says the scheduler could not fire the timers, not that the process stopped: the
+    instance stays waiting (messages, 撤回 go on); suspended and resumed, it is waiting again, not ``error``."""
+    due = (clock() + timedelta(minutes=1)).isoformat()
+    bad = api.post("alice", "/api/cases", json={"process_id": "t_sleep", "data": {
+        "amount": 1, "project_name": "坏状态", "fire_at": due}}).json["id"]
+    set_format(api.app, bad, 2)
+    clock.advance(minutes=2)
+    with api.app.app_context():
+        assert drain() == 0
+    assert incidents(api.app) == [(bad, "open", 1, 0)]
+
+    def status():
+        with api.app.app_context():
+            return db.session.get(ProcessInstance, db.session.get(Case, bad).instance_id).status
+    assert status() == "waiting"
+    assert api.post("admin", f"/api/cases/{bad}/suspend", json={"reason": "核查"}).status_code == 200
+    assert api.post("admin", f"/api/cases/{bad}/resume", json={"reason": "核查完毕"}).status_code == 200
+    assert status() == "waiting"
