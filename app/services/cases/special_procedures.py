@@ -164,9 +164,7 @@ def end_special_procedure(actor: Actor, procedure_id: int, result: str) -> Speci
         proc = db.session.get(SpecialProcedure, procedure_id)
         if proc is None:
             raise NotFound("特别程序不存在")
-        case, inst = lock_case(Case.id == proc.case_id)
-        if case is None:
-            raise NotFound("办件不存在")
+        case = _get_case_locked(proc.case_id)
         db.session.refresh(proc)
         if not actor.is_staff or not _staff_on_case(actor, case):
             raise NotAuthorized("无权结束该特别程序")
@@ -174,11 +172,6 @@ def end_special_procedure(actor: Actor, procedure_id: int, result: str) -> Speci
             raise Conflict("该特别程序已结束")
         if proc.handler == "system":  # a model's excluded phase (app/services/cases/phases.py): it ends with its step
             raise Conflict(f"该特别程序随流程环节办结自动结束，不能手工结束（{proc.basis}）")
-        if inst is not None and inst.status == "suspended":
-            # an administrator's 挂起 froze the timers (status suspended): shift_case would move the case's
-            # deadlines and not them, and they would fire at their old time once resumed
-            raise Conflict("办件已被管理员挂起，激活后才能结束特别程序 (the case is suspended: resume it first)",
-                           details={"status": inst.status})
         now = clock_now()
         days = current_calendar().working_days_between(proc.started_at.astimezone(BEIJING).date(),
                                                        now.astimezone(BEIJING).date())
