@@ -110,6 +110,13 @@ def remember_written(inst: ProcessInstance) -> None:
         engine().remember(inst.id, *got)
 
 
+def last_written(inst: ProcessInstance, stepped):
+    """The workflow whose state this transaction stored last for ``inst`` (``stepped`` if none is known):
+    what the next step of the same transaction goes on from."""
+    got = db.session.info.get(WRITTEN, {}).get(inst.id)
+    return got[1] if got is not None and got[0] == inst.revision else stepped
+
+
 def load_workflow(inst: ProcessInstance):
     """The workflow of a (locked) instance: from the engine cache when it holds this revision.
     Should the transaction roll back, the workflow is dropped from the cache (see above)."""
@@ -328,8 +335,12 @@ def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult
     of its step still open is completed by ``system`` with the model's values, as a person's completion
     is (form check, action hooks, the engine step, the trail with the reason as opinion, status hooks);
     the instances a person completed before keep their answers. A task waiting for signers or for the
-    applicant's 补正 (blocked), or one an action hook refuses, stays open and the trail says why."""
-    wf = result.workflow
+    applicant's 补正 (blocked), or one an action hook refuses, stays open and the trail says why.
+
+    Each completion goes on from the workflow whose state was stored last (``WRITTEN``): a step nested in
+    an ``apply_step`` (a phase's end moving a waiting timer, special_procedures.shift_case) stores a second
+    workflow, and completing on the one stepped before it would store the timer back where it was."""
+    wf = last_written(inst, result.workflow)
     for fired in result.deemed:
         rows = list(db.session.execute(select(HumanTask).where(
             HumanTask.instance_id == inst.id, HumanTask.element_id == fired.element_id, HumanTask.kind == "user",
@@ -358,4 +369,4 @@ def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult
             record_event(case, "system", "complete", task_id=task.id, element_id=task.element_id,
                          step_name=task.name, opinion=fired.reason, data_change=clean)
             apply_step(inst, case, step, "system", completed_task=task)
-            wf = step.workflow
+            wf = last_written(inst, step.workflow)
