@@ -332,7 +332,8 @@ DEEMED_ACCEPT, DEEMED = "deemed_accept", "deemed"
 
 def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult) -> None:
     """视为: a deemed timer (``action=deemed``, app/engine/deemed.py) fired in this step. Each instance
-    of its step still open is completed by ``system`` with the model's values, as a person's completion
+    of its step still open (on a sequential one, also those it opens meanwhile) is completed by ``system``
+    with the model's values, as a person's completion
     is (form check, action hooks, the engine step, the trail with the reason as opinion, status hooks);
     the instances a person completed before keep their answers. A task waiting for signers or for the
     applicant's 补正 (blocked), or one an action hook refuses, stays open and the trail says why.
@@ -342,11 +343,11 @@ def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult
     workflow, and completing on the one stepped before it would store the timer back where it was."""
     wf = last_written(inst, result.workflow)
     for fired in result.deemed:
-        rows = list(db.session.execute(select(HumanTask).where(
-            HumanTask.instance_id == inst.id, HumanTask.element_id == fired.element_id, HumanTask.kind == "user",
-            HumanTask.state == "ready").order_by(HumanTask.mi_index, HumanTask.created_at)).scalars())
+        rows = _open_instances(inst, fired.element_id)
+        seen = {task.id for task in rows}
         announced = False
-        for task in rows:
+        while rows:
+            task = rows.pop(0)
             if task.blocked:
                 record_event(case, "system", "deemed_skipped", task_id=task.id, element_id=task.element_id,
                              step_name=task.name, opinion=f"{fired.reason}（该环节正在等待加签或补正，未视为办结）")
@@ -370,3 +371,16 @@ def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult
                          step_name=task.name, opinion=fired.reason, data_change=clean)
             apply_step(inst, case, step, "system", completed_task=task)
             wf = last_written(inst, step.workflow)
+            if task.mi_index is not None:
+                # a sequential 会签 opens its next instance only now: the timer is the whole step's. Only the
+                # later instances of this run of the step (a new run starts again from 0)
+                later = [row for row in _open_instances(inst, fired.element_id)
+                         if row.id not in seen and row.mi_index is not None and row.mi_index > task.mi_index]
+                seen.update(row.id for row in later)
+                rows.extend(later)
+
+
+def _open_instances(inst: ProcessInstance, element_id: str) -> list[HumanTask]:
+    return list(db.session.execute(select(HumanTask).where(
+        HumanTask.instance_id == inst.id, HumanTask.element_id == element_id, HumanTask.kind == "user",
+        HumanTask.state == "ready").order_by(HumanTask.mi_index, HumanTask.created_at)).scalars())

@@ -3,7 +3,11 @@
 the working days the phase took (special_procedures.shift_case loads the state just stored and stores a
 second workflow); the deemed completions that follow in the same step go on from that stored workflow, so
 the reminder stays moved in the stored state and in its row, and the instance's revision counts each
-store. No shipped matter has a deemed step beside a phase step today; the rule is the step's."""
+store. No shipped matter has a deemed step beside a phase step today; the rule is the step's.
+
+A sequential 会签 (t_seq_deemed.bpmn) opens its next department only when the one before answers: the
+deemed timer belongs to the whole step, so every department that has not answered is deemed to consent,
+those the step reaches while it completes them included."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,6 +20,7 @@ from app.engine.scan import scan
 from app.extensions import db
 from app.models import Case, CaseEvent, HumanTask, ProcessInstance, ProcessVersion, Timer
 from app.services.cases.steps import engine, spec_pair
+from app.services.cases.timers import drain
 from app.services.clocks.calendar import current_calendar
 from app.services.common.clock import BEIJING, FakeClock
 from app.services.trail.verify import verify
@@ -86,6 +91,37 @@ def test_a_deemed_completion_after_a_phase_end_keeps_the_moved_timer(db_url, cac
         assert now_revision == revision + 4 == answer["revision"]
         assert rows["reminder"] == moved, "the reminder's row lost the phase's days"
         assert state_timers["reminder"] == moved, "the stored state lost the phase's days"
+        assert ready == tasks and len(tasks) == 1   # 审查
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_sequential_countersign_is_deemed_to_its_last_department(db_url):
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))   # Monday
+    app = make_app(db_url, CLOCK=clock,
+                   PROCESSES_DIR=str(FIXTURES / "phase_deemed" / "processes"), FORMS_DIR=str(FIXTURES / "forms"))
+    try:
+        deploy_all(app)
+        api = Api(app)
+        api.user("alice", "applicant")
+        api.user("eco", groups=["cs_ecology"])
+        r = api.post("alice", "/api/cases", json={"process_id": "t_seq_deemed", "data": START})
+        assert r.status_code == 201, r.json
+        case_id = r.json["id"]
+        api.complete_first("eco", {"cs": {"agree": "yes", "opinion": "同意。"}}, element="consult")
+        clock.set(datetime(2026, 3, 9, 17, 0, 30, tzinfo=BEIJING))   # 5 working days after Monday 2 March
+        with app.app_context():
+            assert drain() == 1
+            consult = [(t.mi_index, t.state, t.completed_by, t.outcome) for t in db.session.execute(
+                select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.element_id == "consult")
+                .order_by(HumanTask.mi_index)).scalars()]
+            assert verify(case_id)["ok"]
+            db.session.remove()
+        assert consult == [(0, "completed", "eco", "approve"), (1, "completed", "system", "deemed"),
+                           (2, "completed", "system", "deemed")]
+        _, _, _, ready, tasks = _stored(app, case_id)
         assert ready == tasks and len(tasks) == 1   # 审查
     finally:
         with app.app_context():
