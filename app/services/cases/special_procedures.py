@@ -215,8 +215,10 @@ def shift_case(case: Case, days: int, *, extension: bool = False, keep: Collecti
             task.due_date = cal.add_working_days(task.due_date, days)
     if not case.instance_id:
         return
+    # the timers of a case an administrator suspended (挂起) wait as 'suspended' rows: they move too
     timers = [timer for timer in db.session.execute(select(Timer).where(
-        Timer.instance_id == case.instance_id, Timer.status == "waiting")).scalars() if timer.id not in keep]
+        Timer.instance_id == case.instance_id, Timer.status.in_(("waiting", "suspended")))).scalars()
+        if timer.id not in keep]
     if not timers:
         return
     inst = lock_one(ProcessInstance, ProcessInstance.id == case.instance_id)
@@ -224,7 +226,13 @@ def shift_case(case: Case, days: int, *, extension: bool = False, keep: Collecti
     for timer in timers:
         local = timer.due_at.astimezone(BEIJING)
         new_day = cal.add_working_days(local.date(), days)
-        moved[timer.id] = datetime.combine(new_day, local.timetz()).isoformat()
+        due = datetime.combine(new_day, local.timetz())
+        moved[timer.id] = due.isoformat()
+        if timer.status == "suspended":
+            timer.due_at = due   # the step below moves the waiting rows' own
+    status = inst.status
     wf = load_workflow(inst)
     result = engine().move_timers(wf, moved)
     apply_step(inst, case, result, "system")
+    if status == "suspended":
+        inst.status = status   # moving the timers does not resume what the administrator suspended

@@ -206,7 +206,10 @@ def project_timers(inst: ProcessInstance, case: Case | None, result: StepResult,
     its next time) and its firing is recorded too."""
     # the timers' rows only: written before the read only when timer rows wait to be written (what else
     # the step changed is not read here, and goes to the database with the step's other writes)
-    stmt = select(Timer).where(Timer.instance_id == inst.id, or_(Timer.status == "waiting", Timer.id.in_(list(fired))))
+    # an administrator's 挂起 keeps the waiting rows as 'suspended' (a special procedure ending meanwhile
+    # moves them, special_procedures.shift_case): read, so they are not taken for timers without a row
+    stmt = select(Timer).where(Timer.instance_id == inst.id, or_(Timer.status.in_(("waiting", "suspended")),
+                                                                 Timer.id.in_(list(fired))))
     if not waiting_writes(Timer):
         stmt = stmt.execution_options(autoflush=False)
     rows = {row.id: row for row in db.session.execute(stmt).scalars()}
