@@ -151,7 +151,10 @@ def record_event(case: Case | None, actor: str, action: str, **fields) -> None:
             **{k: fields[k] for k in LOGGED_FIELDS if fields.get(k) is not None}})
 
 
-def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason=None) -> None:
+def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason=None,
+                    accepted_as_of: datetime | None = None) -> None:
+    """``accepted_as_of``: when an acceptance took effect, if not now (a deemed 受理 dates from the day the
+    materials came in, 行政许可法 art. 32)."""
     current = CaseStatus(case.status)
     target = CaseStatus(new)
     if current == target:
@@ -161,7 +164,7 @@ def set_case_status(case: Case, new: str, actor: str, *, element_id=None, reason
     case.status = target.value
     ts = now()
     if target == CaseStatus.ACCEPTED and case.accepted_at is None:
-        case.accepted_at = ts
+        case.accepted_at = accepted_as_of or ts
         start_case_clock(case)
     if target in {CaseStatus.APPROVED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.TERMINATED} and \
             case.clock_state in {"running", "suspended"}:
@@ -238,12 +241,14 @@ def project_timers(inst: ProcessInstance, case: Case | None, result: StepResult,
 
 
 def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, actor: str, *,
-               completed_task: HumanTask | None = None, scheduled: Collection[str] = ()) -> list[str]:
+               completed_task: HumanTask | None = None, scheduled: Collection[str] = (),
+               accepted_as_of: datetime | None = None) -> list[str]:
     """Write the step's outcome. Returns the list of problems recorded as incidents (if any).
 
     Projections are updated from the engine's before/after view of the step, without reading them
     back: tasks that were ready and are not any more are closed with one UPDATE, new ones inserted.
-    ``scheduled``: the timers the scheduler fired in this step (see ``project_timers``)."""
+    ``scheduled``: the timers the scheduler fired in this step (see ``project_timers``); ``accepted_as_of``:
+    see ``set_case_status``."""
     ts = now()
     metrics.step_applied(case.process_id if case is not None else inst.process_id)
     inst.state = result.state
@@ -301,7 +306,7 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
     if case is not None:
         for element_id, status in result.status_changes:
             try:
-                set_case_status(case, status, actor, element_id=element_id)
+                set_case_status(case, status, actor, element_id=element_id, accepted_as_of=accepted_as_of)
             except ValueError as exc:
                 problems.append(str(exc))
         names = sorted({v.name for v in result.ready})
@@ -372,7 +377,9 @@ def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult
             task.opinion, task.outcome = fired.reason, "deemed"
             record_event(case, "system", "complete", task_id=task.id, element_id=task.element_id,
                          step_name=task.name, opinion=fired.reason, data_change=clean)
-            apply_step(inst, case, step, "system", completed_task=task)
+            # 视为受理: accepted from the day the materials came in, when the step opened and its days began
+            apply_step(inst, case, step, "system", completed_task=task,
+                       accepted_as_of=task.created_at if task.action == "receive" else None)
             wf = last_written(inst, step.workflow)
             if task.mi_index is not None:
                 # a sequential 会签 opens its next instance only now: the timer is the whole step's. Only the

@@ -198,3 +198,24 @@ def test_the_shared_sub_processes_carry_the_deemed_steps_to_every_matter_of_a_fa
         ready = {t.element_id for t in db.session.execute(select(HumanTask).where(
             HumanTask.case_id == case_id, HumanTask.state == "ready")).scalars()}
     assert ready == {"chief_review"}
+
+
+def test_a_deemed_acceptance_dates_from_the_day_the_materials_came_in(api, clock):
+    """行政许可法 art. 32: no 补正 notice within 5 working days, the application is accepted from the day
+    the materials came in — the day the window step opened, from which its 5 days ran — not the day the
+    timer fired: the acceptance time, and the 20 / 10 working days counted from it."""
+    from datetime import date
+    from app.services.clocks.calendar import current_calendar
+    case_id = submit(api)                       # Monday 2 March, 09:00
+    assert upload_mail(api.app, case_id).status_code == 302
+    assert confirm(api.app, case_id).status_code in (200, 302)
+    assert run_scheduler(api, clock, datetime(2026, 3, 9, 17, 0, 30, tzinfo=BJ)) >= 1
+    with api.app.app_context():
+        case = db.session.get(Case, case_id)
+        opened = db.session.execute(select(HumanTask.created_at).where(
+            HumanTask.case_id == case_id, HumanTask.element_id == "window_review")).scalar_one()
+        cal = current_calendar()
+        assert case.status == "accepted" and case.accepted_at == opened
+        assert case.accepted_at.astimezone(BJ).date() == date(2026, 3, 2)
+        assert case.statutory_due == cal.add_working_days(date(2026, 3, 2), 20)
+        assert case.promised_due == cal.add_working_days(date(2026, 3, 2), 10)
