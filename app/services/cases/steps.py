@@ -356,6 +356,11 @@ def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult
         announced = False
         while rows:
             task = rows.pop(0)
+            # a completion before may have closed it (a completionCondition met): apply_step closes such rows
+            # with one UPDATE, which the session's objects do not see
+            db.session.refresh(task, ["state"])
+            if task.state != "ready":
+                continue
             if task.blocked:
                 record_event(case, "system", "deemed_skipped", task_id=task.id, element_id=task.element_id,
                              step_name=task.name, opinion=f"{fired.reason}（该环节正在等待加签或补正，未视为办结）")

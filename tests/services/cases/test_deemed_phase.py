@@ -127,3 +127,36 @@ def test_a_sequential_countersign_is_deemed_to_its_last_department(db_url):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_an_instance_the_step_cancels_meanwhile_is_not_reported_as_not_deemed(db_url):
+    """t_cc_deemed.bpmn: the 会签 ends when two departments have answered. Deemed, the first two complete it
+    and the third is cancelled by the step; the trail has no ``deemed_skipped`` for it (it was not left
+    open, nothing failed)."""
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))   # Monday
+    app = make_app(db_url, CLOCK=clock,
+                   PROCESSES_DIR=str(FIXTURES / "phase_deemed" / "processes"), FORMS_DIR=str(FIXTURES / "forms"))
+    try:
+        deploy_all(app)
+        api = Api(app)
+        api.user("alice", "applicant")
+        r = api.post("alice", "/api/cases", json={"process_id": "t_cc_deemed", "data": START})
+        assert r.status_code == 201, r.json
+        case_id = r.json["id"]
+        clock.set(datetime(2026, 3, 9, 17, 0, 30, tzinfo=BEIJING))
+        with app.app_context():
+            assert drain() == 1
+            consult = [(t.mi_index, t.state, t.completed_by) for t in db.session.execute(
+                select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.element_id == "consult")
+                .order_by(HumanTask.mi_index)).scalars()]
+            trail = db.session.execute(select(CaseEvent.action).where(
+                CaseEvent.case_id == case_id, CaseEvent.action.in_(("deemed", "deemed_skipped", "complete")))
+                .order_by(CaseEvent.id)).scalars().all()
+            assert verify(case_id)["ok"]
+            db.session.remove()
+        assert consult == [(0, "completed", "system"), (1, "completed", "system"), (2, "cancelled", None)]
+        assert trail == ["deemed", "complete", "complete"]
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
