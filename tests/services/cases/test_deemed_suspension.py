@@ -4,10 +4,10 @@ countersign's deemed timer (逾期7个工作日视为同意) keeps the 3 working
 while the case was suspended, so the silent departments are not deemed to consent 3 working days early.
 The state and the rows agree, and the case stays suspended until the administrator resumes it.
 
-Open (xfail): a timer that comes due while a special procedure suspends the clock fires then, unmoved."""
+A timer that comes due while a person's special procedure (here the 补正) holds the clock is not fired by
+the scheduler then (cases/timers.py ``_held``); it moves with the clock when the procedure ends."""
 from datetime import datetime
 
-import pytest
 from sqlalchemy import select
 
 from app.engine.scan import scan
@@ -62,9 +62,6 @@ def test_a_special_procedure_ending_while_the_case_is_suspended_moves_its_timers
         assert verify(case_id)["ok"]
 
 
-@pytest.mark.xfail(strict=True, reason="open: a timer due while a special procedure suspends the case's clock fires "
-                   "at its unmoved time (the scheduler and a step's refresh_timers do not know the clock); had the "
-                   "procedure ended a day before, the resume would have moved it by the days suspended")
 def test_a_countersign_is_not_deemed_while_a_correction_suspends_the_clock(api, clock):
     """A department asks the applicant for a 补正 from its countersign step (the clock stops, its task waits
     for the answer); the silent departments' 7 working days run on the case's clock, so they are not

@@ -122,58 +122,22 @@ def test_no_department_is_deemed_consenting_while_the_clock_stands(api, clock):
     assert actions(api, case_id, "deemed") == ["deemed"]
 
 
-def test_a_procedure_is_not_ended_while_an_administrator_holds_the_case(api, clock):
-    """挂起 by an administrator freezes the case's timers (status ``suspended``): a special procedure ended
-    meanwhile would move the case's deadlines but not those timers, which would then fire at their old
-    time once the case is resumed. It is refused until the case is resumed, and then moves them."""
+def test_a_procedure_ended_while_an_administrator_holds_the_case_moves_its_frozen_timers(api, clock):
+    """挂起 by an administrator freezes the case's timers (status ``suspended``). A special procedure ended
+    meanwhile moves the case's deadlines and those timers alike (special_procedures.shift_case), and the
+    case stays suspended; resumed, the timers wait at their moved time and fire then, not at the old one."""
     api.user("admin", groups=["admin"])
     case_id = accepted_case(api)
     proc = special(api, clock, case_id, datetime(2026, 3, 3, 10, 0, tzinfo=BJ))
     clock.set(datetime(2026, 3, 4, 10, 0, tzinfo=BJ))
     assert api.post("admin", f"/api/cases/{case_id}/suspend", json={"reason": "核查"}).status_code == 200
-    clock.set(datetime(2026, 3, 17, 10, 0, tzinfo=BJ))
-    r = api.post("inv", f"/api/cases/special-procedures/{proc}/end", json={"result": "专家评审完成"})
-    assert r.status_code == 409, r.json
-    assert timers(api, case_id, "division_review_remind") == [("suspended", datetime(2026, 3, 6, 9, 0))]
-    assert api.post("admin", f"/api/cases/{case_id}/resume", json={"reason": "核查完毕"}).status_code == 200
-    assert run_scheduler(api, clock, datetime(2026, 3, 17, 10, 0, tzinfo=BJ)) == 0   # still held
     assert end_special(api, clock, proc, datetime(2026, 3, 17, 10, 0, tzinfo=BJ))["counted_days"] == 10
-    assert timers(api, case_id, "division_review_remind") == [("waiting", datetime(2026, 3, 20, 9, 0))]
-    assert run_scheduler(api, clock, datetime(2026, 3, 17, 10, 1, tzinfo=BJ)) == 0
-
-
-@pytest.mark.parametrize("mode", ["before", "after"])
-def test_a_department_waiting_for_its_signers_is_not_deemed_and_goes_on_after_them(api, clock, mode):
-    """视为同意 firing into a countersign instance blocked by 加签 (前加签 / 后加签): that department is left
-    open with the reason in the trail, the silent one is deemed consenting; the signer's opinion then
-    releases the department's step as without the timer, and the workflow's ready steps stay the inbox's."""
-    from app.models import ProcessInstance
-    from app.services.cases.steps import load_workflow
-    from app.engine.scan import scan
-    api.user("u_eco2", groups=["cs_ecology"])
-    case_id = accepted_case(api)
-    api.complete_first("inv", REVIEW, element="division_review")
-    [eco] = [t for t in api.tasks("u_eco") if t["element_id"] == "countersign"]
-    body = {"users": ["u_eco2"], "mode": mode, "opinion": "请复核用地意见"}
-    if mode == "after":
-        body["data"] = {"cs": {"agree": "yes", "opinion": "同意。"}}
-    r = api.post("u_eco", f"/api/tasks/{eco['id']}/signers", json=body)
-    assert r.status_code == 200, r.json
-    assert run_scheduler(api, clock, datetime(2026, 3, 11, 17, 1, tzinfo=BJ)) == 1
-    assert actions(api, case_id, "deemed_skipped", "deemed") == ["deemed_skipped", "deemed"]
-    [sign] = api.tasks("u_eco2")
-    r = api.post("u_eco2", f"/api/tasks/{sign['id']}/complete", json={"data": {}, "opinion": "用地意见无误"})
-    assert r.status_code == 200, r.json
-    if mode == "before":
-        api.complete_first("u_eco", {"cs": {"agree": "yes", "opinion": "同意。"}}, element="countersign")
+    assert timers(api, case_id, "division_review_remind") == [("suspended", datetime(2026, 3, 20, 9, 0))]
     with api.app.app_context():
-        ready = sorted(t.id for t in db.session.execute(select(HumanTask).where(
-            HumanTask.case_id == case_id, HumanTask.state == "ready", HumanTask.kind == "user")).scalars())
-        inst = db.session.get(ProcessInstance, db.session.get(Case, case_id).instance_id)
-        api.app.extensions["engine"].forget(inst.id)
-        wf = load_workflow(inst)
-        in_wf = sorted(str(t.id) for t in scan(wf).ready if t.task_spec.manual)
-        names = {t.element_id for t in db.session.execute(select(HumanTask).where(
-            HumanTask.case_id == case_id, HumanTask.state == "ready")).scalars()}
-        db.session.rollback()
-    assert ready == in_wf and names == {"chief_review"}
+        from app.models import ProcessInstance
+        assert db.session.get(ProcessInstance, db.session.get(Case, case_id).instance_id).status == "suspended"
+        db.session.remove()
+    assert api.post("admin", f"/api/cases/{case_id}/resume", json={"reason": "核查完毕"}).status_code == 200
+    assert timers(api, case_id, "division_review_remind") == [("waiting", datetime(2026, 3, 20, 9, 0))]
+    assert run_scheduler(api, clock, datetime(2026, 3, 18, 10, 0, tzinfo=BJ)) == 0   # the old time has passed
+    assert run_scheduler(api, clock, datetime(2026, 3, 20, 9, 1, tzinfo=BJ)) == 1
