@@ -41,6 +41,7 @@ from ...models.accounts import ApplicantProfile
 from ...models.exchange import InboxMessage, OutboxMessage
 from ..cases.hooks import on_status, on_thrown
 from ..cases.lifecycle import identity_fields, start_form_of, submit_in_transaction
+from ..cases.locks import lock_case
 from ..cases.messages import deliver_message
 from ..cases.steps import now, record_event
 from ..common.clock import clock_now
@@ -308,9 +309,10 @@ def tell(case: Case, key: str, text: str, relayed: str | None = None) -> None:
 
 
 def _origin_case(env) -> Case:
+    """The origin case a message from above concerns, locked as a step of it locks it (its instance,
+    then the case): the message writes the case's trail, and a ``result`` steps its process."""
     no = env.body.get("origin_case_no")
-    case = db.session.execute(select(Case).where(Case.case_no == no)).scalar_one_or_none() \
-        if isinstance(no, str) else None
+    case = lock_case(Case.case_no == no)[0] if isinstance(no, str) else None
     forwarded = case is not None and db.session.execute(select(OutboxMessage.id).where(
         OutboxMessage.kind == "forward", OutboxMessage.peer == env.sender,
         OutboxMessage.order_key == case.case_no)).first() is not None
