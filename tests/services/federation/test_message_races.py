@@ -81,3 +81,56 @@ def test_a_message_from_above_waits_for_a_step_of_the_origin_case(net, stage, wr
             db.session.remove()
     assert count(net.county.app, CaseEvent, CaseEvent.case_id == case["id"], CaseEvent.action == "urge") == 1
 
+
+def test_a_message_the_database_ends_in_a_deadlock_is_sent_again_not_dead(net, db_url):
+    """The net under the lock order: a transaction that takes the locks the other way round (the case,
+    then the instance; no path of the app does) deadlocks with a message from above, and PostgreSQL ends
+    the message's transaction. Nothing of it was applied, and another attempt will apply it: the receiver
+    answers 503 (a 409 is the protocol's refusal of the message as it is, which the sender makes a dead
+    letter), the sender retries and the next attempt is applied once."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a deadlock between row locks: PostgreSQL (SQLite's BEGIN IMMEDIATE orders transactions whole)")
+    import threading
+    import time
+
+    import psycopg
+
+    from app.services.messaging import outbox
+    from tests.services.cases.lock_race import waiting_for_lock
+
+    case, here = forwarded(net)
+    with net.county.app.app_context():
+        inst_id = db.session.get(Case, case["id"]).instance_id
+        db.session.remove()
+    answer: dict = {}
+
+    def run():
+        try:
+            answer.update(deliver(net.city.app))
+        except Exception as exc:   # reported below
+            answer["error"] = repr(exc)
+
+    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as other:
+        other.execute("SET deadlock_timeout = '30s'")
+        other.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case["id"],))
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not waiting_for_lock(net.county.app):   # the message waits for the case
+            assert time.monotonic() < deadline and thread.is_alive(), answer
+            time.sleep(0.02)
+        other.execute("SELECT id FROM process_instances WHERE id = %s FOR UPDATE", (inst_id,))
+        other.rollback()
+    thread.join(60)
+    assert "error" not in answer, answer
+    (first, *_) = rows(net.city.app, OutboxMessage, OutboxMessage.peer == COUNTY)
+    assert (first.status, first.failures) == ("pending", 1), (first.status, first.last_error)
+    assert "concurrent_change" in first.last_error
+    assert count(net.county.app, InboxMessage) == 0   # nothing of it applied
+
+    with net.city.app.app_context():
+        outbox.send_now(first.message_id)
+    deliver(net.city.app)
+    sent = rows(net.city.app, OutboxMessage, OutboxMessage.peer == COUNTY)
+    assert [m.status for m in sent] == ["delivered"] * len(sent), [(m.kind, m.status, m.last_error) for m in sent]
+    assert count(net.county.app, InboxMessage) == len(sent)
