@@ -22,7 +22,7 @@ from app.services.cases.steps import record_event
 from app.services.common.db_support import lock_one
 from app.services.trail.verify import verify
 from tests.services.cases.lock_race import behind_a_step
-from tests.services.federation.test_forwarding import COUNTY, count, deliver, net, rows  # noqa: F401
+from tests.services.federation.test_forwarding import CITY, COUNTY, count, deliver, net, rows  # noqa: F401
 from tests.services.federation.test_withdrawals import forwarded
 
 
@@ -134,3 +134,116 @@ def test_a_message_the_database_ends_in_a_deadlock_is_sent_again_not_dead(net, d
     sent = rows(net.city.app, OutboxMessage, OutboxMessage.peer == COUNTY)
     assert [m.status for m in sent] == ["delivered"] * len(sent), [(m.kind, m.status, m.last_error) for m in sent]
     assert count(net.county.app, InboxMessage) == len(sent)
+
+
+def _waiting(app) -> int:
+    """How many sessions of this database wait for a lock now (PostgreSQL)."""
+    from sqlalchemy import text
+    with app.app_context():
+        try:
+            return db.session.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                           "AND datname = current_database()")).scalar()
+        finally:
+            db.session.remove()
+
+
+def test_two_deliveries_of_one_result_at_once_apply_it_once(net, db_url):
+    """Two workers of the sender send the same message (one retrying while the first still waits) while a
+    step of the origin case holds its instance: the first waits for the instance, the second for the
+    first's row in inbox_messages; the step commits; the result is applied once, the other attempt is
+    answered with the first answer (duplicate)."""
+    import threading
+    import time
+
+    from app.services.federation.transport import send
+    from app.services.messaging.outbox import Outgoing
+
+    case, here = forwarded(net)
+    assert deliver(net.city.app)["dead"] == 0
+    net.yapi.complete_first("sw", {"decision": "approve"}, element="accept")
+    net.yapi.complete_first("sw", {"decision": "approve"}, element="decide")
+    with net.city.app.app_context():   # everything but the result delivered; the result as claimed
+        for m in db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "progress")).scalars():
+            m.status = "delivered"
+        m = db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "result")).scalar_one()
+        out = Outgoing(m.id, m.message_id, m.channel, m.peer, m.seq, m.kind, dict(m.payload), 1, m.created_at)
+        db.session.commit()
+        db.session.remove()
+    answers: list = []
+
+    def attempt():
+        with net.city.app.app_context():
+            try:
+                answers.append(send(out))
+            except Exception as exc:   # reported below
+                answers.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    app = net.county.app
+    with app.app_context():
+        inst_id = db.session.get(Case, case["id"]).instance_id
+        lock_one(ProcessInstance, ProcessInstance.id == inst_id)   # a step of the origin case
+        record_event(db.session.get(Case, case["id"]), "system", "urge", opinion="流程定时催办")
+        db.session.flush()
+        threads = [threading.Thread(target=attempt) for _ in range(2)]
+        for t in threads:
+            t.start()
+            if db_url.startswith("postgresql"):
+                deadline = time.monotonic() + 20
+                while _waiting(app) < len([x for x in threads if x.is_alive() or x is t]) and t.is_alive():
+                    assert time.monotonic() < deadline
+                    time.sleep(0.02)
+            else:
+                time.sleep(0.3)
+        db.session.commit()
+    for t in threads:
+        t.join(60)
+    assert len(answers) == 2 and all(isinstance(a, dict) for a in answers), answers
+    assert sorted(a["duplicate"] for a in answers) == [False, True], answers
+    assert answers[0]["answer"] == answers[1]["answer"] == {"ok": True}
+    assert count(app, InboxMessage, InboxMessage.message_id == out.message_id) == 1
+    assert count(app, CaseEvent, CaseEvent.case_id == case["id"], CaseEvent.action == "message") == 1
+    origin = rows(app, Case, Case.id == case["id"])[0]
+    assert origin.status == "approved"
+    with app.app_context():
+        found = verify(case["id"], files=False)
+        assert [p for p in found["problems"] if p["kind"] != "file"] == [], found["problems"]
+        db.session.remove()
+
+
+@pytest.mark.parametrize("written_first", [True, False])
+def test_a_withdrawal_from_below_waits_for_a_step_of_the_upper_case(net, written_first):
+    """The applicant withdraws at the county while a step of the city's case is under way: the city's
+    ``withdraw`` takes the case's locks in a step's order, waits, then ends the case after the step."""
+    case, here = forwarded(net)
+    assert deliver(net.city.app)["dead"] == 0
+    r = net.capi.post("alice", f"/api/cases/{case['id']}/withdraw", json={"reason": "撤回"})
+    assert r.status_code == 200, r.json
+    app = net.city.app
+
+    def lock():
+        lock_one(ProcessInstance, ProcessInstance.id == db.session.get(Case, here.id).instance_id)
+
+    def write():
+        record_event(db.session.get(Case, here.id), "system", "urge", opinion="流程定时催办")
+        db.session.flush()
+
+    op = lambda: deliver(net.county.app)  # noqa: E731
+    if written_first:
+        answer, step_error = behind_a_step(app, lambda: (lock(), write()), op, lambda: None, settle=0.3)
+    else:
+        answer, step_error = behind_a_step(app, lock, op, write, settle=0.3)
+    assert step_error is None, step_error
+    assert "error" not in answer, answer
+    sent = rows(net.county.app, OutboxMessage, OutboxMessage.peer == CITY)
+    assert [m.status for m in sent] == ["delivered"] * len(sent), [(m.kind, m.status, m.last_error) for m in sent]
+    here = rows(app, Case, Case.id == here.id)[0]
+    assert here.status == "withdrawn"
+    with app.app_context():
+        assert db.session.get(ProcessInstance, here.instance_id).status == "cancelled"
+        found = verify(here.id, files=False)
+        assert found["ok"], found["problems"]
+        db.session.remove()
+    assert count(app, CaseEvent, CaseEvent.case_id == here.id, CaseEvent.action == "urge") == 1
+
