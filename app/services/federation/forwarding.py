@@ -36,7 +36,7 @@ from ...domain.errors import Conflict, DomainError
 from ...engine.forms import validate_submission
 from ...engine.forwarding import UP, forward_throws
 from ...extensions import db
-from ...models import Case, CaseEvent, CaseFile, Matter, ProcessVersion, User
+from ...models import Case, CaseEvent, CaseFile, Matter, ProcessInstance, ProcessVersion, User
 from ...models.accounts import ApplicantProfile
 from ...models.exchange import InboxMessage, OutboxMessage
 from ..cases.hooks import on_status, on_thrown
@@ -67,6 +67,8 @@ RECALLED_MARK = "~r"
 LEVEL_NAMES = {"province": "省级", "city": "市级", "county": "县级"}
 #: the longest line of a level's step told to the applicant
 LINE_MAX = 120
+#: instance statuses a ``result`` waits out (the sender tries again): an administrator's 挂起, an incident
+PAUSED = ("suspended", "error")
 
 TEMPLATES.setdefault("level_step", "【阳光发改】您的办件{case_no}：{line}。")
 
@@ -375,6 +377,10 @@ def apply_result(env) -> tuple[dict, int | None]:
     decision = env.body.get("decision")
     if decision not in RESULT_DECISIONS:
         raise _bad("bad_result", "result 的 decision 应为 approved、rejected 或 recalled")
+    inst = db.session.get(ProcessInstance, case.instance_id) if case.instance_id else None
+    if inst is not None and inst.status in PAUSED:  # it may wait for the result again: not refused for good
+        raise _bad("not_ready", f"办件 {case.case_no} 已挂起或因故障暂停（{inst.status}），恢复后方可接收上级结果，"
+                                f"请稍后重发", 503)
     p = peer(env.sender)
     name = _name(env.sender)
     payload = {"decision": decision, "doc_no": env.body.get("doc_no"), "case_no": env.body.get("case_no"),

@@ -247,3 +247,33 @@ def test_a_withdrawal_from_below_waits_for_a_step_of_the_upper_case(net, written
         db.session.remove()
     assert count(app, CaseEvent, CaseEvent.case_id == here.id, CaseEvent.action == "urge") == 1
 
+
+def test_a_result_for_a_suspended_origin_case_is_sent_again_after_the_resume(net):
+    """An administrator suspends (挂起) the origin case while it waits for the upper level's result, and
+    the result arrives meanwhile. The case waits for it again once resumed, so the message is not refused
+    for good (a 409 is the sender's dead letter, and the resumed case would wait for ever): the receiver
+    answers 503 not_ready, the sender tries again, and after the resume the result is applied once."""
+    from app.services.messaging import outbox
+
+    case, here = forwarded(net)
+    net.capi.user("boss", groups=["admin"], region_code=COUNTY)
+    assert deliver(net.city.app)["dead"] == 0
+    r = net.capi.post("boss", f"/api/cases/{case['id']}/suspend", json={"reason": "挂起核查"})
+    assert r.status_code == 200, r.json
+    net.yapi.complete_first("sw", {"decision": "approve"}, element="accept")
+    net.yapi.complete_first("sw", {"decision": "approve"}, element="decide")
+    deliver(net.city.app)
+    (result,) = rows(net.city.app, OutboxMessage, OutboxMessage.kind == "result")
+    assert result.status == "pending" and result.last_error.startswith("[not_ready]"), \
+        (result.status, result.last_error)
+    assert count(net.county.app, CaseEvent, CaseEvent.case_id == case["id"], CaseEvent.action == "message") == 0
+
+    r = net.capi.post("boss", f"/api/cases/{case['id']}/resume", json={"reason": "核查完毕"})
+    assert r.status_code == 200, r.json
+    with net.city.app.app_context():
+        outbox.send_now(result.message_id)
+    deliver(net.city.app)
+    assert rows(net.city.app, OutboxMessage, OutboxMessage.kind == "result")[0].status == "delivered"
+    origin = rows(net.county.app, Case, Case.id == case["id"])[0]
+    assert origin.status == "approved"
+    assert count(net.county.app, CaseEvent, CaseEvent.case_id == case["id"], CaseEvent.action == "message") == 1
