@@ -30,6 +30,7 @@ import logging
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ...domain.case_status import LABELS, CaseStatus
 from ...domain.errors import Conflict, DomainError
@@ -187,29 +188,43 @@ def find_matter(process_id: str, basic_code: str) -> Matter | None:
 def applicant_user(a: dict) -> User:
     """The account here of the forwarded case's applicant: by certificate, else by mobile, else new."""
     cert_no, mobile, name = a.get("cert_no") or "", a.get("mobile") or "", a.get("name") or ""
+    found = _applicant_found(cert_no, mobile)
+    if found is not None:
+        return found
+    if not mobile:
+        raise _bad("bad_forward", "转报消息缺少申请人手机号 (applicant.mobile)")
+    enterprise = a.get("cert_type") == "统一社会信用代码" or a.get("kind") == "enterprise"
+    ts = clock_now()
+    try:
+        with db.session.begin_nested():  # (UNIQUE certificate, mobile)
+            user = User(username=f"ap-{secrets.token_hex(6)}", display_name=name[:128], kind="applicant", groups=[],
+                        org_code=cert_no[:18] if enterprise and cert_no else None, phone=mobile[:20], created_at=ts,
+                        region_code=own_region())
+            db.session.add(user)
+            db.session.flush()
+            db.session.add(ApplicantProfile(user_id=user.id, kind="enterprise" if enterprise else "individual",
+                                            name=name[:200], credit_code=cert_no[:18] if enterprise and cert_no else None,
+                                            id_number=cert_no[:18] if not enterprise and cert_no else None,
+                                            mobile=mobile[:20], created_at=ts, updated_at=ts))
+            db.session.flush()
+    except IntegrityError:
+        # created meanwhile by another transaction (a forward of the same applicant from another origin
+        # or sender worker, committed while this INSERT waited for it): that account is theirs here
+        found = _applicant_found(cert_no, mobile)
+        if found is None:
+            raise
+        return found
+    return user
+
+
+def _applicant_found(cert_no: str, mobile: str) -> User | None:
     profile = None
     if cert_no:
         profile = db.session.execute(select(ApplicantProfile).where(
             (ApplicantProfile.credit_code == cert_no) | (ApplicantProfile.id_number == cert_no))).scalars().first()
     if profile is None and mobile:
         profile = db.session.execute(select(ApplicantProfile).where(ApplicantProfile.mobile == mobile)).scalars().first()
-    if profile is not None:
-        return db.session.get(User, profile.user_id)
-    if not mobile:
-        raise _bad("bad_forward", "转报消息缺少申请人手机号 (applicant.mobile)")
-    enterprise = a.get("cert_type") == "统一社会信用代码" or a.get("kind") == "enterprise"
-    ts = clock_now()
-    user = User(username=f"ap-{secrets.token_hex(6)}", display_name=name[:128], kind="applicant", groups=[],
-                org_code=cert_no[:18] if enterprise and cert_no else None, phone=mobile[:20], created_at=ts,
-                region_code=own_region())
-    db.session.add(user)
-    db.session.flush()
-    db.session.add(ApplicantProfile(user_id=user.id, kind="enterprise" if enterprise else "individual",
-                                    name=name[:200], credit_code=cert_no[:18] if enterprise and cert_no else None,
-                                    id_number=cert_no[:18] if not enterprise and cert_no else None,
-                                    mobile=mobile[:20], created_at=ts, updated_at=ts))
-    db.session.flush()
-    return user
+    return db.session.get(User, profile.user_id) if profile is not None else None
 
 
 @handles("forward")

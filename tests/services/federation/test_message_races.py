@@ -277,3 +277,38 @@ def test_a_result_for_a_suspended_origin_case_is_sent_again_after_the_resume(net
     origin = rows(net.county.app, Case, Case.id == case["id"])[0]
     assert origin.status == "approved"
     assert count(net.county.app, CaseEvent, CaseEvent.case_id == case["id"], CaseEvent.action == "message") == 1
+
+
+def test_a_forward_whose_new_applicant_another_forward_creates_meanwhile_takes_that_account(net):
+    """Two forwards of the same applicant arrive at once (two origin platforms, or two sender workers):
+    the applicant has no account at the city yet, so both create it. The second's INSERT waits for the
+    first's (UNIQUE mobile, certificate) and then finds it taken: it takes the account the first created
+    instead of failing (a 500, the message sent again). Staged: a transaction creating the account holds
+    it while the forward arrives, then commits."""
+    from app.models.accounts import ApplicantProfile
+    from app.models import User
+    from app.services.common.clock import clock_now
+    from tests.services.federation.test_forwarding import ID_NUMBER, MOBILE, county_case
+
+    case = county_case(net)
+    net.capi.complete_first("kw", {"decision": "approve"}, element="accept")
+    made = {}
+
+    def hold():   # the other forward's transaction: the applicant's account, not committed yet
+        ts = clock_now()
+        user = User(username="ap-other", display_name="王小丽", kind="applicant", groups=[], phone=MOBILE,
+                    created_at=ts, region_code="320500")
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(ApplicantProfile(user_id=user.id, kind="individual", name="王小丽", id_number=ID_NUMBER,
+                                        mobile=MOBILE, created_at=ts, updated_at=ts))
+        db.session.flush()
+        made["user_id"] = user.id
+
+    answer, step_error = behind_a_step(net.city.app, hold, lambda: deliver(net.county.app), lambda: None, settle=0.3)
+    assert step_error is None and "error" not in answer, (step_error, answer)
+    (fwd,) = rows(net.county.app, OutboxMessage, OutboxMessage.kind == "forward")
+    assert (fwd.status, fwd.failures) == ("delivered", 0), (fwd.status, fwd.last_error)
+    (here,) = rows(net.city.app, Case)
+    assert here.applicant_id == made["user_id"] and here.origin_case_no == case["case_no"]
+    assert count(net.city.app, ApplicantProfile) == 1
