@@ -12,6 +12,8 @@ for the instance (a deadlock with the step). Either way a message lost to a dead
 BEGIN IMMEDIATE orders the two transactions whole; the test runs there too."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from sqlalchemy import select
 
@@ -312,3 +314,68 @@ def test_a_forward_whose_new_applicant_another_forward_creates_meanwhile_takes_t
     (here,) = rows(net.city.app, Case)
     assert here.applicant_id == made["user_id"] and here.origin_case_no == case["case_no"]
     assert count(net.city.app, ApplicantProfile) == 1
+
+
+@pytest.fixture
+def net_middle(tmp_path, monkeypatch, request, db_url):
+    """The harness with a city that forwards further up: it runs the county's t_forward too (a case
+    forwarded in is forwarded to the province and waits for its result), and has the province as its
+    peer above (not served: its messages wait; its key is the test's, to sign the province's result)."""
+    from tests.services.federation import test_forwarding as harness
+    root = tmp_path / "processes"
+    shutil.copytree(harness.PROCESSES, root)
+    for name in ("t_forward.bpmn", "t_forward.matter.json"):
+        shutil.copy(root / "county" / name, root / "city" / name)
+    monkeypatch.setattr(harness, "PROCESSES", root)
+    net = request.getfixturevalue("net")
+    from app.services.federation import peers as peer_svc
+    from app.services.federation.protocol import new_seed, private_key_from_seed, public_key_text
+    net.province_key = private_key_from_seed(new_seed())
+    with net.city.app.app_context():
+        peer_svc.add_peer(peer_svc.PeerIn("320000", "江苏省发展和改革委员会", "province", "http://127.0.0.1:9",
+                                          public_key_text(net.province_key.public_key())))
+    return net
+
+
+def test_a_result_from_above_takes_the_links_in_a_steps_order(net_middle):
+    """At a city between a county and the province: the province's result for a case the county forwarded
+    steps the case to its decision, which reports to the province and tells the county, each through the
+    outbox (which locks the link's row: its sequence numbers). A step of the city's other cases takes those
+    links up first, then down (its report to the province, then its progress to the county). The result
+    took them the other way round (its level's line down to the county first): beside such a step each
+    waited for the other and PostgreSQL ended one. It now steps the case, then tells the line."""
+    import uuid
+
+    import requests
+
+    from app.models.exchange import OutboxLink
+    from app.services.common.clock import clock_now
+    from app.services.federation.protocol import seal
+    from app.services.federation.transport import CHANNEL, PATH
+
+    net = net_middle
+    case, here = forwarded(net)
+    net.yapi.complete_first("sw", {"decision": "approve"}, element="accept")   # forwarded on to the province
+    assert count(net.city.app, OutboxMessage, OutboxMessage.kind == "forward", OutboxMessage.peer == "320000") == 1
+    with net.city.app.app_context():
+        envelope = seal(net.province_key, message_id=str(uuid.uuid4()), sender="320000", recipient=CITY, seq=1,
+                        ts=clock_now(), kind="result",
+                        body={"origin_case_no": here.case_no, "case_no": "320000-20260302-000001",
+                              "decision": "approved", "doc_no": "苏发改投资〔2026〕1号"})
+        db.session.remove()
+
+    def link(peer):   # a step of another case of the city: its report up, then its progress down
+        return lambda: lock_one(OutboxLink, OutboxLink.channel == CHANNEL, OutboxLink.peer == peer)
+
+    def post():
+        r = requests.post(net.city.url + PATH, json=envelope, timeout=30)
+        return {"status": r.status_code, "body": r.json()}
+
+    answer, step_error = behind_a_step(net.city.app, link("320000"), post, link(COUNTY), settle=0.3)
+    assert step_error is None, step_error
+    assert answer.get("status") == 200, answer
+    here = rows(net.city.app, Case, Case.id == here.id)[0]
+    assert here.status == "approved"
+    kinds = sorted(m.kind for m in rows(net.city.app, OutboxMessage, OutboxMessage.peer == COUNTY,
+                                        OutboxMessage.status == "pending"))
+    assert "result" in kinds and "progress" in kinds, kinds
