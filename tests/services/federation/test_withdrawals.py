@@ -27,7 +27,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def net_收件(tmp_path, monkeypatch, request):
+def net_收件(tmp_path, monkeypatch, request, db_url):
     """The harness with a city whose process receives (收件, status ``received``) before it accepts (the
     fixture's city accepts when its first step is reached): a variant of the fixture, in tmp_path."""
     root = tmp_path / "processes"
