@@ -402,13 +402,17 @@ def apply_result(env) -> tuple[dict, int | None]:
                "by": {"region": env.sender, "level": p.level if p else level_of(env.sender), "name": name}}
     record_event(case, f"fed:{env.sender}", "federation", opinion=f"{name}{RESULT_DECISIONS[decision]}",
                  data_change={"kind": "result", **env.body})
+    up = up_peer() if case.origin_region else None
+    if up is not None:
+        # the line goes down to the origin (before the case's own result: the applicant reads the upper
+        # level's step first), then the step reports up: take the link up first, as every step's status
+        # hooks do (report up, then progress down); the other way round deadlocks with such a step
+        outbox.lock_link(CHANNEL, up.region)
+    doc_no = env.body.get("doc_no")
+    suffix = f"（{name}，文号 {doc_no.strip()[:60]}）" if isinstance(doc_no, str) and doc_no.strip() else f"（{name}）"
+    tell(case, f"result:{env.sender}:{decision}", f"{_level(env.sender)}{RESULT_DECISIONS[decision]}{suffix}")
     try:
         deliver_message(case.instance_id, "result", payload, actor=f"fed:{env.sender}")
     except Conflict as exc:
         raise _bad("not_waiting", f"办件 {case.case_no} 未在等待上级结果：{exc}", 409) from None
-    # told after the step: the step's status hooks write to the outbox's links as every step does (its
-    # report up, then its progress down); the line down first would take them the other way round
-    doc_no = env.body.get("doc_no")
-    suffix = f"（{name}，文号 {doc_no.strip()[:60]}）" if isinstance(doc_no, str) and doc_no.strip() else f"（{name}）"
-    tell(case, f"result:{env.sender}:{decision}", f"{_level(env.sender)}{RESULT_DECISIONS[decision]}{suffix}")
     return {"ok": True}, case.id

@@ -129,7 +129,7 @@ def enqueue(channel: str, peer: str, kind: str, payload: dict, *, case_id: int |
         raise ValueError(f"unknown outbox channel {channel!r}")
     if not peer or len(peer) > 64 or not kind or len(kind) > 32 or len(order_key) > 64:
         raise ValueError("peer (1–64), kind (1–32) and order_key (≤64) characters")
-    link = _lock_link(channel, peer)  # first: a concurrent writer of the same key commits before we look
+    link = lock_link(channel, peer)  # first: a concurrent writer of the same key commits before we look
     if key is not None and db.session.execute(
             select(OutboxMessage.id).where(OutboxMessage.key == key)).first() is not None:
         return None
@@ -144,7 +144,9 @@ def enqueue(channel: str, peer: str, kind: str, payload: dict, *, case_id: int |
     return message
 
 
-def _lock_link(channel: str, peer: str) -> OutboxLink:
+def lock_link(channel: str, peer: str) -> OutboxLink:
+    """The link's row, locked until the caller commits (created if need be). ``enqueue`` takes it; a
+    caller that will write to several links takes them first in the order every step does."""
     _create_link(channel, peer)
     return lock_one(OutboxLink, OutboxLink.channel == channel, OutboxLink.peer == peer)
 
