@@ -10,8 +10,8 @@ deemed timer belongs to the whole step, so every department that has not answere
 those the step reaches while it completes them included."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -30,6 +30,28 @@ from tests.web.api.helpers import Api
 START = {"amount": 5, "project_name": "示范项目"}
 DONE = {"decision": "approve", "opinion": "评估完成"}
 REASON = "逾期未回复，视为同意"
+
+
+@contextmanager
+def fixture_case(db_url, process_id: str, *users: tuple[str, str], **config):
+    """A case of ``process_id`` (tests/fixtures/phase_deemed) started on Monday 2 March 09:00, with the
+    applicant and ``users`` ((name, group), …): yields (app, api, clock, case id)."""
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=BEIJING))   # Monday
+    app = make_app(db_url, CLOCK=clock, **config,
+                   PROCESSES_DIR=str(FIXTURES / "phase_deemed" / "processes"), FORMS_DIR=str(FIXTURES / "forms"))
+    try:
+        deploy_all(app)
+        api = Api(app)
+        api.user("alice", "applicant")
+        for name, group in users:
+            api.user(name, groups=[group])
+        r = api.post("alice", "/api/cases", json={"process_id": process_id, "data": START})
+        assert r.status_code == 201, r.json
+        yield app, api, clock, r.json["id"]
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def _stored(app, case_id):
@@ -57,17 +79,8 @@ def _stored(app, case_id):
 
 @pytest.mark.parametrize("cache", [0, 256])
 def test_a_deemed_completion_after_a_phase_end_keeps_the_moved_timer(db_url, cache):
-    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))   # Monday
-    app = make_app(db_url, CLOCK=clock, WORKFLOW_CACHE_SIZE=cache,
-                   PROCESSES_DIR=str(FIXTURES / "phase_deemed" / "processes"), FORMS_DIR=str(FIXTURES / "forms"))
-    try:
-        deploy_all(app)
-        api = Api(app)
-        api.user("alice", "applicant")
-        api.user("inv", groups=["investment"])
-        r = api.post("alice", "/api/cases", json={"process_id": "t_phase_deemed", "data": START})
-        assert r.status_code == 201, r.json
-        case_id = r.json["id"]
+    with fixture_case(db_url, "t_phase_deemed", ("inv", "investment"),
+                      WORKFLOW_CACHE_SIZE=cache) as (app, api, clock, case_id):
         revision, _, rows, *_ = _stored(app, case_id)
         reminder = rows["reminder"]
         # the 会签's 5 working days end on Monday 9 March 17:00; nobody ran the scheduler since. The 技术评估
@@ -92,24 +105,10 @@ def test_a_deemed_completion_after_a_phase_end_keeps_the_moved_timer(db_url, cac
         assert rows["reminder"] == moved, "the reminder's row lost the phase's days"
         assert state_timers["reminder"] == moved, "the stored state lost the phase's days"
         assert ready == tasks and len(tasks) == 1   # 审查
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_a_sequential_countersign_is_deemed_to_its_last_department(db_url):
-    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))   # Monday
-    app = make_app(db_url, CLOCK=clock,
-                   PROCESSES_DIR=str(FIXTURES / "phase_deemed" / "processes"), FORMS_DIR=str(FIXTURES / "forms"))
-    try:
-        deploy_all(app)
-        api = Api(app)
-        api.user("alice", "applicant")
-        api.user("eco", groups=["cs_ecology"])
-        r = api.post("alice", "/api/cases", json={"process_id": "t_seq_deemed", "data": START})
-        assert r.status_code == 201, r.json
-        case_id = r.json["id"]
+    with fixture_case(db_url, "t_seq_deemed", ("eco", "cs_ecology")) as (app, api, clock, case_id):
         api.complete_first("eco", {"cs": {"agree": "yes", "opinion": "同意。"}}, element="consult")
         clock.set(datetime(2026, 3, 9, 17, 0, 30, tzinfo=BEIJING))   # 5 working days after Monday 2 March
         with app.app_context():
@@ -123,26 +122,13 @@ def test_a_sequential_countersign_is_deemed_to_its_last_department(db_url):
                            (2, "completed", "system", "deemed")]
         _, _, _, ready, tasks = _stored(app, case_id)
         assert ready == tasks and len(tasks) == 1   # 审查
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_an_instance_the_step_cancels_meanwhile_is_not_reported_as_not_deemed(db_url):
     """t_cc_deemed.bpmn: the 会签 ends when two departments have answered. Deemed, the first two complete it
     and the third is cancelled by the step; the trail has no ``deemed_skipped`` for it (it was not left
     open, nothing failed)."""
-    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))   # Monday
-    app = make_app(db_url, CLOCK=clock,
-                   PROCESSES_DIR=str(FIXTURES / "phase_deemed" / "processes"), FORMS_DIR=str(FIXTURES / "forms"))
-    try:
-        deploy_all(app)
-        api = Api(app)
-        api.user("alice", "applicant")
-        r = api.post("alice", "/api/cases", json={"process_id": "t_cc_deemed", "data": START})
-        assert r.status_code == 201, r.json
-        case_id = r.json["id"]
+    with fixture_case(db_url, "t_cc_deemed") as (app, api, clock, case_id):
         clock.set(datetime(2026, 3, 9, 17, 0, 30, tzinfo=BEIJING))
         with app.app_context():
             assert drain() == 1
@@ -156,7 +142,3 @@ def test_an_instance_the_step_cancels_meanwhile_is_not_reported_as_not_deemed(db
             db.session.remove()
         assert consult == [(0, "completed", "system"), (1, "completed", "system"), (2, "cancelled", None)]
         assert trail == ["deemed", "complete", "complete"]
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()

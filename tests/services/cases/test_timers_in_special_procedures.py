@@ -4,44 +4,17 @@ due while the procedure runs does not fire then; when the procedure ends it move
 procedure lasted, as the step's own deadline does, and fires at that time. The countersign's 视为同意 is
 held alike: no department is deemed consenting while the clock stands."""
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Case, CaseEvent, HumanTask, Timer
+from app.models import Case, CaseEvent, HumanTask, ProcessInstance, Timer
 from app.services.cases.timers import drain, next_due
-from app.services.common.clock import FakeClock
-from tests.conftest import deploy_all, make_app
 from tests.services.portal.h3_helpers import START
-from tests.web.api.helpers import Api
+from tests.services.cases.test_deemed_steps import ACCEPT, BJ, api, clock  # noqa: F401 (fixtures)
 
-BJ = ZoneInfo("Asia/Shanghai")
-ACCEPT = {"window_decision": "accept", "paper_received": True, "window_opinion": "材料齐全，予以受理。"}
 REVIEW = {"review_points": ["planning"], "entrust_assessment": "no", "cs_depts": ["cs_ecology", "cs_emergency"],
           "review_opinion": "拟征求有关部门意见。"}
-
-
-@pytest.fixture
-def clock():
-    return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=BJ))  # Monday
-
-
-@pytest.fixture
-def api(db_url, clock):
-    app = make_app(db_url, CLOCK=clock)
-    deploy_all(app)
-    a = Api(app)
-    a.user("alice", "applicant")
-    a.user("w1", groups=["window"])
-    a.user("inv", groups=["investment"])
-    a.user("u_eco", groups=["cs_ecology"])
-    a.user("u_em", groups=["cs_emergency"])
-    yield a
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def accepted_case(api) -> int:
@@ -108,7 +81,7 @@ def test_no_department_is_deemed_consenting_while_the_clock_stands(api, clock):
     api.complete_first("inv", REVIEW, element="division_review")
     # 7 working days after Monday 2 March: Wednesday 11 March, 17:00
     assert timers(api, case_id, "countersign_deemed") == [("waiting", datetime(2026, 3, 11, 17, 0))]
-    proc = special(api, clock, case_id, datetime(2026, 3, 4, 10, 0, tzinfo=BJ), who="u_eco")
+    proc = special(api, clock, case_id, datetime(2026, 3, 4, 10, 0, tzinfo=BJ), who="u_cs_ecology")
     assert run_scheduler(api, clock, datetime(2026, 3, 12, 9, 0, tzinfo=BJ)) == 0
     with api.app.app_context():
         states = sorted(t.state for t in db.session.execute(select(HumanTask).where(
@@ -116,7 +89,7 @@ def test_no_department_is_deemed_consenting_while_the_clock_stands(api, clock):
         assert db.session.get(Case, case_id).status == "special_procedure"
     assert states == ["ready", "ready"] and actions(api, case_id, "deemed") == []
     # ended Friday 13 March: 7 working days (5, 6, 9–13 March) not counted
-    assert end_special(api, clock, proc, datetime(2026, 3, 13, 10, 0, tzinfo=BJ), who="u_eco")["counted_days"] == 7
+    assert end_special(api, clock, proc, datetime(2026, 3, 13, 10, 0, tzinfo=BJ), who="u_cs_ecology")["counted_days"] == 7
     assert timers(api, case_id, "countersign_deemed") == [("waiting", datetime(2026, 3, 20, 17, 0))]
     assert run_scheduler(api, clock, datetime(2026, 3, 20, 17, 1, tzinfo=BJ)) == 1
     assert actions(api, case_id, "deemed") == ["deemed"]
@@ -134,7 +107,6 @@ def test_a_procedure_ended_while_an_administrator_holds_the_case_moves_its_froze
     assert end_special(api, clock, proc, datetime(2026, 3, 17, 10, 0, tzinfo=BJ))["counted_days"] == 10
     assert timers(api, case_id, "division_review_remind") == [("suspended", datetime(2026, 3, 20, 9, 0))]
     with api.app.app_context():
-        from app.models import ProcessInstance
         assert db.session.get(ProcessInstance, db.session.get(Case, case_id).instance_id).status == "suspended"
         db.session.remove()
     assert api.post("admin", f"/api/cases/{case_id}/resume", json={"reason": "核查完毕"}).status_code == 200
