@@ -59,3 +59,23 @@ def behind_a_step(app, hold, operation, write, *, settle: float) -> tuple[dict, 
     other.join(60)
     assert not other.is_alive()
     return answer, step_error
+
+
+def at_once(call, n: int = 2) -> list:
+    """``call()`` from ``n`` threads released together; what each returned (an exception: its repr)."""
+    answers: list = []
+    gate = threading.Barrier(n)
+
+    def one():
+        gate.wait()
+        try:
+            answers.append(call())
+        except Exception as exc:   # reported to the caller: a thread's exception would be lost
+            answers.append(repr(exc))
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads)
+    return answers

@@ -7,7 +7,6 @@ retry is staged with the step's locks, tests/services/cases/lock_race.py)."""
 from __future__ import annotations
 
 import shutil
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +20,7 @@ from app.services.design.designer import open_matter
 from app.services.identity.actors import Actor
 from app.services.trail.verify import verify
 from tests.conftest import ROOT, deploy_all, make_app
-from tests.services.cases.lock_race import behind_a_step
+from tests.services.cases.lock_race import at_once, behind_a_step
 from tests.services.portal.h3_helpers import START
 from tests.web.api.helpers import Api
 
@@ -95,18 +94,7 @@ def retry(api, incident_id, data=None):
 def test_the_incident_names_its_step_and_two_retries_at_once_apply_once(api):
     case_id, incident = stopped_case(api)
     assert snapshot(api.app, case_id) == ("accepted", "error", [], [("open", 0)], 0, 0)
-    answers = []
-    gate = threading.Barrier(2)
-
-    def one():
-        gate.wait()
-        answers.append(retry(api, incident["id"], {"cs_skip": []}).status_code)
-    threads = [threading.Thread(target=one) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert sorted(answers) == [200, 409]
+    assert sorted(at_once(lambda: retry(api, incident["id"], {"cs_skip": []}).status_code)) == [200, 409]
     # applied once: the countersign opened once for each department, one retry in the trail
     assert snapshot(api.app, case_id) == ("accepted", "running", ["countersign", "countersign"],
                                           [("resolved", 1)], 1, 1)

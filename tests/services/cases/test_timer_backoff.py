@@ -13,6 +13,7 @@ from app.models import Case, CaseEvent, Incident, ProcessInstance, Timer
 from app.services.cases.timers import drain, next_due
 from app.services.common.clock import FakeClock
 from tests.conftest import fixture_api
+from tests.services.cases.lock_race import at_once
 
 BJ = ZoneInfo("Asia/Shanghai")
 
@@ -115,8 +116,8 @@ def test_a_failing_timer_backs_off_with_one_incident_and_fires_once_fixed(api, c
 
 
 
-def test_two_retries_of_a_timer_incident_at_once_answer_one_200_and_one_409(api, clock):
-    import threading
+def failed_timer_case(api, clock) -> int:
+    """A case whose timer came due and could not fire (its stored state made unreadable): one open incident."""
     due = (clock() + timedelta(minutes=1)).isoformat()
     bad = api.post("alice", "/api/cases", json={"process_id": "t_sleep", "data": {
         "amount": 1, "project_name": "坏状态", "fire_at": due}}).json["id"]
@@ -124,20 +125,14 @@ def test_two_retries_of_a_timer_incident_at_once_answer_one_200_and_one_409(api,
     clock.advance(minutes=2)
     with api.app.app_context():
         assert drain() == 0
+    return bad
+
+
+def test_two_retries_of_a_timer_incident_at_once_answer_one_200_and_one_409(api, clock):
+    bad = failed_timer_case(api, clock)
     [incident] = api.get("inspector", "/api/incidents").json
     url = f"/api/incidents/{incident['id']}/retry"
-    answers = []
-    gate = threading.Barrier(2)
-
-    def one():
-        gate.wait()
-        answers.append(api.post("admin", url, json={}).status_code)
-    threads = [threading.Thread(target=one) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert sorted(answers) == [200, 409]
+    assert sorted(at_once(lambda: api.post("admin", url, json={}).status_code)) == [200, 409]
     assert incidents(api.app) == [(bad, "open", 1, 1)] and events(api.app, bad, "retry") == 1
     assert timer_of(api.app, bad)[2] is None   # due again: the scheduler's next run tries it
     with api.app.app_context():
@@ -149,13 +144,7 @@ def test_two_retries_of_a_timer_incident_at_once_answer_one_200_and_one_409(api,
 def test_a_resumed_case_whose_only_incident_is_a_timers_goes_on_as_it_was(api, clock):
     """A timer incident says the scheduler could not fire the timers, not that the process stopped: the
     instance stays waiting (messages, 撤回 go on); suspended and resumed, it is waiting again, not ``error``."""
-    due = (clock() + timedelta(minutes=1)).isoformat()
-    bad = api.post("alice", "/api/cases", json={"process_id": "t_sleep", "data": {
-        "amount": 1, "project_name": "坏状态", "fire_at": due}}).json["id"]
-    set_format(api.app, bad, 2)
-    clock.advance(minutes=2)
-    with api.app.app_context():
-        assert drain() == 0
+    bad = failed_timer_case(api, clock)
     assert incidents(api.app) == [(bad, "open", 1, 0)]
 
     def status():
