@@ -37,6 +37,11 @@ class Conflict(DomainError):
 CONCURRENT_CHANGE = "办件同时有其他操作，本次操作未生效，请刷新后重试 (concurrent change)"
 
 
+class ConcurrentChange(Conflict):
+    """The transaction lost to a concurrent one on the same rows and was rolled back whole: nothing is
+    wrong with the request, and trying it again may succeed (app/services/common/db_support.rolled_back)."""
+
+
 class ValidationError(DomainError):
     """Bad input; ``details`` maps field names to lists of messages."""
     status = 422

@@ -105,16 +105,22 @@ def _new_transaction(session, transaction) -> None:
 def remember_written(inst: ProcessInstance) -> None:
     """After the commit: keep the workflow whose state was stored last for ``inst``, under the revision it
     was stored as (if the instance is still at that revision)."""
-    got = db.session.info.get(WRITTEN, {}).get(inst.id)
-    if got is not None and got[0] == inst.revision:
+    got = _written(inst)
+    if got is not None:
         engine().remember(inst.id, *got)
 
 
 def last_written(inst: ProcessInstance, stepped):
     """The workflow whose state this transaction stored last for ``inst`` (``stepped`` if none is known):
     what the next step of the same transaction goes on from."""
+    got = _written(inst)
+    return got[1] if got is not None else stepped
+
+
+def _written(inst: ProcessInstance) -> tuple | None:
+    """(revision, workflow) stored last for ``inst`` in this transaction, if the instance is at that revision."""
     got = db.session.info.get(WRITTEN, {}).get(inst.id)
-    return got[1] if got is not None and got[0] == inst.revision else stepped
+    return got if got is not None and got[0] == inst.revision else None
 
 
 def load_workflow(inst: ProcessInstance):

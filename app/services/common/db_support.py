@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ...domain.errors import CONCURRENT_CHANGE, Conflict
+from ...domain.errors import CONCURRENT_CHANGE, ConcurrentChange
 from ...extensions import db
 
 
@@ -54,10 +54,11 @@ def lost_to_another(exc: BaseException) -> bool:
 
 def rolled_back(exc: BaseException) -> None:
     """After a failed transaction: roll it back; one that lost to a concurrent change is raised again as
-    the Conflict it is for the user (refused like any other refusal: the page's message, HTTP 409)."""
+    the ConcurrentChange it is (a Conflict for the user, refused like any other refusal: the page's
+    message, HTTP 409; a message from another platform is answered so that it is sent again)."""
     db.session.rollback()
     if lost_to_another(exc):
-        raise Conflict(CONCURRENT_CHANGE) from exc
+        raise ConcurrentChange(CONCURRENT_CHANGE) from exc
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from ...extensions import db
 from ...models.exchange import InboxMessage, InboxRefusal
 from ..common.clock import clock_now
-from ..common.db_support import insert_once
+from ..common.db_support import insert_once, rolled_back
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def receive(channel: str, peer: str, message_id: str, seq: int | None, kind: str
     (the answer to the sender, the case it concerns or None). Returns (answer, duplicate). Commits.
     A ``Refusal`` raised by ``apply`` (or a sequence number reused) rolls everything back, is recorded
     with ``refuse`` and raised again; any other exception rolls back and propagates (the sender
-    retries)."""
+    retries), a race lost to another change of the case as ``ConcurrentChange``."""
     key = f"{channel}:{peer}:{message_id}"
     try:
         first = _answer(key)
@@ -76,8 +76,8 @@ def receive(channel: str, peer: str, message_id: str, seq: int | None, kind: str
         db.session.rollback()
         refuse(channel, peer, message_id, kind, refusal.code, refusal.message, remote_addr)
         raise
-    except BaseException:
-        db.session.rollback()
+    except BaseException as exc:
+        rolled_back(exc)   # a lost race: ConcurrentChange
         raise
 
 

@@ -7,10 +7,8 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ...domain.errors import DomainError
-from ...services.common.db_support import lost_to_another
+from ...domain.errors import ConcurrentChange, DomainError
 from ...services.federation.peers import FederationNotConfigured, whoami
 from ...services.federation.protocol import KINDS, LEVELS, ProtocolError
 from ...services.federation.transport import accept, ping_answer
@@ -106,11 +104,9 @@ class Messages(MethodView):
             return refusal_answer(exc)
         except FederationNotConfigured as exc:
             return refusal_answer(ProtocolError("not_configured", str(exc), 503))
-        except (IntegrityError, OperationalError) as exc:
+        except ConcurrentChange:
             # lost to another change of the case (the inbox rolled it back whole): not the message's
             # fault, and a 4xx would make it the sender's dead letter; a 5xx is sent again
-            if not lost_to_another(exc):
-                raise
             return refusal_answer(ProtocolError("concurrent_change", "办件同时有其他操作，本条消息未生效，请稍后重发 "
                                                 "(concurrent change: nothing applied, send it again)", 503))
         return {"answer": answer, "duplicate": duplicate}
