@@ -79,3 +79,33 @@ def at_once(call, n: int = 2) -> list:
         thread.join(60)
     assert not any(thread.is_alive() for thread in threads)
     return answers
+
+
+def in_a_deadlock(app, db_url: str, case_id: int, instance_id: int, operation) -> dict:
+    """A real deadlock on PostgreSQL: another connection locks the case, ``operation()`` (returning a dict)
+    runs in a thread until it waits for a lock, then the other connection asks for the instance. The other
+    waits with a long deadlock_timeout, so PostgreSQL ends the operation's transaction, never the other's.
+    Returns what the operation returned (``error``: what it raised)."""
+    import psycopg
+    answer: dict = {}
+
+    def run():
+        try:
+            answer.update(operation())
+        except Exception as exc:   # reported to the caller: a thread's exception would be lost
+            answer["error"] = repr(exc)
+
+    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as other:
+        other.execute("SET deadlock_timeout = '30s'")
+        other.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case_id,))
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not waiting_for_lock(app):   # the operation waits for the case
+            assert time.monotonic() < deadline and thread.is_alive(), answer
+            time.sleep(0.02)
+        other.execute("SELECT id FROM process_instances WHERE id = %s FOR UPDATE", (instance_id,))
+        other.rollback()
+    thread.join(60)
+    assert not thread.is_alive()
+    return answer

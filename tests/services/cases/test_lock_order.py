@@ -9,9 +9,6 @@ instance locked first, the operation waits, then does its work. On SQLite BEGIN 
 transactions whole; the test runs there too."""
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 from sqlalchemy import update
 
@@ -19,7 +16,7 @@ from app.extensions import db
 from app.models import Case, ProcessInstance
 from app.services.common.db_support import lock_one
 from tests.conftest import add_user
-from tests.services.cases.lock_race import behind_a_step, waiting_for_lock
+from tests.services.cases.lock_race import behind_a_step, in_a_deadlock
 from tests.services.trail.helpers import close, trail_api
 from tests.services.trail.test_reset_chain import _accepted_case
 from tests.web.api.test_shipped_processes import user_for
@@ -79,7 +76,6 @@ def test_a_deadlock_all_the_same_is_a_409_and_changes_nothing(db_url):
     step is answered 409 and nothing of it is written."""
     if not db_url.startswith("postgresql"):
         pytest.skip("a deadlock between row locks: PostgreSQL (SQLite's BEGIN IMMEDIATE orders transactions whole)")
-    import psycopg
     api = trail_api(db_url)
     try:
         case, _, _ = _accepted_case(api)
@@ -89,29 +85,14 @@ def test_a_deadlock_all_the_same_is_a_409_and_changes_nothing(db_url):
             inst_id = db.session.get(Case, case["id"]).instance_id
             trail_seq = db.session.get(Case, case["id"]).trail_seq
             db.session.remove()
-        answer: dict = {}
 
         def step():
-            try:
-                r = api.post(reviewer, f"/api/tasks/{review['id']}/complete",
-                             json={"data": {"review_opinion": "同意", "entrust_assessment": "no",
-                                            "review_points": ["security"], "cs_depts": ["cs_ecology"]}})
-                answer["status"], answer["body"] = r.status_code, r.json
-            except Exception as exc:   # reported below
-                answer["error"] = exc
+            r = api.post(reviewer, f"/api/tasks/{review['id']}/complete",
+                         json={"data": {"review_opinion": "同意", "entrust_assessment": "no",
+                                        "review_points": ["security"], "cs_depts": ["cs_ecology"]}})
+            return {"status": r.status_code, "body": r.json}
 
-        with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as other:
-            other.execute("SET deadlock_timeout = '30s'")
-            other.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case["id"],))
-            thread = threading.Thread(target=step)
-            thread.start()
-            deadline = time.monotonic() + 20
-            while not waiting_for_lock(api.app):   # the step waits for the case
-                assert time.monotonic() < deadline and thread.is_alive(), answer
-                time.sleep(0.02)
-            other.execute("SELECT id FROM process_instances WHERE id = %s FOR UPDATE", (inst_id,))
-            other.rollback()
-        thread.join(60)
+        answer = in_a_deadlock(api.app, db_url, case["id"], inst_id, step)
         assert "error" not in answer, answer
         assert answer["status"] == 409, answer
         assert "同时有其他操作" in answer["body"]["message"]

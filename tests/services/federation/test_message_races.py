@@ -23,7 +23,7 @@ from app.models.exchange import InboxMessage, OutboxMessage
 from app.services.cases.steps import record_event
 from app.services.common.db_support import lock_one
 from app.services.trail.verify import verify
-from tests.services.cases.lock_race import behind_a_step
+from tests.services.cases.lock_race import behind_a_step, in_a_deadlock
 from tests.services.federation.test_forwarding import CITY, COUNTY, count, deliver, net, rows  # noqa: F401
 from tests.services.federation.test_withdrawals import forwarded
 
@@ -92,38 +92,13 @@ def test_a_message_the_database_ends_in_a_deadlock_is_sent_again_not_dead(net, d
     letter), the sender retries and the next attempt is applied once."""
     if not db_url.startswith("postgresql"):
         pytest.skip("a deadlock between row locks: PostgreSQL (SQLite's BEGIN IMMEDIATE orders transactions whole)")
-    import threading
-    import time
-
-    import psycopg
-
     from app.services.messaging import outbox
-    from tests.services.cases.lock_race import waiting_for_lock
 
     case, here = forwarded(net)
     with net.county.app.app_context():
         inst_id = db.session.get(Case, case["id"]).instance_id
         db.session.remove()
-    answer: dict = {}
-
-    def run():
-        try:
-            answer.update(deliver(net.city.app))
-        except Exception as exc:   # reported below
-            answer["error"] = repr(exc)
-
-    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as other:
-        other.execute("SET deadlock_timeout = '30s'")
-        other.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case["id"],))
-        thread = threading.Thread(target=run)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not waiting_for_lock(net.county.app):   # the message waits for the case
-            assert time.monotonic() < deadline and thread.is_alive(), answer
-            time.sleep(0.02)
-        other.execute("SELECT id FROM process_instances WHERE id = %s FOR UPDATE", (inst_id,))
-        other.rollback()
-    thread.join(60)
+    answer = in_a_deadlock(net.county.app, db_url, case["id"], inst_id, lambda: deliver(net.city.app))
     assert "error" not in answer, answer
     (first, *_) = rows(net.city.app, OutboxMessage, OutboxMessage.peer == COUNTY)
     assert (first.status, first.failures) == ("pending", 1), (first.status, first.last_error)
