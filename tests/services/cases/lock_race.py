@@ -23,32 +23,43 @@ def waiting_for_lock(app) -> bool:
             db.session.remove()
 
 
+def _started(operation) -> tuple[threading.Thread, dict]:
+    """``operation()`` (returning a dict) running in a thread; the dict it returns is filled in
+    (``error``: what it raised: a thread's exception would be lost)."""
+    answer: dict = {}
+
+    def run():
+        try:
+            answer.update(operation())
+        except Exception as exc:
+            answer["error"] = repr(exc)
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, answer
+
+
+def _until_waiting(app, thread: threading.Thread, answer: dict) -> None:
+    """Until a session of the database waits for a row lock (PostgreSQL), at most 20 s."""
+    deadline = time.monotonic() + 20
+    while not waiting_for_lock(app):
+        assert time.monotonic() < deadline and thread.is_alive(), answer
+        time.sleep(0.02)
+
+
 def behind_a_step(app, hold, operation, write, *, settle: float) -> tuple[dict, str | None]:
     """In one transaction ``hold()`` takes the locks a step takes first; ``operation()`` (returning a dict,
     e.g. the answer's status) runs in a thread until it waits for a lock (PostgreSQL; SQLite: 0.3 s), and
     ``settle`` seconds more; then ``write()`` writes what the step writes and the transaction commits.
     Returns what the operation returned (``error``: what it raised) and the step's error (None when it
     committed)."""
-    answer: dict = {}
-
-    def run():
-        try:
-            answer.update(operation())
-        except Exception as exc:   # reported to the caller: a thread's exception would be lost
-            answer["error"] = repr(exc)
-
     step_error = None
     with app.app_context():
         hold()
-        other = threading.Thread(target=run)
-        other.start()
+        other, answer = _started(operation)
         if is_sqlite():
             time.sleep(0.3)
         else:
-            deadline = time.monotonic() + 20
-            while not waiting_for_lock(app):
-                assert time.monotonic() < deadline and other.is_alive(), answer
-                time.sleep(0.02)
+            _until_waiting(app, other, answer)
             time.sleep(settle)   # had it taken a lock the step wants, it would hold it now
         try:
             write()
@@ -87,23 +98,11 @@ def in_a_deadlock(app, db_url: str, case_id: int, instance_id: int, operation) -
     waits with a long deadlock_timeout, so PostgreSQL ends the operation's transaction, never the other's.
     Returns what the operation returned (``error``: what it raised)."""
     import psycopg
-    answer: dict = {}
-
-    def run():
-        try:
-            answer.update(operation())
-        except Exception as exc:   # reported to the caller: a thread's exception would be lost
-            answer["error"] = repr(exc)
-
     with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as other:
         other.execute("SET deadlock_timeout = '30s'")
         other.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case_id,))
-        thread = threading.Thread(target=run)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not waiting_for_lock(app):   # the operation waits for the case
-            assert time.monotonic() < deadline and thread.is_alive(), answer
-            time.sleep(0.02)
+        thread, answer = _started(operation)
+        _until_waiting(app, thread, answer)   # the operation waits for the case
         other.execute("SELECT id FROM process_instances WHERE id = %s FOR UPDATE", (instance_id,))
         other.rollback()
     thread.join(60)
