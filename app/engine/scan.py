@@ -122,7 +122,12 @@ class PlatformWorkflow(BpmnWorkflow):
     """The platform's top workflow: SpiffWorkflow's, with ``get_tasks`` by state (and ``manual``) from
     the root answered by ``tasks_in_state``. SpiffWorkflow asks it for the ready tasks at every pass
     of ``do_engine_steps`` (several a step, more when a process ends), and each walk went through the
-    whole history with the iterator's per-task bookkeeping. Stored as ``BpmnWorkflow`` (serializer.py)."""
+    whole history with the iterator's per-task bookkeeping. Stored as ``BpmnWorkflow`` (serializer.py).
+
+    ``timers_held_at``: set by the caller for one step (not stored): the timers do not see a time past
+    it (the case's clock stopped then: timers.py)."""
+
+    timers_held_at = None
 
     def get_tasks(self, first_task=None, **kwargs):
         if first_task is None and kwargs.keys() <= _FAST_FILTERS:

@@ -13,6 +13,14 @@ def _now(my_task):
     return my_task.workflow.script_engine.clock().astimezone(timezone.utc)
 
 
+def _fire_now(my_task):
+    """The time a timer compares its due time with: the clock, unless the workflow's timers are held
+    (a special procedure stopped the case's clock at ``timers_held_at``; the hold ends by moving them)."""
+    now = _now(my_task)
+    held = getattr(my_task.workflow.top_workflow, "timers_held_at", None)
+    return now if held is None or held >= now else held.astimezone(timezone.utc)
+
+
 class ClockedTimeDate(TimeDateEventDefinition):
     def has_fired(self, my_task):
         event_value = my_task._get_internal_data("event_value")
@@ -28,7 +36,7 @@ class ClockedTimeDate(TimeDateEventDefinition):
                 my_task._set_internal_data(deemed_unscheduled=str(exc)[:500])
                 return False
             my_task._set_internal_data(event_value=event_value)
-        if TimerEventDefinition.parse_time_or_duration(event_value) <= _now(my_task):
+        if TimerEventDefinition.parse_time_or_duration(event_value) <= _fire_now(my_task):
             my_task._set_internal_data(event_fired=True)
         return my_task._get_internal_data("event_fired", False)
 
@@ -42,7 +50,7 @@ class ClockedDuration(DurationTimerEventDefinition):
             start = _now(my_task)
             event_value = (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
             my_task._set_internal_data(event_value=event_value)
-        if TimerEventDefinition.get_datetime(event_value) <= _now(my_task):
+        if TimerEventDefinition.get_datetime(event_value) <= _fire_now(my_task):
             my_task._set_internal_data(event_fired=True)
         return my_task._get_internal_data("event_fired", False)
 

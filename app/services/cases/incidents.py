@@ -63,7 +63,7 @@ def retry_incident(actor: Actor, incident_id: int, data: dict | None = None) -> 
             _retry_timers(actor, inst, case, incident)
             db.session.commit()
             return incident
-        wf = load_workflow(inst)
+        wf = load_workflow(inst, case)
         result = engine().retry(wf, data)
         incident.retries += 1
         record_event(case, actor.username, "retry", element_id=incident.element_id,

@@ -86,7 +86,7 @@ def deliver_message(instance_id: int, name: str, payload: dict, *, actor: str = 
         raise Conflict(f"流程实例当前状态为 {inst.status}，不能接收消息「{name}」",
                        details={"status": inst.status, "message": name})
     case = db.session.execute(select(Case).where(Case.instance_id == inst.id)).scalar_one_or_none()
-    wf = load_workflow(inst)
+    wf = load_workflow(inst, case)
     catchers = engine().message_catchers(wf, name)
     try:
         result = engine().deliver(wf, name, payload, correlation)

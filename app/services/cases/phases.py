@@ -34,10 +34,10 @@ from ..common.clock import BEIJING
 from ..messaging.notify import notify_applicant
 from .hooks import on_step
 from .special_procedures import SUSPENDING_KINDS, shift_case
-from .steps import now, record_event, set_case_status
+from .steps import PHASE_HANDLER, now, record_event, set_case_status
 
 #: the handler of a phase's procedure: a manual one always has a staff member's name
-SYSTEM = "system"
+SYSTEM = PHASE_HANDLER
 
 
 @on_step

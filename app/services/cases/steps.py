@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, event, or_, select, update
+from sqlalchemy import delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...domain.case_status import CaseStatus, can_transition
@@ -26,6 +26,7 @@ from ...models import (
     OutboundMessage,
     ProcessInstance,
     ProcessVersion,
+    SpecialProcedure,
     TaskCandidate,
     Timer,
 )
@@ -123,16 +124,37 @@ def _written(inst: ProcessInstance) -> tuple | None:
     return got if got is not None and got[0] == inst.revision else None
 
 
-def load_workflow(inst: ProcessInstance):
+#: the handler of a phase's special procedure (``phases.SYSTEM``); a person's always has a staff name
+PHASE_HANDLER = "system"
+
+
+def load_workflow(inst: ProcessInstance, case: Case | None = None):
     """The workflow of a (locked) instance: from the engine cache when it holds this revision.
-    Should the transaction roll back, the workflow is dropped from the cache (see above)."""
+    Should the transaction roll back, the workflow is dropped from the cache (see above).
+
+    ``case``: the instance's case, for a step. While a special procedure a person started holds the
+    case's clock, its timers are held with it (``timers_held_at``): SpiffWorkflow refreshes every timer
+    of the workflow at each step, and one due during the hold must not fire because a person stepped
+    (the scheduler holds them alike: ``timers._held``). They move with the clock when it ends."""
     db.session.info.setdefault("loaded_instances", set()).add(inst.id)
     wf = engine().take_cached(inst.id, inst.revision)
-    if wf is not None:
-        return wf
-    pair = engine().spec(inst.version_id, lambda: db.session.execute(
-        select(ProcessVersion.spec_json).where(ProcessVersion.id == inst.version_id)).scalar_one())
-    return engine().load(pair, inst.state)
+    if wf is None:
+        pair = engine().spec(inst.version_id, lambda: db.session.execute(
+            select(ProcessVersion.spec_json).where(ProcessVersion.id == inst.version_id)).scalar_one())
+        wf = engine().load(pair, inst.state)
+    wf.timers_held_at = timers_held_at(case)
+    return wf
+
+
+def timers_held_at(case: Case | None) -> datetime | None:
+    """When the clock of ``case`` stopped for the special procedures people started and that still run
+    (None: it runs, or only a phase of the process — handler ``system`` — stopped it). No statement
+    unless the case's clock is suspended."""
+    if case is None or case.clock_state != "suspended":
+        return None
+    return db.session.execute(select(func.min(SpecialProcedure.started_at)).where(
+        SpecialProcedure.case_id == case.id, SpecialProcedure.status == "running",
+        SpecialProcedure.handler != PHASE_HANDLER)).scalar()
 
 
 def record_event(case: Case | None, actor: str, action: str, **fields) -> None:

@@ -137,7 +137,7 @@ def return_targets(task: HumanTask) -> list[dict]:
 
 def _reset(actor: Actor, inst, case, target_id: str, assignee: str | None) -> HumanTask:
     """Take the process back to ``target_id`` (a completed user task) and give it to ``assignee``."""
-    wf = load_workflow(inst)
+    wf = load_workflow(inst, case)
     wf.refresh_timers()
     old = db.session.get(HumanTask, target_id)
     try:

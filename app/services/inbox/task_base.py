@@ -167,7 +167,7 @@ def _event(case, actor: Actor, action: str, task: HumanTask | None, opinion=None
 
 def _run(actor: Actor, inst, task, case, clean: dict, text: str | None, outcome: str, *, as_user: str | None = None):
     """Complete the task's BPMN step and write the outcome (inside the caller's transaction)."""
-    wf = load_workflow(inst)
+    wf = load_workflow(inst, case)
     wf.refresh_timers()
     try:
         result = engine().complete(wf, task.id, clean)

@@ -113,3 +113,25 @@ def test_a_procedure_ended_while_an_administrator_holds_the_case_moves_its_froze
     assert timers(api, case_id, "division_review_remind") == [("waiting", datetime(2026, 3, 20, 9, 0))]
     assert run_scheduler(api, clock, datetime(2026, 3, 18, 10, 0, tzinfo=BJ)) == 0   # the old time has passed
     assert run_scheduler(api, clock, datetime(2026, 3, 20, 9, 1, tzinfo=BJ)) == 1
+
+
+def test_a_step_during_the_procedure_does_not_fire_the_held_timers(api, clock):
+    """Every engine step refreshes the workflow's timers (SpiffWorkflow's ``do_engine_steps``): a department
+    answering its 会签 while another's 专家评审 holds the clock must not fire the countersign's 视为同意,
+    due during the hold, for the department still silent. The engine holds the timers at the procedure's
+    start; at its end they move with the clock and fire at their moved time."""
+    case_id = accepted_case(api)
+    api.complete_first("inv", REVIEW, element="division_review")
+    proc = special(api, clock, case_id, datetime(2026, 3, 4, 10, 0, tzinfo=BJ), who="u_cs_ecology")
+    clock.set(datetime(2026, 3, 12, 9, 0, tzinfo=BJ))   # the deemed consent was due 11 March 17:00
+    api.complete_first("u_cs_emergency", {"cs": {"agree": "yes", "opinion": "同意。"}}, element="countersign")
+    with api.app.app_context():
+        states = sorted(t.state for t in db.session.execute(select(HumanTask).where(
+            HumanTask.case_id == case_id, HumanTask.element_id == "countersign")).scalars())
+    assert states == ["completed", "ready"] and actions(api, case_id, "deemed") == []
+    assert timers(api, case_id, "countersign_deemed") == [("waiting", datetime(2026, 3, 11, 17, 0))]
+    assert end_special(api, clock, proc, datetime(2026, 3, 13, 10, 0, tzinfo=BJ), who="u_cs_ecology")["counted_days"] == 7
+    assert timers(api, case_id, "countersign_deemed") == [("waiting", datetime(2026, 3, 20, 17, 0))]
+    assert run_scheduler(api, clock, datetime(2026, 3, 20, 9, 0, tzinfo=BJ)) == 0
+    assert run_scheduler(api, clock, datetime(2026, 3, 20, 17, 1, tzinfo=BJ)) == 1
+    assert actions(api, case_id, "deemed") == ["deemed"]
