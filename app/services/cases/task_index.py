@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, delete, update
 
 from ...domain.org import inbox_keys
 from ...extensions import db
-from ...models import HumanTask, TaskCandidate
+from ...models import HumanTask, ProcessInstance, TaskCandidate
 from ..common.one_write import run_later
 
 NO_DUE = date(9999, 12, 31)
@@ -34,11 +34,20 @@ def drop_candidates(task_id: int) -> None:
     run_later(_DROP, (TaskCandidate,), params={"task_id": task_id})
 
 
+def _suspended(task: HumanTask) -> bool:
+    """An administrator suspended the task's process. The instance is the step's, locked and in the
+    session: no statement."""
+    inst = db.session.get(ProcessInstance, task.instance_id) if task.instance_id else None
+    return inst is not None and inst.status == "suspended"
+
+
 def index_task(task: HumanTask, *, fresh: bool = False) -> None:
     """(Re)write a task's rows. Call after any change to its assignee, candidates, state or block;
     ``fresh`` for a task created in this transaction (nothing to delete)."""
     if not fresh:
         drop_candidates(task.id)
+    if _suspended(task):
+        return   # 挂起: out of every inbox until resumed (admin_ops.resume lists its open tasks again)
     for key in sorted(keys_of(task)):
         db.session.add(TaskCandidate(task_id=task.id, key=key, due_sort=task.due_date or NO_DUE,
                                      created_at=task.created_at, process_id=task.process_id))

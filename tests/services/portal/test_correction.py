@@ -394,3 +394,31 @@ def test_the_fixture_process_without_a_missing_items_field_carries_the_notice_in
                                     content_type="multipart/form-data")
     assert requests(fixture_app, case_id)[0].status == "answered"
     assert len(ready(fixture_app, case_id, "review")) == 1 and ready(fixture_app, case_id, "correction") == []
+
+
+def test_an_answer_while_an_administrator_holds_the_case_leaves_the_task_out_of_the_inboxes(api):
+    """挂起 takes the case's open tasks out of every inbox until it is resumed. The applicant may still
+    answer an open 补正 meanwhile (the clock's special procedure ends); the staff task it releases stays
+    out of the inboxes until the administrator resumes the case, and is back in them then."""
+    from app.models import TaskCandidate
+    app = api.app
+    api.user("admin", groups=["admin"])
+    case_id, task = accepted_case(api)
+    listed = count(app, TaskCandidate, TaskCandidate.task_id == task)
+    assert listed > 0
+    handler = Page(app, "inv1")
+    out = handler.post_json(f"/correction/tasks/{task}", {"items": [{"material": "授权委托书", "problem": "未签字"}]},
+                            expect=201)
+    assert api.post("admin", f"/api/cases/{case_id}/suspend", json={"reason": "核查"}).status_code == 200
+    assert count(app, TaskCandidate, TaskCandidate.task_id == task) == 0
+    app.extensions["clock"].advance(days=1)
+    Page(app, "alice").post(f"/portal/cases/{case_id}/correction",
+                            {"request_id": str(out["request"]), "remark_1": "已补签"}, content_type="multipart/form-data")
+    assert requests(app, case_id)[0].status == "answered"
+    with app.app_context():
+        assert db.session.get(HumanTask, task).blocked == 0
+    assert count(app, TaskCandidate, TaskCandidate.task_id == task) == 0
+    assert task not in [t["id"] for t in api.get("inv1", "/api/tasks").json]
+    assert api.post("admin", f"/api/cases/{case_id}/resume", json={"reason": "核查完毕"}).status_code == 200
+    assert count(app, TaskCandidate, TaskCandidate.task_id == task) == listed
+    complete(api, "inv1", task, FILING)
