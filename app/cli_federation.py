@@ -125,11 +125,12 @@ def outbox_links():
                    f"最近送达 {s['last_delivered_at'] or '-'}" + (f"  错误: {s['last_error']}" if s["last_error"] else ""))
 
 
-@outbox_cmd.command("resend", help="Send a dead message again (same message id: the receiver applies it once).")
+@outbox_cmd.command("resend", help="Send a dead message again, or a waiting one now (same message id: the "
+                                   "receiver applies it once).")
 @click.argument("message_id")
 def outbox_resend(message_id):
     try:
-        m = outbox_svc.resend(message_id)
+        m = outbox_svc.send_again(message_id)
     except LookupError:
         raise click.ClickException(f"消息 {message_id} 不存在") from None
     except ValueError as exc:

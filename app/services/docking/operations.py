@@ -156,10 +156,5 @@ def resend(system_key: str, message_id: str) -> OutboxMessage:
     m = db.session.execute(select(OutboxMessage).where(OutboxMessage.message_id == message_id)).scalar_one_or_none()
     if m is None or m.channel != system.channel:
         raise LookupError("no such message")
-    status = m.status
     db.session.rollback()
-    if status == "dead":
-        return outbox.resend(message_id)
-    if status == "pending":
-        return outbox.send_now(message_id)
-    raise ValueError("已送达或正在发送的消息不能重发")
+    return outbox.send_again(message_id)

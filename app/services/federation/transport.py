@@ -42,7 +42,7 @@ from flask import current_app
 from ...extensions import db
 from ..common.clock import clock_now
 from ..messaging import inbox, outbox
-from ..messaging.outbox import Channel, Defer, Outgoing, Refused, Retry
+from ..messaging.outbox import Channel, Defer, Outgoing, Refused, Retry, Wait
 from .peers import own_level, own_region, peer, signing_key
 from .protocol import Envelope, ProtocolError, canonical, open_envelope, parse_public_key, seal, verify
 
@@ -139,6 +139,8 @@ def send(out: Outgoing) -> dict:
         raise Retry("HTTP 200 without the protocol's answer (is the URL the peer's platform?)", "bad_answer")
     code = body.get("error") if isinstance(body.get("error"), str) else f"http_{r.status_code}"
     message = body.get("message") if isinstance(body.get("message"), str) else r.text
+    if r.status_code == 503 and code == "not_ready":   # the case there is suspended: it waits, so do we
+        raise Wait(f"HTTP 503: {message}"[:500], code)
     if 400 <= r.status_code < 500 and r.status_code not in (408, 425, 429) and code not in TRANSIENT:
         raise Refused(f"HTTP {r.status_code}: {message}"[:500], code[:48])
     raise Retry(f"HTTP {r.status_code}: {message}"[:500], code[:48])

@@ -22,6 +22,10 @@ policy. Then:
      ``dead`` after ``max_attempts`` failures;
    - it raises ``Defer`` (the peer is disabled here: nothing was tried) → ``pending`` again after
      ``base`` seconds, no failure counted: the message waits as long as it takes;
+   - it raises ``Wait`` (the peer took the message but cannot apply it yet: the case there is
+     suspended) → ``pending`` again after ``max_backoff`` seconds, no failure counted: the message
+     waits as long as the case there does (``max_attempts`` is for a peer that fails, not one that
+     asks to wait);
    - it raises ``Refused`` (the peer said the message itself is bad: a 4xx) → ``dead`` at once.
    A sender killed mid-send leaves the row ``sending``; another takes it after the lease. Delivery
    is at least once; the receiver's inbox (inbox.py) makes it take effect once.
@@ -68,6 +72,11 @@ class Retry(DeliveryError):
 class Defer(DeliveryError):
     """Nothing was tried (the peer is disabled on this side): wait and try again, without counting a
     failure."""
+
+
+class Wait(DeliveryError):
+    """The peer answered that it cannot apply the message yet (its case is suspended) and nothing was
+    applied: try again after the channel's longest backoff, without counting a failure."""
 
 
 class Refused(DeliveryError):
@@ -217,6 +226,8 @@ def _record(out: Outgoing, reply: dict | None, exc: BaseException | None) -> str
             m.last_error = f"[{code}] {exc}"[:MAX_ERROR]
             if isinstance(exc, Defer):
                 m.status, m.next_attempt_at = "pending", now + timedelta(seconds=spec.base_seconds)
+            elif isinstance(exc, Wait):
+                m.status, m.next_attempt_at = "pending", now + timedelta(seconds=spec.max_backoff_seconds)
             else:
                 m.failures = (m.failures or 0) + 1
                 if isinstance(exc, Refused) or m.failures >= spec.max_attempts:
@@ -267,6 +278,21 @@ def resend(message_id: str) -> OutboxMessage:
     except BaseException:
         db.session.rollback()
         raise
+
+
+def send_again(message_id: str) -> OutboxMessage:
+    """An operator's 重发: a dead message back to the queue (``resend``), one waiting for its next
+    attempt due now (``send_now``), e.g. a result the peer asked to wait with (``Wait``) after its case
+    was resumed. Raises LookupError, or ValueError for one delivered or being sent."""
+    status = db.session.execute(select(OutboxMessage.status).where(OutboxMessage.message_id == message_id)).scalar()
+    db.session.rollback()
+    if status is None:
+        raise LookupError("no such message")
+    if status == "dead":
+        return resend(message_id)
+    if status == "pending":
+        return send_now(message_id)
+    raise ValueError("已送达或正在发送的消息不能重发 (delivered or being sent)")
 
 
 def send_now(message_id: str) -> OutboxMessage:

@@ -243,6 +243,18 @@ def test_a_result_for_a_suspended_origin_case_is_sent_again_after_the_resume(net
     (result,) = rows(net.city.app, OutboxMessage, OutboxMessage.kind == "result")
     assert result.status == "pending" and result.last_error.startswith("[not_ready]"), \
         (result.status, result.last_error)
+    # a wait is not a failure: a suspension longer than the channel's retries does not make it a dead letter
+    assert result.failures == 0
+    for _ in range(22):   # more than the channel's max_attempts (20)
+        with net.city.app.app_context():
+            outbox.send_now(result.message_id)
+        deliver(net.city.app)
+    (result,) = rows(net.city.app, OutboxMessage, OutboxMessage.kind == "result")
+    assert result.status == "pending" and result.failures == 0 and result.attempts >= 23
+    with net.city.app.app_context():
+        from app.services.common.clock import clock_now
+        wait = (result.next_attempt_at - clock_now()).total_seconds()
+    assert 3500 < wait <= 3600, wait   # the channel's longest backoff, not its first
     assert count(net.county.app, CaseEvent, CaseEvent.case_id == case["id"], CaseEvent.action == "message") == 0
 
     r = net.capi.post("boss", f"/api/cases/{case['id']}/resume", json={"reason": "核查完毕"})

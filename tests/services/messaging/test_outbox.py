@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import Notification
 from app.models.exchange import InboxMessage, InboxRefusal, OutboxMessage
 from app.services.messaging import inbox, outbox
-from app.services.messaging.outbox import Channel, Refused, Retry
+from app.services.messaging.outbox import Channel, Refused, Retry, Wait
 from tests.conftest import make_app
 
 
@@ -112,6 +112,32 @@ def test_retries_back_off_then_the_message_is_dead_and_can_be_sent_again_under_i
         assert outbox.deliver_due()["delivered"] == 1
     assert [m for m, _ in peer.sent] == [mid] * 4
     assert rows(app)[mid][0] == "delivered"
+
+
+def test_a_peer_that_asks_to_wait_is_tried_at_the_longest_backoff_for_as_long_as_it_asks(app, peer):
+    """``Wait`` (the peer's case is suspended: 503 not_ready) counts no failure: more waits than the
+    channel's ``max_attempts`` leave the message pending, each next attempt at the longest backoff.
+    An operator's send_again makes it due at once; delivered, it cannot be sent again."""
+    (mid,) = put(app)
+    peer.plan = [Wait("case suspended", "not_ready")] * 5
+    with app.app_context():
+        clock = app.extensions["clock"]
+        for _ in range(4):
+            assert outbox.deliver_due()["retry"] == 1
+            m = db.session.execute(select(OutboxMessage)).scalar_one()
+            assert (m.status, m.failures) == ("pending", 0)
+            assert m.next_attempt_at == clock() + timedelta(seconds=25) and m.last_error == "[not_ready] case suspended"
+            db.session.rollback()
+            clock.advance(seconds=25)
+        assert outbox.deliver_due()["retry"] == 1
+        assert outbox.deliver_due()["claimed"] == 0
+        outbox.send_again(mid)   # the case there was resumed
+        assert outbox.deliver_due()["delivered"] == 1
+        with pytest.raises(ValueError):
+            outbox.send_again(mid)
+        with pytest.raises(LookupError):
+            outbox.send_again("no-such-id")
+    assert [m for m, _ in peer.sent] == [mid] * 6
 
 
 def test_a_refusal_kills_the_message_at_once(app, peer):
