@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ...domain.errors import Conflict
 from ...domain.workdays import CalendarMissing, WorkCalendar
 from ...extensions import db
-from ...models import Case, HumanTask, ProcessVersion, SupervisionEvent
+from ...models import Case, HumanTask, ProcessInstance, ProcessVersion, SupervisionEvent
 from ..common.clock import BEIJING, clock_now
 from ..common.db_support import insert_once, is_sqlite
 from .calendar import current_calendar
@@ -113,11 +113,7 @@ def heal_missing_clocks() -> int:
     A case whose year is still missing is left as it is. Returns how many were healed. Does not commit
     (supervision does, at the end of its pass)."""
     healed = 0
-    stmt = select(Case).where(Case.clock_error.is_not(None), Case.clock_state.in_(("running", "suspended")))
-    if not is_sqlite():  # a case an operation holds right now (an extension, a resume) waits for the next pass
-        stmt = stmt.with_for_update(skip_locked=True)
-    cases = db.session.execute(stmt).scalars().all()
-    for case in cases:
+    for case in _missing_clocks():
         steps = db.session.execute(select(HumanTask).where(
             HumanTask.case_id == case.id, HumanTask.state == "ready", HumanTask.due_date.is_(None),
             HumanTask.limit_days.is_not(None))).scalars().all()
@@ -134,6 +130,25 @@ def heal_missing_clocks() -> int:
         case.clock_error = None
         healed += 1
     return healed
+
+
+def _missing_clocks():
+    """The cases whose deadlines wait for a calendar year, each locked in the order of a step (its
+    process instance, then the case: cases/locks.py). One that a step or an operation holds right now
+    is skipped (``SKIP LOCKED``) and waits for the next pass. SQLite: the transaction holds everything."""
+    missing = (Case.clock_error.is_not(None), Case.clock_state.in_(("running", "suspended")))
+    if is_sqlite():
+        yield from db.session.execute(select(Case).where(*missing)).scalars().all()
+        return
+    for case_id, instance_id in db.session.execute(select(Case.id, Case.instance_id).where(*missing)).all():
+        if instance_id is not None and db.session.execute(
+                select(ProcessInstance.id).where(ProcessInstance.id == instance_id)
+                .with_for_update(skip_locked=True)).scalar() is None:
+            continue
+        case = db.session.execute(select(Case).where(Case.id == case_id, *missing)
+                                  .with_for_update(skip_locked=True)).scalar()
+        if case is not None:
+            yield case
 
 
 def step_due(case: Case | None, created: datetime, limit_days: int | None) -> date | None:

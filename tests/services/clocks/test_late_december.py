@@ -368,3 +368,34 @@ def test_the_documented_example_file_is_the_2026_arrangement_and_cannot_pass_for
     with pytest.raises(ValidationError):
         parse_year_file(text, 2027)
     assert "flask --app wsgi calendar import 2027" in (ROOT / "docs" / "clocks.md").read_text(encoding="utf-8")
+
+
+def test_the_pass_that_heals_deadlines_takes_a_case_in_the_order_of_a_step(api, db_url):
+    """A step locks the case's instance, then the case (cases/locks.py). The supervision pass that heals
+    missing deadlines takes the two in the same order, skipping a case whose instance a step holds: it
+    never holds the case a step is about to take (PostgreSQL; SQLite holds the database for the
+    transaction). The next pass heals it."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL")
+    from sqlalchemy import text
+    from app.models import ProcessInstance
+    from app.services.clocks.deadlines import heal_missing_clocks
+    case = accepted_case(api)
+    import_2027(api)
+    with api.app.app_context():
+        instance_id = db.session.get(Case, case["id"]).instance_id
+        db.session.rollback()
+        step = db.session   # the step's transaction: the instance locked, the case next
+        step.execute(select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update())
+        with api.app.app_context():
+            assert heal_missing_clocks() == 0   # skipped, not waited for
+            db.session.commit()
+            db.session.remove()
+        step.execute(text("SET LOCAL lock_timeout = '2s'"))
+        step.execute(select(Case.id).where(Case.id == case["id"]).with_for_update())   # not held by the pass
+        step.commit()
+        with api.app.app_context():
+            assert heal_missing_clocks() == 1
+            db.session.commit()
+            db.session.remove()
+    assert api.get("applicant_1", f"/api/cases/{case['id']}").json["clock_error"] is None
