@@ -410,9 +410,9 @@ def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult
             task.opinion, task.outcome = fired.reason, "deemed"
             record_event(case, "system", "complete", task_id=task.id, element_id=task.element_id,
                          step_name=task.name, opinion=fired.reason, data_change=clean)
-            # 视为受理: accepted from the day the materials came in, when the step opened and its days began
+            # 视为受理: accepted from the day the materials came in, when the step's days began
             apply_step(inst, case, step, "system", completed_task=task,
-                       accepted_as_of=task.created_at if task.action == "receive" else None)
+                       accepted_as_of=_days_began(case, task) if task.action == "receive" else None)
             wf = last_written(inst, step.workflow)
             if task.mi_index is not None:
                 # a sequential 会签 opens its next instance only now: the timer is the whole step's. Only the
@@ -421,6 +421,63 @@ def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult
                          if row.id not in seen and row.mi_index is not None and row.mi_index > task.mi_index]
                 seen.update(row.id for row in later)
                 rows.extend(later)
+
+
+#: the trail action of a deemed step's days counted again (``restart_deemed``)
+DEEMED_RESTART = "deemed_restart"
+
+
+def _days_began(case: Case | None, task: HumanTask) -> datetime:
+    """When a deemed step's days began: when it opened, or when they were counted again since
+    (``restart_deemed``: the mailed paper came in later)."""
+    restarted = db.session.execute(select(func.max(CaseEvent.at)).where(
+        CaseEvent.case_id == case.id, CaseEvent.action == DEEMED_RESTART,
+        CaseEvent.task_id == task.id)).scalar() if case is not None else None
+    return max(task.created_at, restarted) if restarted is not None else task.created_at
+
+
+def restart_deemed(inst: ProcessInstance, case: Case, task: HumanTask, actor: str, reason: str) -> datetime | None:
+    """The deemed timers of the open ``task`` count again from now (inside the caller's transaction; the
+    instance and the case locked, in that order): the 5 working days of the window's 视为受理 run from
+    the day the materials came in, and a matter's mailed paper comes in after the step opened — maybe
+    after its timer fired and the paper check refused the deemed 受理 (``deemed_skipped``). A waiting
+    timer gets its due time from now; a spent one waits again. Returns the new due time (None: the task
+    has no deemed timer, or its process is not running). Trail: ``deemed_restart`` with ``reason``."""
+    if inst.status not in ("running", "waiting", "suspended") or task.state != "ready":
+        return None
+    status = inst.status
+    wf = load_workflow(inst, case)
+    try:
+        result = engine().restart_deemed(wf, task.id)
+    except TaskNotReady:
+        return None
+    if result is None:
+        return None
+    restarted = [t for t in result.timers if t.element_id in _deemed_events(result, task)]
+    if not restarted:
+        return None
+    rows = {row.id: row for row in db.session.execute(select(Timer).where(
+        Timer.id.in_([t.id for t in restarted]))).scalars()}
+    for t in restarted:
+        row = rows.get(t.id)
+        if row is not None and row.status not in ("waiting", "suspended"):   # spent: it waits again
+            row.status, row.fired_at, row.attempts, row.next_attempt_at = "waiting", None, 0, None
+        if row is not None and status == "suspended":
+            row.status = "suspended"   # the administrator's 挂起 holds it as it holds the case's others
+            row.due_at = t.due_at
+    db.session.flush()
+    due = min(t.due_at for t in restarted)
+    record_event(case, actor, DEEMED_RESTART, task_id=task.id, element_id=task.element_id, step_name=task.name,
+                 opinion=reason, data_change={"due_at": due.isoformat()})
+    apply_step(inst, case, result, actor)
+    if status == "suspended":
+        inst.status = status   # counting again does not resume what the administrator suspended
+    return due
+
+
+def _deemed_events(result: StepResult, task: HumanTask) -> set[str]:
+    """The ids of the deemed boundary events attached to ``task``'s element."""
+    return engine().deemed_events(result.workflow, task.element_id)
 
 
 def _open_instances(inst: ProcessInstance, element_id: str) -> list[HumanTask]:

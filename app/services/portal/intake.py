@@ -20,13 +20,13 @@ from sqlalchemy import select
 from ...domain.case_status import CaseStatus
 from ...domain.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from ...extensions import db
-from ...models import Case, HumanTask, ProcessVersion
+from ...models import Case, HumanTask, ProcessInstance, ProcessVersion
 from ...models.intake import MailIntake
 from ..cases.hooks import on_action
 from ..cases.lifecycle import applicant_case
-from ..cases.steps import now, record_event, version_forms
+from ..cases.locks import lock_case
+from ..cases.steps import now, record_event, restart_deemed, version_forms
 from ..common.blobs import read_upload
-from ..common.db_support import row_by_id
 from ..identity.actors import Actor
 from ..identity.permissions import is_candidate
 from ..inbox.case_files import store_file
@@ -40,6 +40,9 @@ TEMPLATES.update({
     "mail_submitted": "【快递收件】办件{case_no}的申请人已上传快递面单（{courier} {tracking_no}）、材料清单和承诺书，请核对后确认收件。",
     "mail_refused": "【阳光发改】您的办件{case_no}上传的快递收件材料未通过核对：{reason}。请登录后重新上传。",
 })
+
+#: the trail's reason when the mailed paper restarts the window's 视为受理 days
+PAPER_IN = "纸质材料已确认收件，视为受理期限自收件之日起重新计算（行政许可法第三十二条）"
 
 #: the three uploads of a mail intake: form field -> (file kind, label)
 UPLOADS = {"slip": ("mail_slip", "快递面单"), "content_list": ("mail_list", "材料清单"),
@@ -157,7 +160,9 @@ def submit_intake(actor: Actor, case_id: int, *, courier: str, tracking_no: str,
 
 # -- the window ----------------------------------------------------------------------------------
 def _pending(actor: Actor, case_id: int) -> tuple[Case, MailIntake]:
-    case = row_by_id(Case, case_id, lock=True)
+    if not isinstance(case_id, int) or not 0 < case_id < 2 ** 31:
+        raise NotFound("办件不存在")
+    case, _ = lock_case(Case.id == case_id)   # the instance first: confirming may step the process
     if case is None:
         raise NotFound("办件不存在")
     if not may_receive(actor, case):
@@ -171,7 +176,9 @@ def _pending(actor: Actor, case_id: int) -> tuple[Case, MailIntake]:
 def confirm_intake(actor: Actor, case_id: int) -> MailIntake:
     """确认收件: the window confirms the mailed paper. Issues the electronic receipt (a case file of
     kind ``receipt``), pre-sets ``paper_received`` in the open window step's draft, sends the SMS
-    "received". Raises NotFound / NotAuthorized / Conflict. Commits."""
+    "received". The materials are in from now: the window step's 视为受理 days count from today
+    (行政许可法 art. 32), also when they ran out while the paper was on its way (``restart_deemed``).
+    Raises NotFound / NotAuthorized / Conflict. Commits."""
     try:
         case, intake = _pending(actor, case_id)
         ts = now()
@@ -185,6 +192,9 @@ def confirm_intake(actor: Actor, case_id: int) -> MailIntake:
             draft = dict(task.draft or {})
             draft["paper_received"] = True
             task.draft, task.draft_by, task.draft_at = draft, actor.username, ts
+        inst = db.session.get(ProcessInstance, case.instance_id) if case.instance_id else None
+        for task in _window_tasks(case.id) if inst is not None else ():
+            restart_deemed(inst, case, task, actor.username, PAPER_IN)
         record_event(case, actor.username, "mail_confirm",
                      data_change={"intake": intake.id, "receipt": receipt.filename, "sha256": receipt.sha256,
                                   "promised_due": promised})

@@ -49,7 +49,7 @@ ACTION_LABELS = {
     "incident": "流程异常", "retry": "重试", "timer": "定时", "approve": "同意",
     "forward": "转报", "forwarded_in": "下级转报", "federation": "上下级平台", "level_step": "上级办理进展",
     "recall_forward": "撤回转报", "deemed": "逾期视为办结", "deemed_accept": "逾期视为受理",
-    "deemed_skipped": "未能视为办结", "phase_skipped": "特别程序环节（已在挂起中）", "phase_overrun": "特别程序超出最长期限",
+    "deemed_skipped": "未能视为办结", "deemed_restart": "视为办结期限重新计算", "phase_skipped": "特别程序环节（已在挂起中）", "phase_overrun": "特别程序超出最长期限",
 }
 OUTCOME_LABELS = {"approve": "同意", "reject": "不予许可", "return": "退回", "sign": "加签意见", "removed": "已减签",
                   "correction": "补正", "deemed": "逾期视为办结（系统）"}

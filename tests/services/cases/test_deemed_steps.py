@@ -219,3 +219,86 @@ def test_a_deemed_acceptance_dates_from_the_day_the_materials_came_in(api, clock
         assert case.accepted_at.astimezone(BJ).date() == date(2026, 3, 2)
         assert case.statutory_due == cal.add_working_days(date(2026, 3, 2), 20)
         assert case.promised_due == cal.add_working_days(date(2026, 3, 2), 10)
+
+
+def consistent(api, case_id):
+    """The stored state, loaded afresh, has the ready user tasks and the waiting timers the rows say;
+    the trail verifies."""
+    from app.models import ProcessVersion
+    from app.services.cases.steps import engine, spec_pair
+    from app.services.trail.verify import verify
+    with api.app.app_context():
+        case = db.session.get(Case, case_id)
+        inst = db.session.get(ProcessInstance, case.instance_id)
+        wf = engine().load(spec_pair(db.session.get(ProcessVersion, inst.version_id)), inst.state)
+        found = engine()._snapshot(wf)
+        ready, waiting = set(found.ready), set(found.timers)
+        rows_ready = set(db.session.execute(select(HumanTask.id).where(
+            HumanTask.instance_id == inst.id, HumanTask.state == "ready", HumanTask.kind == "user")).scalars())
+        rows_waiting = set(db.session.execute(select(Timer.id).where(
+            Timer.instance_id == inst.id, Timer.status == "waiting")).scalars())
+        assert ready == rows_ready and waiting == rows_waiting, (ready, rows_ready, waiting, rows_waiting)
+        found = verify(case_id, files=False)
+        assert found["ok"], found["problems"]
+        db.session.remove()
+
+
+def test_paper_in_after_the_window_days_ran_out_counts_them_again_from_that_day(api, clock):
+    """The 5 working days of the window's 视为受理 run from the day the materials came in (行政许可法
+    art. 32). 核准 needs paper: mailed late, it came in after the window's timer fired and the paper
+    check refused the deemed 受理 (``deemed_skipped``). Confirming the paper counts the days again from
+    that day: the timer waits again, fires 5 working days later, and the case is accepted as of the day
+    the paper came in."""
+    from datetime import date
+    from app.services.clocks.calendar import current_calendar
+    case_id = submit(api)                                          # Monday 2 March
+    run_scheduler(api, clock, datetime(2026, 3, 9, 17, 1, tzinfo=BJ))
+    assert [e[1] for e in events(api, case_id, "deemed_skipped")] == ["deemed_skipped"]
+    assert timer_rows(api, case_id, "window_deemed") == ["fired"]
+
+    clock.set(datetime(2026, 3, 11, 10, 0, tzinfo=BJ))             # Wednesday 11 March: the paper is in
+    assert upload_mail(api.app, case_id).status_code == 302
+    assert confirm(api.app, case_id).status_code in (200, 302)
+    assert timer_rows(api, case_id, "window_deemed") == ["waiting"]
+    with api.app.app_context():
+        inst = db.session.get(Case, case_id).instance_id
+        due = db.session.execute(select(Timer.due_at).where(Timer.instance_id == inst,
+                                                            Timer.element_id == "window_deemed")).scalar_one()
+    assert due.astimezone(BJ).replace(tzinfo=None) == datetime(2026, 3, 18, 17, 0)   # 5 working days on
+    restart = events(api, case_id, "deemed_restart")
+    assert len(restart) == 1 and restart[0][:3] == ("w1", "deemed_restart", "window_review")
+    consistent(api, case_id)
+
+    assert run_scheduler(api, clock, datetime(2026, 3, 18, 16, 59, tzinfo=BJ)) == 0
+    assert tasks(api, case_id, "window_review")[0][0] == "ready"
+    assert run_scheduler(api, clock, datetime(2026, 3, 18, 17, 0, 30, tzinfo=BJ)) >= 1
+    assert tasks(api, case_id, "window_review") == [("completed", "system", WINDOW_REASON, "deemed")]
+    assert timer_rows(api, case_id, "window_deemed") == ["fired"]
+    with api.app.app_context():
+        case = db.session.get(Case, case_id)
+        cal = current_calendar()
+        assert case.status == "accepted" and case.accepted_at.astimezone(BJ).date() == date(2026, 3, 11)
+        assert case.statutory_due == cal.add_working_days(date(2026, 3, 11), 20)
+        ready = {t.element_id for t in db.session.execute(select(HumanTask).where(
+            HumanTask.case_id == case_id, HumanTask.state == "ready")).scalars()}
+        inst = db.session.get(ProcessInstance, case.instance_id)
+        assert inst.status == "running" and ready == {"division_review"}
+    assert ("system", "deemed_accept", "window_review", WINDOW_REASON, None) in events(api, case_id, "deemed_accept")
+    consistent(api, case_id)
+    run_scheduler(api, clock, datetime(2026, 3, 25, 9, 0, tzinfo=BJ))   # later timers (催办) fire; not this one
+    assert len(events(api, case_id, "deemed_accept")) == 1
+    consistent(api, case_id)
+
+
+def test_paper_in_while_the_window_days_run_moves_them_to_start_that_day(api, clock):
+    """Paper confirmed on Thursday 5 March, before the timer due on Monday 9 March: the window has its 5
+    working days from the paper (Thursday 12 March), not 2 from the online application."""
+    case_id = submit(api)
+    clock.set(datetime(2026, 3, 5, 10, 0, tzinfo=BJ))
+    assert upload_mail(api.app, case_id).status_code == 302
+    assert confirm(api.app, case_id).status_code in (200, 302)
+    assert run_scheduler(api, clock, datetime(2026, 3, 9, 17, 1, tzinfo=BJ)) == 0
+    assert tasks(api, case_id, "window_review")[0][0] == "ready" and timer_rows(api, case_id, "window_deemed") == ["waiting"]
+    assert run_scheduler(api, clock, datetime(2026, 3, 12, 17, 0, 30, tzinfo=BJ)) >= 1
+    assert tasks(api, case_id, "window_review") == [("completed", "system", WINDOW_REASON, "deemed")]
+    assert events(api, case_id, "deemed_skipped") == []
