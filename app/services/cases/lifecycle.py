@@ -5,7 +5,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -25,6 +25,7 @@ from ...models import (
     ProcessVersion,
     Region,
     SpecialProcedure,
+    Timer,
 )
 from ..common.db_support import is_sqlite, lock_one, row_by_id
 from ..identity.actors import Actor
@@ -292,6 +293,17 @@ def withdraw_case(actor: Actor, case_id: int, reason: str) -> Case:
     return case
 
 
+def close_ended_process(inst: ProcessInstance, actor: str) -> None:
+    """What stays of a process cancelled for good (withdrawn, terminated, recalled): the timers an
+    administrator's 挂起 held (``suspended`` rows: the cancelling step closes only the waiting ones) are
+    cancelled, and its open incidents are over — nothing will retry them, and the operators' count of
+    open incidents must not keep a case that ended. In the caller's transaction."""
+    db.session.execute(update(Timer).where(Timer.instance_id == inst.id, Timer.status.in_(("waiting", "suspended")))
+                       .values(status="cancelled", next_attempt_at=None))
+    db.session.execute(update(Incident).where(Incident.instance_id == inst.id, Incident.status == "open")
+                       .values(status="resolved", resolved_at=now(), resolved_by=actor))
+
+
 def end_case(case: Case, status: str, actor: str, reason: str | None, *, action: str,
              opinion: str | None = None) -> None:
     """Cancel the (locked) case's process, if it has one, and give the case the final ``status``
@@ -304,6 +316,7 @@ def end_case(case: Case, status: str, actor: str, reason: str | None, *, action:
         wf = load_workflow(inst)
         result = engine().cancel(wf)
         apply_step(inst, case, result, actor)
+        close_ended_process(inst, actor)
         engine().forget(inst.id)
     set_case_status(case, status, actor, reason=reason)
     record_event(case, actor, action, opinion=opinion or reason)

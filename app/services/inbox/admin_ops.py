@@ -9,6 +9,7 @@ from ...domain.errors import Conflict, NotAuthorized, NotFound
 from ...extensions import db
 from ...models import Case, HumanTask, Incident, ProcessInstance, TaskCandidate, Timer
 from ..cases.incidents import is_timer_incident
+from ..cases.lifecycle import close_ended_process
 from ..cases.locks import lock_case
 from ..cases.steps import apply_step, engine, load_workflow, record_event, set_case_status
 from ..cases.task_index import index_task
@@ -74,8 +75,7 @@ def terminate(actor: Actor, case_id: int, reason: str) -> Case:
         wf = load_workflow(inst)
         result = engine().cancel(wf)
         apply_step(inst, case, result, actor.username)  # closes the open tasks and their 加签 tasks
-        db.session.execute(update(Timer).where(Timer.instance_id == inst.id, Timer.status.in_(("waiting", "suspended")))
-                           .values(status="cancelled"))
+        close_ended_process(inst, actor.username)   # the held timers, the open incidents
         set_case_status(case, CaseStatus.TERMINATED.value, actor.username, reason=text)
         record_event(case, actor.username, "terminate", opinion=text)
     return case

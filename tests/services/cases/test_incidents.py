@@ -48,3 +48,28 @@ def test_script_error_then_timeout_then_success_through_retries(api):
     assert api.post("admin", "/api/incidents/9999/retry", json={}).status_code == 404
     done = api.complete_first("w1", {"decision": "approve"})
     assert done["instance_status"] == "complete" and done["end_event"] == "end_done"
+
+
+def test_a_case_that_ends_closes_its_incidents_and_held_timers(api):
+    """A case stopped on an incident is terminated by an administrator, another withdrawn by its applicant:
+    their processes will never run again, so their incidents are resolved (by whoever ended the case) and
+    a retry answers 409; the operators' count of open incidents keeps neither."""
+    from sqlalchemy import func, select
+    from app.extensions import db
+    from app.models import Incident
+    ids = []
+    for _ in range(2):
+        case = api.post("alice", "/api/cases", json={"process_id": "t_failing", "data": START}).json
+        result = api.complete_first("w1", {"decision": "approve"})
+        assert result["instance_status"] == "error"
+        ids.append((case["id"], result["incidents"][0]["id"]))
+    (terminated, first), (withdrawn, second) = ids
+    assert api.post("admin", f"/api/cases/{terminated}/terminate", json={"reason": "申请人放弃"}).status_code == 200
+    r = api.post("alice", f"/api/cases/{withdrawn}/withdraw", json={"reason": "不再申请"})
+    assert r.status_code == 200, r.json
+    with api.app.app_context():
+        rows = {i.id: (i.status, i.resolved_by) for i in db.session.execute(select(Incident)).scalars()}
+        assert rows == {first: ("resolved", "admin"), second: ("resolved", "alice")}
+        assert db.session.execute(select(func.count()).select_from(Incident).where(Incident.status == "open")).scalar() == 0
+    assert api.post("admin", f"/api/incidents/{first}/retry", json={}).status_code == 409
+    assert api.get("inspector", "/api/incidents?status=open").json == []
