@@ -246,6 +246,8 @@ class Engine:
             if not event.has_state(TaskState.WAITING | TaskState.COMPLETED):
                 continue
             event.reset_branch(None)   # its branch (the deemed end) dropped; waits with a due time from now
+            if event.workflow.last_task is not None and event.workflow.last_task.id not in event.workflow.tasks:
+                event.workflow.last_task = None   # it was that branch's end (as SpiffWorkflow's own resets do)
             restarted = True
         if not restarted:
             return None

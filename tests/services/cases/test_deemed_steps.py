@@ -222,8 +222,8 @@ def test_a_deemed_acceptance_dates_from_the_day_the_materials_came_in(api, clock
 
 
 def consistent(api, case_id):
-    """The stored state, loaded afresh, has the ready user tasks and the waiting timers the rows say;
-    the trail verifies."""
+    """The stored state, loaded afresh, writes itself again byte for byte and has the ready user tasks
+    and the waiting timers the rows say; the trail verifies."""
     from app.models import ProcessVersion
     from app.services.cases.steps import engine, spec_pair
     from app.services.trail.verify import verify
@@ -231,6 +231,8 @@ def consistent(api, case_id):
         case = db.session.get(Case, case_id)
         inst = db.session.get(ProcessInstance, case.instance_id)
         wf = engine().load(spec_pair(db.session.get(ProcessVersion, inst.version_id)), inst.state)
+        from app.engine.serializer import dump_state
+        assert dump_state(wf) == inst.state   # written as a workflow loaded from it writes it
         found = engine()._snapshot(wf)
         ready, waiting = set(found.ready), set(found.timers)
         rows_ready = set(db.session.execute(select(HumanTask.id).where(
