@@ -21,7 +21,8 @@ The model says it with a NON-interrupting boundary timer on the user task, marke
 ```
 
 The timer is an ordinary timer: fired once by the scheduler, moved when a suspended clock resumes,
-cancelled when a person completes the step first. This module holds the deploy check and reads a
+cancelled when a person completes the step first, counted again when the step's days start later (the
+mailed paper: ``restart``). This module holds the deploy check and reads a
 firing's values; completing the open instances of the step is the service layer's
 (app/services/cases/deemed.py). On a multi-instance step (会签) the timer belongs to the whole step:
 only the instances still open are completed, the departments that answered keep their answers."""
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
+from SpiffWorkflow.util.task import TaskState
 
 from ..domain.errors import ValidationError
 from .forms import validate_submission
@@ -146,3 +148,36 @@ def check_deemed(errors: list, filename: str, proc, forms: dict, err) -> dict[st
             err(errors, eid, f"{VALUES} 不符合任务 {host_id} 的表单 (values do not fit the form): {shown}",
                 filename)
     return found
+
+
+def _extensions(spec) -> dict:
+    return getattr(spec, "extensions", None) or {}
+
+
+def attached(wf, element_id: str) -> set[str]:
+    """The ids of the deemed boundary events attached to the user task ``element_id``, in the process
+    and its sub-processes (call activities)."""
+    specs = [*wf.spec.task_specs.values()] + [s for sub in wf.subprocess_specs.values() for s in sub.task_specs.values()]
+    return {spec.bpmn_id for spec in specs
+            if _extensions(spec).get("action") == DEEMED and _extensions(spec).get("_attached_to") == element_id}
+
+
+def restart(task) -> bool:
+    """The deemed timers of the ready user ``task`` count again from now: a waiting one gets its due time
+    computed again, one that fired without completing the task (its completion was refused: the paper
+    was not in) waits again, as if the step had just opened — its branch (the deemed end) dropped, by
+    SpiffWorkflow's ``reset_branch``. Used when what the step's days count from arrives late (the mailed
+    paper). Whether the task had such a timer."""
+    restarted = False
+    for event in list(task.parent.children) if task.parent is not None else ():
+        props = _extensions(event.task_spec)
+        if event is task or props.get("action") != DEEMED or props.get("_attached_to") != task.task_spec.bpmn_id:
+            continue
+        if not event.has_state(TaskState.WAITING | TaskState.COMPLETED):
+            continue
+        event.reset_branch(None)   # waits again, its due time computed from now at its update
+        sub = event.workflow
+        if sub.last_task is not None and sub.last_task.id not in sub.tasks:
+            sub.last_task = None   # it was the dropped branch's end (as SpiffWorkflow's own resets do)
+        restarted = True
+    return restarted

@@ -23,7 +23,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from .deemed import DEEMED, firing as deemed_firing
+from .deemed import attached as deemed_attached, firing as deemed_firing, restart as restart_deemed_timers
 from .parser import EXPR_RE, message_variable, split_list
 from .sandbox import ScriptError, SandboxScriptEngine
 from .scan import PlatformWorkflow, TimerView, fired as _fired, scan
@@ -134,13 +134,6 @@ def _props(spec) -> dict:
     return getattr(spec, "extensions", None) or {}
 
 
-def _all_specs(wf):
-    """The task specs of the workflow's process and of its sub-processes' (call activities)."""
-    yield from wf.spec.task_specs.values()
-    for sub in wf.subprocess_specs.values():
-        yield from sub.task_specs.values()
-
-
 class Engine:
     def __init__(self, time_limit_ms: int = 1000, cache_size: int = 0, clock=None, helpers: dict | None = None, *,
                  isolation: str = "process", workers: int = 2, step_budget_ms: int | None = None):
@@ -231,33 +224,16 @@ class Engine:
         return self._advance(wf, before)
 
     def restart_deemed(self, wf, task_id: str) -> StepResult | None:
-        """The deemed timers (``action=deemed``) of a ready user task count again from now: a waiting
-        one gets its due time computed again, one that fired without completing the task (its
-        completion was refused: the paper was not in) waits again, as if the step had just opened.
-        Used when what the step's days count from arrives late (the mailed paper). None when the
-        task has no such timer."""
+        """The deemed timers of a ready user task count again from now (``deemed.restart``). None when
+        the task has no such timer."""
         task = self._ready_user_task(wf, task_id)
         before = self._snapshot(wf)
-        restarted = False
-        for event in list(task.parent.children) if task.parent is not None else ():
-            props = _props(event.task_spec)
-            if event is task or props.get("action") != DEEMED or props.get("_attached_to") != task.task_spec.bpmn_id:
-                continue
-            if not event.has_state(TaskState.WAITING | TaskState.COMPLETED):
-                continue
-            event.reset_branch(None)   # its branch (the deemed end) dropped; waits with a due time from now
-            if event.workflow.last_task is not None and event.workflow.last_task.id not in event.workflow.tasks:
-                event.workflow.last_task = None   # it was that branch's end (as SpiffWorkflow's own resets do)
-            restarted = True
-        if not restarted:
-            return None
-        return self._finish(wf, before, [], None)
+        return self._finish(wf, before, [], None) if restart_deemed_timers(task) else None
 
     @staticmethod
     def deemed_events(wf, element_id: str) -> set[str]:
         """The element ids of the deemed boundary events attached to the user task ``element_id``."""
-        return {spec.bpmn_id for spec in _all_specs(wf)
-                if _props(spec).get("action") == DEEMED and _props(spec).get("_attached_to") == element_id}
+        return deemed_attached(wf, element_id)
 
     def move_timers(self, wf, due: dict[str, str]) -> StepResult:
         """Give waiting timers new due times (ISO 8601), e.g. when a suspended clock resumes."""
