@@ -154,21 +154,13 @@ def _extensions(spec) -> dict:
     return getattr(spec, "extensions", None) or {}
 
 
-def attached(wf, element_id: str) -> set[str]:
-    """The ids of the deemed boundary events attached to the user task ``element_id``, in the process
-    and its sub-processes (call activities)."""
-    specs = [*wf.spec.task_specs.values()] + [s for sub in wf.subprocess_specs.values() for s in sub.task_specs.values()]
-    return {spec.bpmn_id for spec in specs
-            if _extensions(spec).get("action") == DEEMED and _extensions(spec).get("_attached_to") == element_id}
-
-
-def restart(task) -> bool:
+def restart(task) -> list[str]:
     """The deemed timers of the ready user ``task`` count again from now: a waiting one gets its due time
     computed again, one that fired without completing the task (its completion was refused: the paper
     was not in) waits again, as if the step had just opened — its branch (the deemed end) dropped, by
     SpiffWorkflow's ``reset_branch``. Used when what the step's days count from arrives late (the mailed
-    paper). Whether the task had such a timer."""
-    restarted = False
+    paper). The ids of the timers restarted (none: the task has no such timer)."""
+    restarted = []
     for event in list(task.parent.children) if task.parent is not None else ():
         props = _extensions(event.task_spec)
         if event is task or props.get("action") != DEEMED or props.get("_attached_to") != task.task_spec.bpmn_id:
@@ -179,5 +171,5 @@ def restart(task) -> bool:
         sub = event.workflow
         if sub.last_task is not None and sub.last_task.id not in sub.tasks:
             sub.last_task = None   # it was the dropped branch's end (as SpiffWorkflow's own resets do)
-        restarted = True
+        restarted.append(str(event.id))
     return restarted

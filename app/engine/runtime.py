@@ -23,7 +23,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from .deemed import attached as deemed_attached, firing as deemed_firing, restart as restart_deemed_timers
+from .deemed import firing as deemed_firing, restart as restart_deemed_timers
 from .parser import EXPR_RE, message_variable, split_list
 from .sandbox import ScriptError, SandboxScriptEngine
 from .scan import PlatformWorkflow, TimerView, fired as _fired, scan
@@ -223,17 +223,13 @@ class Engine:
                     return self._finish(wf, before, [], self._incident(task, exc))
         return self._advance(wf, before)
 
-    def restart_deemed(self, wf, task_id: str) -> StepResult | None:
-        """The deemed timers of a ready user task count again from now (``deemed.restart``). None when
-        the task has no such timer."""
+    def restart_deemed(self, wf, task_id: str) -> tuple[StepResult, set[str]] | None:
+        """The deemed timers of a ready user task count again from now (``deemed.restart``): the step and
+        the ids of those timers. None when the task has no such timer."""
         task = self._ready_user_task(wf, task_id)
         before = self._snapshot(wf)
-        return self._finish(wf, before, [], None) if restart_deemed_timers(task) else None
-
-    @staticmethod
-    def deemed_events(wf, element_id: str) -> set[str]:
-        """The element ids of the deemed boundary events attached to the user task ``element_id``."""
-        return deemed_attached(wf, element_id)
+        restarted = restart_deemed_timers(task)
+        return (self._finish(wf, before, [], None), set(restarted)) if restarted else None
 
     def move_timers(self, wf, due: dict[str, str]) -> StepResult:
         """Give waiting timers new due times (ISO 8601), e.g. when a suspended clock resumes."""

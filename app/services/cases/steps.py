@@ -126,6 +126,9 @@ def _written(inst: ProcessInstance) -> tuple | None:
 
 #: the handler of a phase's special procedure (``phases.SYSTEM``); a person's always has a staff name
 PHASE_HANDLER = "system"
+#: a special procedure a person started holds the case's clock, and its timers, while it runs (the
+#: scheduler's ``timers._held`` and a step's ``timers_held_at``); a phase's ends with its own step
+PERSON_HOLDS = (SpecialProcedure.status == "running", SpecialProcedure.handler != PHASE_HANDLER)
 
 
 def load_workflow(inst: ProcessInstance, case: Case | None = None):
@@ -153,8 +156,7 @@ def timers_held_at(case: Case | None) -> datetime | None:
     if case is None or case.clock_state != "suspended":
         return None
     return db.session.execute(select(func.min(SpecialProcedure.started_at)).where(
-        SpecialProcedure.case_id == case.id, SpecialProcedure.status == "running",
-        SpecialProcedure.handler != PHASE_HANDLER)).scalar()
+        SpecialProcedure.case_id == case.id, *PERSON_HOLDS)).scalar()
 
 
 def record_event(case: Case | None, actor: str, action: str, **fields) -> None:
@@ -448,13 +450,14 @@ def restart_deemed(inst: ProcessInstance, case: Case, task: HumanTask, actor: st
     status = inst.status
     wf = load_workflow(inst, case)
     try:
-        result = engine().restart_deemed(wf, task.id)
+        step = engine().restart_deemed(wf, task.id)
     except TaskNotReady:
         return None
-    if result is None:
+    if step is None:
         return None
-    restarted = [t for t in result.timers if t.element_id in _deemed_events(result, task)]
-    if not restarted:
+    result, ids = step
+    restarted = [t for t in result.timers if t.id in ids]
+    if not restarted:   # its due time could not be computed (a calendar year missing): nothing to write
         return None
     rows = {row.id: row for row in db.session.execute(select(Timer).where(
         Timer.id.in_([t.id for t in restarted]))).scalars()}
@@ -473,11 +476,6 @@ def restart_deemed(inst: ProcessInstance, case: Case, task: HumanTask, actor: st
     if status == "suspended":
         inst.status = status   # counting again does not resume what the administrator suspended
     return due
-
-
-def _deemed_events(result: StepResult, task: HumanTask) -> set[str]:
-    """The ids of the deemed boundary events attached to ``task``'s element."""
-    return engine().deemed_events(result.workflow, task.element_id)
 
 
 def _open_instances(inst: ProcessInstance, element_id: str) -> list[HumanTask]:

@@ -46,8 +46,8 @@ def index_task(task: HumanTask, *, fresh: bool = False) -> None:
     ``fresh`` for a task created in this transaction (nothing to delete)."""
     if not fresh:
         drop_candidates(task.id)
-    if _suspended(task):
-        return   # 挂起: out of every inbox until resumed (admin_ops.resume lists its open tasks again)
+        if _suspended(task):
+            return   # 挂起: out of every inbox until resumed (admin_ops.resume lists its open tasks again)
     for key in sorted(keys_of(task)):
         db.session.add(TaskCandidate(task_id=task.id, key=key, due_sort=task.due_date or NO_DUE,
                                      created_at=task.created_at, process_id=task.process_id))

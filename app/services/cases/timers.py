@@ -29,8 +29,7 @@ from ...observability import logs, metrics
 from ..common.clock import clock_now
 from ..common.db_support import is_sqlite
 from .incidents import record_timer_failure, resolve_timer_incidents
-from .phases import SYSTEM as PHASE_HANDLER
-from .steps import apply_step, engine, load_workflow, remember_written
+from .steps import PERSON_HOLDS, apply_step, engine, load_workflow, remember_written
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +49,7 @@ class Firing:
 
 def _held():
     """The timer's case is in a special procedure a person started: its timers wait for the end."""
-    return exists().where(Case.instance_id == Timer.instance_id, SpecialProcedure.case_id == Case.id,
-                          SpecialProcedure.status == "running", SpecialProcedure.handler != PHASE_HANDLER)
+    return exists().where(Case.instance_id == Timer.instance_id, SpecialProcedure.case_id == Case.id, *PERSON_HOLDS)
 
 
 def _due(now: datetime):

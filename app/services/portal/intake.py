@@ -159,10 +159,10 @@ def submit_intake(actor: Actor, case_id: int, *, courier: str, tracking_no: str,
 
 
 # -- the window ----------------------------------------------------------------------------------
-def _pending(actor: Actor, case_id: int) -> tuple[Case, MailIntake]:
+def _pending(actor: Actor, case_id: int) -> tuple[Case, ProcessInstance | None, MailIntake]:
     if not isinstance(case_id, int) or not 0 < case_id < 2 ** 31:
         raise NotFound("办件不存在")
-    case, _ = lock_case(Case.id == case_id)   # the instance first: confirming may step the process
+    case, inst = lock_case(Case.id == case_id)   # the instance first: confirming may step the process
     if case is None:
         raise NotFound("办件不存在")
     if not may_receive(actor, case):
@@ -170,7 +170,7 @@ def _pending(actor: Actor, case_id: int) -> tuple[Case, MailIntake]:
     intake = current_intake(case.id)
     if intake is None or intake.status != "submitted":
         raise Conflict("没有待核对的快递收件材料")
-    return case, intake
+    return case, inst, intake
 
 
 def confirm_intake(actor: Actor, case_id: int) -> MailIntake:
@@ -180,21 +180,19 @@ def confirm_intake(actor: Actor, case_id: int) -> MailIntake:
     (行政许可法 art. 32), also when they ran out while the paper was on its way (``restart_deemed``).
     Raises NotFound / NotAuthorized / Conflict. Commits."""
     try:
-        case, intake = _pending(actor, case_id)
+        case, inst, intake = _pending(actor, case_id)
         ts = now()
         intake.status, intake.decided_by, intake.decided_at = "confirmed", actor.username, ts
         receipt, promised = issue_receipt(case, intake, actor)
         intake.receipt_file_id = receipt.id
         for task in _window_tasks(case.id):
             form = version_forms(case.version_id).get(task.form_key) if task.form_key else None
-            if form is None or "paper_received" not in _field_keys(form):
-                continue
-            draft = dict(task.draft or {})
-            draft["paper_received"] = True
-            task.draft, task.draft_by, task.draft_at = draft, actor.username, ts
-        inst = db.session.get(ProcessInstance, case.instance_id) if case.instance_id else None
-        for task in _window_tasks(case.id) if inst is not None else ():
-            restart_deemed(inst, case, task, actor.username, PAPER_IN)
+            if form is not None and "paper_received" in _field_keys(form):
+                draft = dict(task.draft or {})
+                draft["paper_received"] = True
+                task.draft, task.draft_by, task.draft_at = draft, actor.username, ts
+            if inst is not None:
+                restart_deemed(inst, case, task, actor.username, PAPER_IN)
         record_event(case, actor.username, "mail_confirm",
                      data_change={"intake": intake.id, "receipt": receipt.filename, "sha256": receipt.sha256,
                                   "promised_due": promised})
@@ -218,7 +216,7 @@ def refuse_intake(actor: Actor, case_id: int, reason: str) -> MailIntake:
     if len(text) > 500:
         raise ValidationError("退回理由最多 500 字", details={"reason": ["too long"]})
     try:
-        case, intake = _pending(actor, case_id)
+        case, _, intake = _pending(actor, case_id)
         intake.status, intake.decided_by, intake.decided_at = "refused", actor.username, now()
         intake.refuse_reason = text
         record_event(case, actor.username, "mail_refuse", opinion=text, data_change={"intake": intake.id})
