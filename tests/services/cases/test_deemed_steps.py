@@ -74,11 +74,26 @@ def events(api, case_id, *actions):
             .order_by(CaseEvent.id)).scalars()]
 
 
-def timer_rows(api, case_id, element):
+def timers(api, case_id, element):
+    """The ``timers`` rows of the case's ``element``: status and due time (Beijing, naive)."""
     with api.app.app_context():
         inst = db.session.get(Case, case_id).instance_id
-        return [t.status for t in db.session.execute(select(Timer).where(
-            Timer.instance_id == inst, Timer.element_id == element)).scalars()]
+        return [(t.status, t.due_at.astimezone(BJ).replace(tzinfo=None)) for t in db.session.execute(
+            select(Timer).where(Timer.instance_id == inst, Timer.element_id == element)).scalars()]
+
+
+def timer_rows(api, case_id, element):
+    return [status for status, _ in timers(api, case_id, element)]
+
+
+def window_deemed_at(api, clock, case_id, day: datetime) -> None:
+    """The window's 视为受理 fires at 17:00 of ``day`` (the hall closes), not a minute before: the step is
+    completed by the system with the reason, its timer row ``fired``."""
+    assert run_scheduler(api, clock, day.replace(hour=16, minute=59)) == 0
+    assert tasks(api, case_id, "window_review")[0][0] == "ready"
+    assert run_scheduler(api, clock, day.replace(hour=17, minute=0, second=30)) >= 1
+    assert tasks(api, case_id, "window_review") == [("completed", "system", WINDOW_REASON, "deemed")]
+    assert timer_rows(api, case_id, "window_deemed") == ["fired"]
 
 
 def test_window_left_five_working_days_is_accepted_by_the_system_with_the_reason(api, clock):
@@ -86,11 +101,7 @@ def test_window_left_five_working_days_is_accepted_by_the_system_with_the_reason
     assert upload_mail(api.app, case_id).status_code == 302
     assert confirm(api.app, case_id).status_code in (200, 302)  # paper in: the 5 days run
     # 5 working days after Monday 2 March (not counted) end on Monday 9 March, 17:00 (hall closes)
-    assert run_scheduler(api, clock, datetime(2026, 3, 9, 16, 59, tzinfo=BJ)) == 0
-    assert tasks(api, case_id, "window_review")[0][0] == "ready"
-    assert run_scheduler(api, clock, datetime(2026, 3, 9, 17, 0, 30, tzinfo=BJ)) >= 1
-    assert tasks(api, case_id, "window_review") == [("completed", "system", WINDOW_REASON, "deemed")]
-    assert timer_rows(api, case_id, "window_deemed") == ["fired"]
+    window_deemed_at(api, clock, case_id, datetime(2026, 3, 9, tzinfo=BJ))
     with api.app.app_context():
         case = db.session.get(Case, case_id)
         assert case.status == "accepted" and case.accepted_at is not None and case.statutory_due is not None
@@ -261,21 +272,12 @@ def test_paper_in_after_the_window_days_ran_out_counts_them_again_from_that_day(
     clock.set(datetime(2026, 3, 11, 10, 0, tzinfo=BJ))             # Wednesday 11 March: the paper is in
     assert upload_mail(api.app, case_id).status_code == 302
     assert confirm(api.app, case_id).status_code in (200, 302)
-    assert timer_rows(api, case_id, "window_deemed") == ["waiting"]
-    with api.app.app_context():
-        inst = db.session.get(Case, case_id).instance_id
-        due = db.session.execute(select(Timer.due_at).where(Timer.instance_id == inst,
-                                                            Timer.element_id == "window_deemed")).scalar_one()
-    assert due.astimezone(BJ).replace(tzinfo=None) == datetime(2026, 3, 18, 17, 0)   # 5 working days on
+    assert timers(api, case_id, "window_deemed") == [("waiting", datetime(2026, 3, 18, 17, 0))]   # 5 working days on
     restart = events(api, case_id, "deemed_restart")
     assert len(restart) == 1 and restart[0][:3] == ("w1", "deemed_restart", "window_review")
     consistent(api, case_id)
 
-    assert run_scheduler(api, clock, datetime(2026, 3, 18, 16, 59, tzinfo=BJ)) == 0
-    assert tasks(api, case_id, "window_review")[0][0] == "ready"
-    assert run_scheduler(api, clock, datetime(2026, 3, 18, 17, 0, 30, tzinfo=BJ)) >= 1
-    assert tasks(api, case_id, "window_review") == [("completed", "system", WINDOW_REASON, "deemed")]
-    assert timer_rows(api, case_id, "window_deemed") == ["fired"]
+    window_deemed_at(api, clock, case_id, datetime(2026, 3, 18, tzinfo=BJ))
     with api.app.app_context():
         case = db.session.get(Case, case_id)
         cal = current_calendar()
@@ -300,7 +302,6 @@ def test_paper_in_while_the_window_days_run_moves_them_to_start_that_day(api, cl
     assert upload_mail(api.app, case_id).status_code == 302
     assert confirm(api.app, case_id).status_code in (200, 302)
     assert run_scheduler(api, clock, datetime(2026, 3, 9, 17, 1, tzinfo=BJ)) == 0
-    assert tasks(api, case_id, "window_review")[0][0] == "ready" and timer_rows(api, case_id, "window_deemed") == ["waiting"]
-    assert run_scheduler(api, clock, datetime(2026, 3, 12, 17, 0, 30, tzinfo=BJ)) >= 1
-    assert tasks(api, case_id, "window_review") == [("completed", "system", WINDOW_REASON, "deemed")]
+    assert timers(api, case_id, "window_deemed") == [("waiting", datetime(2026, 3, 12, 17, 0))]
+    window_deemed_at(api, clock, case_id, datetime(2026, 3, 12, tzinfo=BJ))
     assert events(api, case_id, "deemed_skipped") == []

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Case, CaseEvent, HumanTask, ProcessInstance, Timer
-from app.services.cases.timers import drain, next_due
+from app.models import Case, CaseEvent, HumanTask, ProcessInstance
+from app.services.cases.timers import next_due
 from tests.services.portal.h3_helpers import START
-from tests.services.cases.test_deemed_steps import ACCEPT, BJ, api, clock  # noqa: F401 (fixtures)
+from tests.services.cases.test_deemed_steps import ACCEPT, BJ, api, clock, run_scheduler, timers  # noqa: F401 (fixtures)
 
 REVIEW = {"review_points": ["planning"], "entrust_assessment": "no", "cs_depts": ["cs_ecology", "cs_emergency"],
           "review_opinion": "拟征求有关部门意见。"}
@@ -22,19 +22,6 @@ def accepted_case(api) -> int:
     assert r.status_code == 201, r.json
     api.complete_first("w1", ACCEPT, element="window_review")
     return r.json["id"]
-
-
-def run_scheduler(api, clock, when: datetime) -> int:
-    clock.set(when)
-    with api.app.app_context():
-        return drain()
-
-
-def timers(api, case_id, element):
-    with api.app.app_context():
-        inst = db.session.get(Case, case_id).instance_id
-        return [(t.status, t.due_at.astimezone(BJ).replace(tzinfo=None)) for t in db.session.execute(
-            select(Timer).where(Timer.instance_id == inst, Timer.element_id == element)).scalars()]
 
 
 def actions(api, case_id, *names):
