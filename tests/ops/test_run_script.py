@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -85,9 +86,20 @@ def project(tmp_path) -> Path:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A PORT for ``scripts/run`` whose web port and stand-in ports (PORT + 100 …) are free, below the
+    kernel's ephemeral range: a port the kernel hands out (bind to 0, every client connection of the
+    other database's suite running beside this one) could be taken again between this check and the
+    stand-ins' bind."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(500):
+        port = rng.randrange(20000, max(20001, low - 120))
+        if all(port_free(p) for p in (port, *range(port + 100, port + 110))):
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def port_free(port: int) -> bool:
