@@ -16,7 +16,7 @@ from app.models import User
 from app.web.auth_mobile import device_name
 from tests.conftest import make_app
 from tests.fakes.idp_standin import SEED
-from tests.services.docking.test_sso import idp, standin  # noqa: F401 (fixtures)
+from tests.services.docking.test_sso import TIMEOUTS, idp, standin  # noqa: F401 (fixtures)
 from tests.services.portal.helpers import id_number
 from tests.web.portal.test_sso import sign_in_through
 from tests.web.test_login import PASSWORD, SECRET, app, clock, csrf  # noqa: F401 (fixtures: a user "plain", a user "secure" with TOTP)
@@ -246,7 +246,7 @@ def test_the_qr_code_holds_the_configured_public_address(app, clock):
 @pytest.fixture
 def sso_app(db_url, standin):  # noqa: F811
     def build(**config):
-        return make_app(db_url, OIDC_TIMEOUT_SECONDS=1.0, CAS_TIMEOUT_SECONDS=1.0, **standin.config(), **config)
+        return make_app(db_url, **TIMEOUTS, **standin.config(), **config)
     return build
 
 

@@ -31,10 +31,17 @@ CAS_CALLBACK = "http://localhost/portal/sso/cas/callback"
 
 
 # -- the stand-in and a browser on the provider's side --------------------------------------------------
+# Short enough that a hung provider costs a test a few seconds, long enough that a busy CI machine
+# (two suites on two cores) answering a sound request slowly is not mistaken for a hung one: a 1 s
+# limit failed a sign-in once in CI.
+TIMEOUTS = {"OIDC_TIMEOUT_SECONDS": 3.0, "CAS_TIMEOUT_SECONDS": 3.0}
+HANG_SECONDS = 6.0
+
+
 @pytest.fixture(scope="module")
 def idp():
     standin = IdpStandIn().start()
-    standin.hang_seconds = 3.0
+    standin.hang_seconds = HANG_SECONDS
     yield standin
     standin.stop()
 
@@ -52,7 +59,7 @@ def standin(idp):
 
 @pytest.fixture
 def app(db_url, standin):
-    app = make_app(db_url, OIDC_TIMEOUT_SECONDS=1.0, CAS_TIMEOUT_SECONDS=1.0, **standin.config())
+    app = make_app(db_url, **TIMEOUTS, **standin.config())
     yield app
     with app.app_context():
         db.session.remove()
