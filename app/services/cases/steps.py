@@ -410,6 +410,8 @@ def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult
                              element_id=task.element_id, step_name=task.name, opinion=fired.reason,
                              data_change={"event": fired.event_id})
             task.opinion, task.outcome = fired.reason, "deemed"
+            if task.delegation == "pending":  # the step is done: nothing is left to hand back to its owner
+                task.delegation = None
             record_event(case, "system", "complete", task_id=task.id, element_id=task.element_id,
                          step_name=task.name, opinion=fired.reason, data_change=clean)
             # 视为受理: accepted from the day the materials came in, when the step's days began

@@ -126,6 +126,27 @@ def test_window_left_five_working_days_is_accepted_by_the_system_with_the_reason
     assert len(events(api, case_id, "deemed_accept")) == 1
 
 
+def test_a_delegated_window_step_deemed_accepted_ends_the_delegation(api, clock):
+    """委派 of the window step, then its 5 days run out: the system's completion ends the delegation (the
+    task does not stay 'pending' on a step no one can hand back any more), the delegate's inbox drops it
+    and the task page shows no 委派 tag."""
+    api.user("w2", groups=["window"])
+    case_id = submit(api)
+    assert upload_mail(api.app, case_id).status_code == 302
+    assert confirm(api.app, case_id).status_code in (200, 302)
+    task_id = next(t["id"] for t in api.tasks("w1") if t["element_id"] == "window_review")
+    r = api.post("w1", f"/api/tasks/{task_id}/delegate", json={"user": "w2", "reason": "请协助核对材料"})
+    assert r.status_code == 200 and r.json["task"]["delegation"] == "pending", r.json
+    assert [t["id"] for t in api.tasks("w2")] == [task_id]
+    window_deemed_at(api, clock, case_id, datetime(2026, 3, 9, tzinfo=BJ))
+    with api.app.app_context():
+        task = db.session.get(HumanTask, task_id)
+        assert (task.state, task.completed_by, task.delegation, task.owner) == ("completed", "system", None, "w1")
+    assert task_id not in [t["id"] for t in api.tasks("w2")]
+    page = browser(api.app, "w1").get(f"/inbox/tasks/{task_id}")
+    assert page.status_code == 200 and "委派 w1" not in page.get_data(as_text=True)
+
+
 def test_paper_not_in_is_not_deemed_and_the_trail_says_why(api, clock):
     case_id = submit(api)  # 核准 needs paper; none came in: the paper check refuses the 受理
     run_scheduler(api, clock, datetime(2026, 3, 9, 17, 1, tzinfo=BJ))
