@@ -336,6 +336,16 @@ def link_stats(channel: str | None = None) -> list[dict]:
     return sorted(out, key=lambda r: (r["channel"], r["peer"]))
 
 
+def retrying(channel: str | None = None, limit: int = 100) -> list[OutboxMessage]:
+    """Messages waiting for a next attempt after one did not go through (a failure, or a peer that
+    asked to wait, e.g. a result for a case suspended there): the next attempt first. An operator who
+    knows the other side is ready can send one now (``send_again``)."""
+    q = (select(OutboxMessage).where(OutboxMessage.status == "pending", OutboxMessage.last_error.is_not(None))
+         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
+    if channel is not None:
+        q = q.where(OutboxMessage.channel == channel)
+    return list(db.session.execute(q).scalars())
+
 
 def dead_letters(channel: str | None = None, limit: int = 100) -> list[OutboxMessage]:
     """Messages that will not be sent again without an operator: newest first."""

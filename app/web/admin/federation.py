@@ -1,7 +1,8 @@
 """/admin/federation: this platform's identity in the 省市县 network, its peers (add, change, enable,
-disable, ping), each link's backlog and last delivery, the dead letters of every outbox channel
-with a re-send button (the same message id: the receiver applies it once) and the messages this
-platform refused. Administrators only."""
+disable, ping), each link's backlog and last delivery, the federation's messages waiting to be tried
+again (a failure, or a peer that asked to wait) with a send-now button, the dead letters of every
+outbox channel with a re-send button (the same message id: the receiver applies it once) and the
+messages this platform refused. Administrators only."""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -30,6 +31,7 @@ def _page(status: int = 200, **extra):
     stats = {(s["channel"], s["peer"]): s for s in outbox_svc.link_stats()}
     return render_template("federation/index.html", me=peer_svc.whoami(), peers=peer_svc.peers(), stats=stats,
                            links=outbox_svc.link_stats(), dead=outbox_svc.dead_letters(limit=100),
+                           retrying=outbox_svc.retrying("federation", limit=100),
                            refusals=inbox_svc.refusals(limit=50), levels=LEVELS, level_text=LEVEL_TEXT, tz=BEIJING,
                            message=request.args.get("msg"), form=extra.pop("form", {}), **extra), status
 
@@ -83,7 +85,7 @@ def ping_peer(region):
 @login_required(_admin)
 def resend(message_id):
     try:
-        m = outbox_svc.resend(message_id[:36])
+        m = outbox_svc.send_again(message_id[:36])
     except LookupError:
         return _page(404, error="消息不存在")
     except ValueError as exc:

@@ -1,5 +1,8 @@
 """/admin/federation: administrators only; peers registered with field-by-field errors and nothing
-stored when bad; enable, disable; dead letters sent again under their id; refusals listed."""
+stored when bad; enable, disable; dead letters sent again under their id; messages waiting for a
+next attempt listed and sent now; refusals listed."""
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -85,5 +88,36 @@ def test_a_dead_letter_is_listed_and_sent_again_under_its_id_and_refusals_are_li
     with app.app_context():
         assert db.session.execute(select(OutboxMessage.status)).scalar_one() == "pending"
         assert db.session.execute(select(func.count()).select_from(OutboxMessage)).scalar() == 1
-    assert c.post(f"/admin/federation/messages/{mid}/resend", data={"csrf_token": token}).status_code == 409
+    with app.app_context():
+        db.session.execute(OutboxMessage.__table__.update().values(status="delivered"))
+        db.session.commit()
+    refused = c.post(f"/admin/federation/messages/{mid}/resend", data={"csrf_token": token})
+    assert refused.status_code == 409 and "已送达" in refused.get_data(as_text=True)
     assert c.post("/admin/federation/messages/nope/resend", data={"csrf_token": token}).status_code == 404
+
+
+def test_a_message_the_peer_asked_to_wait_for_is_listed_and_sent_now(app):
+    """A result for a case suspended at its origin waits an hour between attempts (outbox.Wait): the page
+    lists it with its next attempt and error, and 立即发送 makes it due now, failures kept, same id.
+    A message not tried yet is not listed."""
+    clock = app.extensions["clock"]
+    with app.app_context():
+        m = outbox.enqueue("federation", "320500", "result", {"case_no": "C1"})
+        m.last_error, m.failures = "[not_ready] 办件已挂起，请稍后再发", 2
+        m.next_attempt_at = clock() + timedelta(hours=1)
+        mid = m.message_id
+        fresh = outbox.enqueue("federation", "320500", "progress", {"case_no": "C2"})   # never tried yet
+        db.session.commit()
+        others = (fresh.message_id,)
+    c = signed_in(app, "boss")
+    page = c.get("/admin/federation").get_data(as_text=True)
+    listed = page.split('id="retrying"', 1)[1].split("</table>", 1)[0]
+    assert mid in listed and "not_ready" in listed and "立即发送" in listed
+    assert not any(o in listed for o in others)
+    r = c.post(f"/admin/federation/messages/{mid}/resend", data={"csrf_token": csrf(page)})
+    assert r.status_code == 302
+    with app.app_context():
+        row = db.session.execute(select(OutboxMessage).where(OutboxMessage.message_id == mid)).scalar_one()
+        assert (row.status, row.failures) == ("pending", 2)
+        assert row.next_attempt_at <= clock() + timedelta(seconds=1)
+    assert "Send now" in c.get("/admin/federation?lang=en").get_data(as_text=True)
