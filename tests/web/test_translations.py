@@ -13,6 +13,16 @@ def test_every_msgid_of_the_code_has_its_english():
         f"  {where}  {text}" for text, where in gaps["en"][:80])
 
 
+def test_every_label_of_the_trail_and_the_inbox_is_a_msgid():
+    """The labels the pages show through _() from data (trail actions, outcomes, tabs, colours) are
+    extracted, so a new one cannot lose its English to ``scripts/i18n update``."""
+    from app.web.inbox import pages
+    ids = i18n_check.msgids()
+    labels = {v for d in (pages.ACTION_LABELS, pages.OUTCOME_LABELS, pages.TAB_LABELS, pages.COLOUR_LABELS)
+              for v in d.values()}
+    assert sorted(labels - set(ids)) == []
+
+
 def test_the_page_language_comes_from_the_catalog_and_is_remembered(db_url):
     app = make_app(db_url)
     client = app.test_client()
