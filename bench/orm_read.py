@@ -31,7 +31,7 @@ from pathlib import Path
 
 import engine_submit as es   # bench/ is first on sys.path when run as a script
 from benchstats import median
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.extensions import db
 
@@ -70,18 +70,13 @@ def run(lane, tasks, rounds, n, submit_ms):
     pi, ht, cs = ProcessInstance.__table__, HumanTask.__table__, Case.__table__
     with lane.app.app_context():
         dialect = db.engine.dialect
-
-        def core_read(tid):
-            return (select(*pi.c, *ht.c, *cs.c)
-                    .select_from(pi.join(ht, ht.c.instance_id == pi.c.id).outerjoin(cs, cs.c.id == ht.c.case_id))
-                    .where(ht.c.id == tid))
         # the Core read keeps the stored state out, as the app's read does on a cache hit (every task here
-        # follows a committed step the engine kept)
-        core = {tid: core_read(tid).with_only_columns(*[c for c in (*pi.c, *ht.c, *cs.c) if c is not pi.c.state])
-                for tid in tasks}
-        lock_sql = str(task_base._LOCK.compile(dialect=dialect)).replace("%(task_id)s", "%s")
-        text_sql = {tid: str(core[tid].compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-                    for tid in tasks}
+        # follows a committed step the engine kept); the same bind parameter as the app's statements
+        read = (select(*[c for c in (*pi.c, *ht.c, *cs.c) if c is not pi.c.state])
+                .select_from(pi.join(ht, ht.c.instance_id == pi.c.id).outerjoin(cs, cs.c.id == ht.c.case_id))
+                .where(ht.c.id == bindparam("task_id")))
+        lock_sql, read_sql = (str(stmt.compile(dialect=dialect)).replace("%(task_id)s", "%s")
+                              for stmt in (task_base._LOCK, read))
 
         def way_app(tid):
             task_base._lock(tid)
@@ -90,14 +85,14 @@ def run(lane, tasks, rounds, n, submit_ms):
         def way_core(tid):
             conn = db.session.connection()
             conn.execute(task_base._LOCK, {"task_id": tid}).first()
-            conn.execute(core[tid]).first()
+            conn.execute(read, {"task_id": tid}).first()
             db.session.rollback()
 
         def way_driver(tid):
             cur = db.session.connection().connection.dbapi_connection.cursor()
             cur.execute(lock_sql, (tid,))
             cur.fetchone()
-            cur.execute(text_sql[tid])
+            cur.execute(read_sql, (tid,))
             cur.fetchone()
             cur.close()
             db.session.rollback()
