@@ -294,6 +294,8 @@ def apply_step(inst: ProcessInstance, case: Case | None, result: StepResult, act
     gone = set(result.previously_ready) - set(ready)
     if completed_task is not None and completed_task.id in gone:
         completed_task.state, completed_task.completed_at, completed_task.completed_by = "completed", ts, actor
+        if completed_task.delegation == "pending":   # done (by the system: a person may not while delegated):
+            completed_task.delegation = None          # nothing is left to hand back to its owner
         gone.discard(completed_task.id)
         drop_candidates(completed_task.id)
     if gone:
@@ -410,8 +412,6 @@ def complete_deemed(inst: ProcessInstance, case: Case | None, result: StepResult
                              element_id=task.element_id, step_name=task.name, opinion=fired.reason,
                              data_change={"event": fired.event_id})
             task.opinion, task.outcome = fired.reason, "deemed"
-            if task.delegation == "pending":  # the step is done: nothing is left to hand back to its owner
-                task.delegation = None
             record_event(case, "system", "complete", task_id=task.id, element_id=task.element_id,
                          step_name=task.name, opinion=fired.reason, data_change=clean)
             # 视为受理: accepted from the day the materials came in, when the step's days began
