@@ -340,16 +340,17 @@ def retrying(channel: str | None = None, limit: int = 100) -> list[OutboxMessage
     """Messages waiting for a next attempt after one did not go through (a failure, or a peer that
     asked to wait, e.g. a result for a case suspended there): the next attempt first. An operator who
     knows the other side is ready can send one now (``send_again``)."""
-    q = (select(OutboxMessage).where(OutboxMessage.status == "pending", OutboxMessage.last_error.is_not(None))
-         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
-    if channel is not None:
-        q = q.where(OutboxMessage.channel == channel)
-    return list(db.session.execute(q).scalars())
+    return _listed((OutboxMessage.status == "pending", OutboxMessage.last_error.is_not(None)),
+                   (OutboxMessage.next_attempt_at, OutboxMessage.id), channel, limit)
 
 
 def dead_letters(channel: str | None = None, limit: int = 100) -> list[OutboxMessage]:
     """Messages that will not be sent again without an operator: newest first."""
-    q = select(OutboxMessage).where(OutboxMessage.status == "dead").order_by(OutboxMessage.id.desc()).limit(limit)
+    return _listed((OutboxMessage.status == "dead",), (OutboxMessage.id.desc(),), channel, limit)
+
+
+def _listed(where: tuple, order: tuple, channel: str | None, limit: int) -> list[OutboxMessage]:
+    q = select(OutboxMessage).where(*where).order_by(*order).limit(limit)
     if channel is not None:
         q = q.where(OutboxMessage.channel == channel)
     return list(db.session.execute(q).scalars())

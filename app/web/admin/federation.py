@@ -30,7 +30,7 @@ def _admin(actor):
 def _page(status: int = 200, **extra):
     stats = {(s["channel"], s["peer"]): s for s in outbox_svc.link_stats()}
     return render_template("federation/index.html", me=peer_svc.whoami(), peers=peer_svc.peers(), stats=stats,
-                           links=outbox_svc.link_stats(), dead=outbox_svc.dead_letters(limit=100),
+                           dead=outbox_svc.dead_letters(limit=100),
                            retrying=outbox_svc.retrying("federation", limit=100),
                            refusals=inbox_svc.refusals(limit=50), levels=LEVELS, level_text=LEVEL_TEXT, tz=BEIJING,
                            message=request.args.get("msg"), form=extra.pop("form", {}), **extra), status
